@@ -1,0 +1,75 @@
+"Bad input gets a clear error that names the problem and how to fix it."
+import pytest, torch
+from ladd_nb.core import sample_categorical, check_tokens, check_steps
+from ladd_nb.schedules import get_mask_schedule, get_vp_schedule, time_grid
+from ladd_nb.masked import MaskedProcess, TableDenoiser, sample_masked, masked_losses, MDLM, exact_sample_law
+from ladd_nb.toy2d import density_table, two_token_law, ToyDenoiser
+
+P = density_table("ring", 8)
+proc = MaskedProcess(8)
+oracle = TableDenoiser(P, proc)
+
+def test_token_ids_out_of_range():
+    with pytest.raises(ValueError, match=r"token id 9 outside \[0, 8\)"):
+        proc.q_sample(torch.tensor([[0, 9]]), torch.tensor([0.5]))
+    with pytest.raises(ValueError, match="token id -1 outside"):
+        oracle(torch.tensor([[-1, 8]]))
+    with pytest.raises(ValueError, match=r"token id 8 outside \[0, 8\)"):       # the mask id is not a clean token
+        masked_losses(oracle, proc, torch.tensor([[8, 1]]))
+
+def test_mask_id_inside_vocabulary():
+    with pytest.raises(ValueError, match="mask id 3 lies inside the vocabulary"):
+        MaskedProcess(8, mask_id=3)
+    with pytest.raises(ValueError, match="inside the vocabulary"):
+        check_tokens(torch.tensor([1]), 8, mask_id=0)
+
+@pytest.mark.parametrize("steps", [0, -3, 1.5, "4", True])
+def test_steps_must_be_positive_int(steps):
+    with pytest.raises(ValueError, match="steps must be an integer >= 1"):
+        sample_masked(oracle, proc, n=2, length=2, steps=steps)
+    with pytest.raises(ValueError, match="integer >= 1"):
+        two_token_law(oracle, proc, steps)
+
+def test_wrong_shapes_and_dtypes():
+    with pytest.raises(TypeError, match="integer token ids"):
+        proc.q_sample(torch.zeros(2, 2), torch.tensor([0.5, 0.5]))
+    with pytest.raises(ValueError, match="2 dimensions"):
+        proc.q_sample(torch.zeros(4, dtype=torch.long), torch.tensor([0.5]))
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        proc.q_sample(torch.zeros(2, 2, dtype=torch.long), torch.tensor(0.5))
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
+        proc.q_sample(torch.zeros(1, 2, dtype=torch.long), torch.tensor([1.5]))
+    with pytest.raises(ValueError, match=r"logits of shape \(3, 2, 8\)"):
+        sample_masked(lambda x, t: torch.zeros(3, 2, 5), proc, n=3, length=2, steps=1)
+    model = MDLM(ToyDenoiser(8), vocab_size=8, seq_len=2)
+    with pytest.raises(ValueError, match=r"shape \[B, 2\]"):
+        model.loss(torch.zeros(4, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="P must have shape"):
+        TableDenoiser(torch.ones(4, 4) / 16, proc)
+    with pytest.raises(TypeError, match="floating-point"):
+        sample_categorical(torch.tensor([1, 2]))
+
+def test_unknown_names():
+    with pytest.raises(ValueError, match="unknown density 'spiral'; choose one of"):
+        density_table("spiral")
+    with pytest.raises(ValueError, match="unknown masking schedule"):
+        get_mask_schedule("exp")
+    with pytest.raises(ValueError, match="unknown VP schedule"):
+        get_vp_schedule("exp")
+    with pytest.raises(ValueError, match="unknown time grid"):
+        time_grid(4, "geometric")
+    with pytest.raises(ValueError, match="loss_type must be"):
+        MDLM(ToyDenoiser(8), vocab_size=8, seq_len=2, loss_type="mse")
+
+def test_bad_sampling_options():
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        sample_masked(oracle, proc, n=2, length=2, steps=2, temperature=0)
+    with pytest.raises(ValueError, match="'sample' or 'greedy'"):
+        sample_masked(oracle, proc, n=2, length=2, steps=2, last="top")
+    with pytest.raises(ValueError, match="too many for the exact law"):
+        exact_sample_law(oracle, MaskedProcess(200), length=2, steps=1)
+
+def test_bad_probabilities():
+    with pytest.raises(ValueError, match="NaN"): sample_categorical(torch.tensor([0.5, float("nan")]))
+    with pytest.raises(ValueError, match="negative"): sample_categorical(torch.tensor([0.5, -0.5]))
+    with pytest.raises(ValueError, match="n= is for 1-D"): sample_categorical(torch.ones(2, 3), n=5)

@@ -1,0 +1,34 @@
+"Install smoke tests: the package imports, exports what the notebooks define, and ships its console script."
+import importlib, shutil, sys
+from pathlib import Path
+import ladd_nb
+from ladd_nb import _modidx
+
+MODULES = ["core", "schedules", "masked", "toy2d", "cli"]
+
+def test_version_matches_pyproject():
+    import tomllib
+    cfg = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert "version" in cfg["project"]["dynamic"]
+    assert ladd_nb.__version__.count(".") == 2
+
+def test_every_module_imports_and_is_indexed():
+    indexed = set(_modidx.d["syms"])
+    for m in MODULES:
+        mod = importlib.import_module(f"ladd_nb.{m}")
+        assert f"ladd_nb.{m}" in indexed
+        assert mod.__all__, m
+        for name in mod.__all__: assert hasattr(mod, name), (m, name)
+
+def test_console_script_installed():
+    assert (Path(sys.executable).parent / "ladd-nb").exists() or shutil.which("ladd-nb")
+
+def test_each_notebook_exports_its_module():
+    "Every numbered notebook names a module with `#| default_exp`, and that module exists in the package."
+    import json, re
+    root = Path(__file__).parents[1]
+    for nb in sorted((root / "nbs").glob("[0-9]*.ipynb")):
+        src = "".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code")
+        m = re.search(r"#\|\s*default_exp\s+(\S+)", src)
+        assert m, f"{nb.name} has no default_exp"
+        assert (root / "ladd_nb" / (m.group(1).replace(".", "/") + ".py")).exists(), nb.name
