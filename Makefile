@@ -39,6 +39,7 @@ demo: venv
 test: export HF_HUB_OFFLINE := 1
 test: export HF_DATASETS_OFFLINE := 1
 test: export MPLBACKEND := Agg
+test: export VIRTUAL_ENV := $(abspath $(VENV))
 test: venv
 # 1. notebooks clean (nbdev-clean) and library in sync (nbdev-export), checked in a temporary copy
 	$(BIN)/python tools/check_sync.py
