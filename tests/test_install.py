@@ -28,7 +28,7 @@ def test_each_notebook_exports_its_module():
     import json, re
     root = Path(__file__).parents[1]
     for nb in sorted((root / "nbs").glob("[0-9]*.ipynb")):
-        src = "".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code")
+        src = "\n".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code")
         m = re.search(r"#\|\s*default_exp\s+(\S+)", src)
         assert m, f"{nb.name} has no default_exp"
         assert (root / "ladd_nb" / (m.group(1).replace(".", "/") + ".py")).exists(), nb.name
