@@ -45,7 +45,8 @@ def main():
         base = None
         for name, (net, inp, lf, n_pos) in nets.items():
             s = step_time(net, inp, lf, a.repeats); base = base or s
-            print(f"{size:<5} {name:<18} {count_params(net) / 1e6:>8.3f}M {1e3 * s:>9.2f} {B * L / s:>10.0f} {B * n_pos / s:>12.0f} {s / base:>12.2f}x")
+            tok = "-" if name == "latent DiT" else f"{B * L / s:.0f}"   # the latent DiT sees no tokens
+            print(f"{size:<5} {name:<18} {count_params(net) / 1e6:>8.3f}M {1e3 * s:>9.2f} {tok:>10} {B * n_pos / s:>12.0f} {s / base:>12.2f}x")
 
 if __name__ == "__main__":
     main()
