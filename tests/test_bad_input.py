@@ -73,3 +73,22 @@ def test_bad_probabilities():
     with pytest.raises(ValueError, match="NaN"): sample_categorical(torch.tensor([0.5, float("nan")]))
     with pytest.raises(ValueError, match="negative"): sample_categorical(torch.tensor([0.5, -0.5]))
     with pytest.raises(ValueError, match="n= is for 1-D"): sample_categorical(torch.ones(2, 3), n=5)
+
+def test_coladd_bad_options():
+    from ladd_nb.coladd import CoLADD, ToyEncoder, ToyJointDenoiser, ToyLatentDenoiser, GaussianProcess
+    enc, net, lat = ToyEncoder(8), ToyJointDenoiser(8), ToyLatentDenoiser()
+    with pytest.raises(ValueError, match="'sequential' or 'joint'"):
+        CoLADD(enc, net, lat, 8, 2, 1, 4, schedule="both")
+    with pytest.raises(ValueError, match="needs a latent_net"):
+        CoLADD(enc, net, None, 8, 2, 1, 4, schedule="sequential")
+    with pytest.raises(ValueError, match="loss_x must be"):
+        CoLADD(enc, net, lat, 8, 2, 1, 4, loss_x="mse")
+    m = CoLADD(enc, net, lat, 8, 2, 1, 4)
+    with pytest.raises(ValueError, match=r"token id 9 outside \[0, 8\)"):
+        m.loss(torch.tensor([[1, 9]]))
+    with pytest.raises(ValueError, match="latent sampler must be"):
+        m.sample(2, steps=1, latent_sampler="euler")
+    with pytest.raises(ValueError, match="latent_steps must be an integer >= 1"):
+        m.sample(2, steps=1, latent_steps=0)
+    with pytest.raises(ValueError, match="unknown VP schedule"):
+        GaussianProcess("exp")
