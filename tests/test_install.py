@@ -32,3 +32,14 @@ def test_each_notebook_exports_its_module():
         m = re.search(r"#\|\s*default_exp\s+(\S+)", src)
         assert m, f"{nb.name} has no default_exp"
         assert (root / "ladd_nb" / (m.group(1).replace(".", "/") + ".py")).exists(), nb.name
+
+def test_shipped_checkpoints_load_from_a_bare_import():
+    "Every shipped checkpoint rebuilds its model in a fresh process that imported only ladd_nb.train."
+    import subprocess
+    code = ("from ladd_nb.train import model_from_checkpoint; from pathlib import Path; import ladd_nb\n"
+            "ps = sorted((Path(ladd_nb.__file__).parent / 'checkpoints').glob('*.pt')); assert len(ps) >= 6, ps\n"
+            "for p in ps: m, c, pr = model_from_checkpoint(p); assert pr.name in p.stem, (p, pr.name)\n"
+            "print(len(ps))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout.strip()) >= 6
