@@ -83,6 +83,8 @@ def test_coladd_bad_options():
         CoLADD(enc, net, None, 8, 2, 1, 4, schedule="sequential")
     with pytest.raises(ValueError, match="loss_x must be"):
         CoLADD(enc, net, lat, 8, 2, 1, 4, loss_x="mse")
+    with pytest.raises(ValueError, match="prediction must be 'y0' or 'eps'"):
+        CoLADD(enc, net, lat, 8, 2, 1, 4, prediction="v")
     m = CoLADD(enc, net, lat, 8, 2, 1, 4)
     with pytest.raises(ValueError, match=r"token id 9 outside \[0, 8\)"):
         m.loss(torch.tensor([[1, 9]]))
