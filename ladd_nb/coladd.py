@@ -265,13 +265,13 @@ class ToyEncoder(nn.Module):
     def forward(self, x0): return self.mlp((self.emb(x0) + self.pos).flatten(1))[:, None, :]
 
 class ToyJointDenoiser(nn.Module):
-    "`(x_t, y, t_x, t_y) -> (logits [B,L,V], y0_hat [B,1,d])` for the 2D toy."
-    def __init__(self, V, L=2, d=4, emb=64, hidden=256):
+    "`(x_t, y, t_x, t_y) -> (logits [B,L,V], latent out [B,1,out])` for the 2D toy: out = d (y0_hat) or a number of code logits."
+    def __init__(self, V, L=2, d=4, emb=64, hidden=256, out: int|None=None):
         super().__init__(); self.V, self.L, self.d = V, L, d
         self.emb = nn.Embedding(V + 1, emb); self.pos = nn.Parameter(torch.zeros(L, emb))
         self.y_in = nn.Sequential(nn.Linear(d, hidden), nn.SiLU(), nn.Linear(hidden, hidden)); self.t_y = TimestepEmbedder(hidden)
         self.trunk = nn.Sequential(nn.Linear(L * emb + hidden, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU())
-        self.head_x, self.head_y = nn.Linear(hidden, L * V), nn.Linear(hidden, d)
+        self.head_x, self.head_y = nn.Linear(hidden, L * V), nn.Linear(hidden, out or d)
     def forward(self, x_t, y, t_x, t_y):
         h = self.trunk(torch.cat([(self.emb(x_t) + self.pos).flatten(1), self.y_in(y[:, 0]) + self.t_y(t_y)], 1))
         return self.head_x(h).reshape(-1, self.L, self.V), self.head_y(h)[:, None, :]

@@ -187,11 +187,11 @@ class JointBlock(nn.Module):
 class JointDiT(nn.Module):
     "Joint denoiser `(x_t, y_t, t_x, t_y, pad_mask) -> (token logits [B,L,V], latent output)` over [tokens; slots]."
     def __init__(self, vocab_size: int, n_slots: int,
-                 latent_dim: int|None=None,   # Co-LADD: continuous slots of this size
-                 n_codes: int|None=None,      # Di-LADD: codes 0..n_codes-1, plus the mask code n_codes
+                 latent_dim: int|None=None,   # continuous slot inputs of this size (Co-LADD; Di-LADD fed code vectors)
+                 n_codes: int|None=None,      # Di-LADD: code logits out; code ids 0..n_codes (mask) in, unless latent_dim
                  size="tiny", x_time_cond: bool=False, dropout: float=0.0):
         super().__init__()
-        if (latent_dim is None) == (n_codes is None): raise ValueError("give exactly one of latent_dim (Co-LADD) or n_codes (Di-LADD)")
+        if latent_dim is None and n_codes is None: raise ValueError("give latent_dim (Co-LADD), n_codes (Di-LADD), or both (Di-LADD fed code vectors)")
         self.V, self.S, self.d, self.K, self.cfg, self.x_time_cond = vocab_size, n_slots, latent_dim, n_codes, get_size(size), x_time_cond
         H, C = self.cfg.dim, self.cfg.cond_dim
         self.emb_x = nn.Embedding(vocab_size + 1, H)
@@ -199,7 +199,7 @@ class JointDiT(nn.Module):
                       else nn.Embedding(n_codes + 1, H))
         self.t_x, self.t_y = TimestepEmbedder(C), TimestepEmbedder(C)
         self.blocks = nn.ModuleList(JointBlock(H, self.cfg.heads, C, dropout=dropout) for _ in range(self.cfg.depth))
-        self.head_x, self.head_y = FinalLayer(H, C, vocab_size), FinalLayer(H, C, latent_dim or n_codes)
+        self.head_x, self.head_y = FinalLayer(H, C, vocab_size), FinalLayer(H, C, n_codes or latent_dim)
     def forward(self, x_t, y_t, t_x, t_y, pad_mask=None):
         B, L = x_t.shape
         check_tokens(x_t, self.V, self.V, "x_t", ndim=2)
