@@ -6,7 +6,7 @@ Docs: https://ladd-nb.github.io/ladd_nb/cli.html.md"""
 
 # %% ../nbs/90_cli.ipynb #16a6c48f
 from __future__ import annotations
-import argparse, csv, json, math, sys, time
+import argparse, csv, inspect, json, math, sys, time
 from dataclasses import asdict, fields
 from pathlib import Path
 import torch
@@ -17,7 +17,8 @@ from .masked import MaskedProcess, TableDenoiser, sample_masked
 from .toy2d import (DENSITIES, STEP_BUDGETS, Toy2DConfig, density_table, train_toy2d, two_token_law, kl_tv,
                            mutual_information, show_tables, plot_curves)
 from .train import PRESETS, get_config, train_preset, model_from_checkpoint, export_weights, CheckpointError
-import ladd_nb.coladd   # registers the Co-LADD presets
+from .train import _ensure_presets
+_ensure_presets()   # registers the presets of the later chapters (Co-LADD, Di-LADD)
 
 # %% auto #0
 __all__ = ['fewstep_figure', 'time_sampler', 'toy2d_study', 'save_samples', 'sweep', 'main']
@@ -60,6 +61,7 @@ def toy2d_study(out: str|Path, densities=tuple(DENSITIES), steps=STEP_BUDGETS, V
                 rows.append(dict(density=name, model=kind, K=K, nfe=K + 1, kl=round(c[K][0], 5), tv=round(c[K][1], 5),
                                  sample_ms_per_step=round(1e3 * sec / (K + 1), 3), sample_us_per_sample=round(1e6 * sec / 10_000, 3)))
     rows += _coladd_rows(densities, steps, V, curves, log)
+    rows += _diladd_rows(densities, steps, V, curves, log)
     _write_results(out, rows); _write_figures(out, densities, curves, laws, steps)
     fig = fewstep_figure(densities[0], V); fig.savefig(out / "fewstep.png"); plt.close(fig)
     return rows
@@ -87,6 +89,29 @@ def _coladd_rows(densities, steps, V, curves, log, n_latents=5_000):
             log(f"{name}: {kind} (shipped checkpoint) evaluated at K={list(steps)}")
     return rows
 
+# %% ../nbs/90_cli.ipynb #d6463f92
+def _diladd_rows(densities, steps, V, curves, log):
+    "Rows (and curves) for the shipped toy2d-diladd checkpoints (one model, both schedules; exact laws)."
+    from ladd_nb.train import shipped_checkpoint
+    from ladd_nb.diladd import diladd_toy_laws
+    rows = []
+    for name in densities:
+        try: model, c, _ = model_from_checkpoint(shipped_checkpoint(f"toy2d-diladd-{name}"))
+        except FileNotFoundError: continue
+        if c.V != V: continue
+        P, laws = density_table(name, V), diladd_toy_laws(model, list(steps), c.eval_latent_steps)
+        for sched in ("sequential", "joint"):
+            kind, cv = f"Di-LADD {sched}", {}
+            for K in steps:
+                cv[K] = kl_tv(P, laws[sched, K])
+                t0 = time.perf_counter(); r = model.sample(10_000, K, c.eval_latent_steps if sched == "sequential" else None, sched); sec = time.perf_counter() - t0
+                nfe = sum(r.nfe.values())
+                rows.append(dict(density=name, model=kind, K=K, nfe=nfe, kl=round(cv[K][0], 5), tv=round(cv[K][1], 5),
+                                 sample_ms_per_step=round(1e3 * sec / nfe, 3), sample_us_per_sample=round(1e6 * sec / 10_000, 3)))
+            curves[(name, kind)] = cv
+        log(f"{name}: Di-LADD (shipped checkpoint) evaluated at K={list(steps)}, both schedules")
+    return rows
+
 # %% ../nbs/90_cli.ipynb #3b939324
 def _write_results(out, rows, header=None):
     with open(out / "results.csv", "w", newline="") as f:
@@ -94,8 +119,9 @@ def _write_results(out, rows, header=None):
     cols = list(rows[0])
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] + ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
     header = header or ("KL(data || model) in nats and total variation: exact values, from the closed-form law of the "
-        "K-step sampler (Co-LADD: exact given each of 5,000 sampled latents, or Rao-Blackwellised over 25,000 joint runs). "
-        "nfe: network evaluations, all networks (K steps + noise removal; Co-LADD sequential adds 64 + 1 latent calls). "
+        "K-step sampler (Co-LADD: exact given each of 5,000 sampled latents, or Rao-Blackwellised over 25,000 joint runs; "
+        "Di-LADD: exact for both schedules). nfe: network evaluations, all networks (K steps + noise removal; Co-LADD "
+        "sequential adds 64 + 1 latent calls, Di-LADD sequential 1 + 1 code calls of its joint network). "
         "Timings: one run of 10,000 samples.")
     (out / "results.md").write_text(header + "\n\n" + "\n".join(lines) + "\n")
 
@@ -126,9 +152,13 @@ def sweep(ckpt: str|Path, steps, out: str|Path) -> list[dict]:
     rows = p.evaluate(model, cfg, [int(k) for k in steps], out)
     _write_results(out, rows, f"Sweep of {ckpt} (preset {p.name}).")
     fig, ax = plt.subplots(figsize=(4, 2.8), dpi=72)
-    q = [k for k in rows[0] if k not in ("K",) and not k.startswith(("nfe", "ms", "oracle"))][0]
-    ax.plot([r["K"] for r in rows], [r[q] for r in rows], "o-", label=p.name)
-    if f"oracle_{q}" in rows[0]: ax.plot([r["K"] for r in rows], [r[f"oracle_{q}"] for r in rows], "k--", label="oracle")
+    q = [k for k, v in rows[0].items() if k != "K" and isinstance(v, (int, float)) and not k.startswith(("nfe", "ms", "oracle"))][0]
+    for g in dict.fromkeys(r.get("schedule", p.name) for r in rows):          # one line per schedule, if the rows have several
+        sel = [r for r in rows if r.get("schedule", p.name) == g]
+        ax.plot([r["K"] for r in sel], [r[q] for r in sel], "o-", label=g)
+    if f"oracle_{q}" in rows[0]:
+        sel = {r["K"]: r[f"oracle_{q}"] for r in rows}
+        ax.plot(list(sel), list(sel.values()), "k--", label="oracle")
     ax.set(xscale="log", yscale="log", xlabel="token steps K", ylabel=q); ax.legend(fontsize=7); fig.tight_layout()
     fig.savefig(out / "quality_vs_steps.png"); plt.close(fig)
     return rows
@@ -147,6 +177,8 @@ def _parser():
     s.add_argument("ckpt"); s.add_argument("--steps", type=int, required=True); s.add_argument("--n", type=int, default=16)
     s.add_argument("--out", required=True, help="output file, .pt or .txt"); s.add_argument("--seed", type=int, default=0)
     s.add_argument("--no-ema", action="store_true", help="use the raw weights even if the checkpoint has EMA weights")
+    s.add_argument("--latent-steps", type=int, help="LADD models: latent (code) steps of the sequential schedule")
+    s.add_argument("--schedule", choices=["sequential", "joint"], help="LADD models: the sampling schedule")
     w = sub.add_parser("sweep", help="evaluate a checkpoint at several step budgets")
     w.add_argument("ckpt"); w.add_argument("--steps", default="1,2,4,8,16,32,64"); w.add_argument("--out", required=True)
     e = sub.add_parser("export", help="write a weights-only copy of a checkpoint (EMA weights if present)")
@@ -166,7 +198,10 @@ def _run(args):
         print(f"trained {args.preset} to step {tr.step}; checkpoints and metrics in {Path(args.out).resolve()}")
     elif args.command == "sample":
         model, cfg, p = model_from_checkpoint(args.ckpt, ema=not args.no_ema)
-        r = model.sample(args.n, steps=args.steps, generator=make_generator(args.seed))
+        kw = {k: v for k, v in (("latent_steps", args.latent_steps), ("schedule", args.schedule)) if v is not None}
+        unknown = [k for k in kw if k not in inspect.signature(model.sample).parameters]
+        if unknown: raise ValueError(f"preset {p.name} has no {', '.join('--' + k.replace('_', '-') for k in unknown)} option (only LADD models do)")
+        r = model.sample(args.n, steps=args.steps, generator=make_generator(args.seed), **kw)
         save_samples(r.x, args.out, {"steps": args.steps, "nfe": r.nfe, "preset": p.name})
         print(f"{args.n} samples with {args.steps} steps (NFE {r.nfe}) written to {args.out}")
     elif args.command == "sweep":

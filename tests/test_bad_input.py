@@ -94,3 +94,24 @@ def test_coladd_bad_options():
         m.sample(2, steps=1, latent_steps=0)
     with pytest.raises(ValueError, match="unknown VP schedule"):
         GaussianProcess("exp")
+
+def test_vq_and_diladd_bad_options():
+    from ladd_nb.vq import VectorQuantizer
+    from ladd_nb.diladd import DiLADD, TableJointDenoiser
+    from ladd_nb.coladd import ToyEncoder, ToyJointDenoiser
+    with pytest.raises(ValueError, match="n_codes must be an int >= 2"): VectorQuantizer(1, 4)
+    with pytest.raises(ValueError, match=r"decay must be in \[0, 1\)"): VectorQuantizer(8, 4, decay=1.0)
+    with pytest.raises(ValueError, match="last dimension of z_e must be 4"): VectorQuantizer(8, 4)(torch.randn(3, 5))
+    vq = VectorQuantizer(4, 3)
+    with pytest.raises(ValueError, match="loss_x and loss_y must be"):
+        DiLADD(ToyEncoder(8, d=3), vq, ToyJointDenoiser(8, d=3, out=4), 8, 2, 1, loss_y="mse")
+    with pytest.raises(ValueError, match=r"p_enc_mask must be in \[0, 1\)"):
+        DiLADD(ToyEncoder(8, d=3), vq, ToyJointDenoiser(8, d=3, out=4), 8, 2, 1, p_enc_mask=1.0)
+    m = DiLADD(ToyEncoder(8, d=3), vq, ToyJointDenoiser(8, d=3, out=4), 8, 2, 1)
+    with pytest.raises(ValueError, match=r"token id 9 outside \[0, 8\)"): m.loss(torch.tensor([[1, 9]]))
+    with pytest.raises(ValueError, match="latent_steps must be an integer >= 1"): m.sample(2, steps=1, latent_steps=0)
+    with pytest.raises(ValueError, match="'sequential' or 'joint'"): m.sample(2, steps=1, schedule="fuji")
+    with pytest.raises(ValueError, match=r"token id 5 outside \[0, 4\)"):              # code ids: 0..3 and the mask 4
+        m.denoise(torch.zeros(1, 2, dtype=torch.long), torch.tensor([[5]]), torch.ones(1), torch.ones(1))
+    with pytest.raises(ValueError, match=r"P must have shape \[4, 8, 8\]"):
+        TableJointDenoiser(torch.ones(4, 8, 7), MaskedProcess(8), MaskedProcess(4))

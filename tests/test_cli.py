@@ -45,3 +45,14 @@ def test_preset_overrides_are_checked():
 def test_main_presets_in_process(capsys):
     assert main(["presets"]) == 0
     assert "toy2d-mdlm" in capsys.readouterr().out
+
+def test_sample_latent_options_only_for_ladd(tmp_path):
+    "`--latent-steps` / `--schedule` reach LADD models and are refused, with a message, for MDLM."
+    import ladd_nb
+    ck = Path(ladd_nb.__file__).parent / "checkpoints"
+    r = run("sample", str(ck / "toy2d-mdlm-checkerboard.pt"), "--steps", "2", "--latent-steps", "3", "--out", str(tmp_path / "s.txt"))
+    assert r.returncode == 2 and "has no --latent-steps option" in r.stderr
+    r = run("sample", str(ck / "toy2d-diladd-checkerboard.pt"), "--steps", "2", "--latent-steps", "3", "--schedule", "sequential",
+            "--n", "5", "--out", str(tmp_path / "s.txt"))
+    assert r.returncode == 0, r.stderr
+    assert "'latent': 4, 'token': 3" in r.stdout and len((tmp_path / "s.txt").read_text().splitlines()) == 5
