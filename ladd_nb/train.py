@@ -147,7 +147,9 @@ class Trainer:
         self.step = 0
         net = LossModule(model)
         if cfg.compile and self.device.type == "cuda": net = torch.compile(net)
-        self.net = DDP(net, device_ids=[self.device.index] if self.device.type == "cuda" else None) if self.world > 1 else net
+        # two-stage models (LADD) leave some parameters unused or frozen in each stage: DDP must look for them
+        self.net = DDP(net, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                       find_unused_parameters=hasattr(model, "set_step")) if self.world > 1 else net
 
 # %% ../nbs/05_train.ipynb #92ccd675
 def train_step(self: Trainer) -> dict:

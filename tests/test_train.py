@@ -91,3 +91,13 @@ def test_torchrun_two_processes_match_one(tmp_path):
     for x, y in zip(a, b):
         for k in ("loss", "nelbo", "masked_ce", "grad_norm"):
             assert y[k] == pytest.approx(x[k], rel=1e-4, abs=1e-6), (x["step"], k)
+
+def test_torchrun_trains_two_stage_diladd(tmp_path):
+    "A two-stage model (parameters unused in stage 1, encoder and codebook frozen in stage 2) trains under DDP; its VQ statistics are all-reduced."
+    args = ["toy2d-diladd", "train_steps=30", "stage1_steps=15", "batch_size=256", "log_every=5", "--no-progress"]
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", LADD, "train", *args,
+                        "--out", str(tmp_path / "ddp")], capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    log = [json.loads(l) for l in open(tmp_path / "ddp" / "metrics.jsonl")]
+    assert [x["step"] for x in log] == [5, 10, 15, 20, 25, 30]
+    assert "code_ce" not in log[1] and "code_ce" in log[-1]          # stage 1, then stage 2
