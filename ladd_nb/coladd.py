@@ -21,8 +21,8 @@ __all__ = ['GaussianProcess', 'posterior', 'ddim_step', 'ancestral_step', 'gauss
            'mixture_law', 'oracle_latent_sample', 'shift_times', 'CoLADD', 'coladd_loss', 'sample_latent',
            'coladd_sample', 'ToyEncoder', 'ToyJointDenoiser', 'ToyLatentDenoiser', 'coladd_sequential_law',
            'rb_two_token_law', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'DiTEncoder',
-           'binsaw_batch', 'BinsawCoLADDConfig', 'build_binsaw_coladd', 'chunk_mean_pool', 'PretrainedSlotEncoder',
-           'minilm_encoder', 'have_minilm']
+           'BinsawCoLADDConfig', 'build_binsaw_coladd', 'chunk_mean_pool', 'PretrainedSlotEncoder', 'minilm_encoder',
+           'have_minilm']
 
 # %% ../nbs/06_coladd.ipynb #95fda618
 class GaussianProcess:
@@ -404,12 +404,7 @@ class DiTEncoder(nn.Module):
         return F.normalize(y, dim=-1) if self.normalize else y
 
 # %% ../nbs/06_coladd.ipynb #2a40f4b4
-def binsaw_batch(n: int, length: int=128, n_saw: int=2, s: float=0.01, generator=None, device="cpu"):
-    "A batch `[n, length]` of binary-sawtooth sequences (bits independent given a uniform hidden phase)."
-    u = torch.rand(n, 1, generator=generator, device=device, dtype=torch.float64)
-    r = ((torch.arange(length, device=device, dtype=torch.float64) / length + u) % 1 * n_saw) % 1
-    p = s + (1 - 2 * s) * (1 - (2 * r - 1).abs())
-    return (torch.rand(p.shape, generator=generator, device=device, dtype=torch.float64) < p).long()
+from .binsaw import binsaw_batch   # the generator; chapter 8 develops the toy
 
 @dataclass
 class BinsawCoLADDConfig(TrainConfig):

@@ -220,7 +220,8 @@ def exact_diladd_law(denoise: Callable, process: MaskedProcess, code_process: Ma
 from .train import TrainConfig, Preset, register_preset
 from .toy2d import density_table, sample_table, two_token_law, kl_tv
 from .masked import TableDenoiser
-from .coladd import ToyEncoder, ToyJointDenoiser, DiTEncoder, binsaw_batch
+from .coladd import ToyEncoder, ToyJointDenoiser, DiTEncoder
+from .binsaw import binsaw_batch
 from .dit import JointDiT
 
 def _vq_of(c) -> VectorQuantizer:
