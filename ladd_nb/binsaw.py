@@ -14,8 +14,9 @@ from .core import check_tokens, check_steps, make_generator
 from .masked import MaskedProcess, sample_masked
 
 # %% auto #0
-__all__ = ['BINSAW_BUDGETS', 'binsaw_probs', 'binsaw_batch', 'BinsawLaw', 'conditional_entropy_bits', 'entropy_bits',
-           'posterior_logits', 'oracle_mdlm_denoiser', 'oracle_ladd_sample', 'unigram_entropy_bits', 'nll_gap']
+__all__ = ['BINSAW_BUDGETS', 'BINSAW_CHECKPOINTS', 'binsaw_probs', 'binsaw_batch', 'BinsawLaw', 'conditional_entropy_bits',
+           'entropy_bits', 'posterior_logits', 'oracle_mdlm_denoiser', 'oracle_ladd_sample', 'unigram_entropy_bits',
+           'nll_gap', 'binsaw_eval', 'binsaw_study', 'binsaw_figure', 'BinsawMDLMConfig', 'build_binsaw_mdlm']
 
 # %% ../nbs/08_binsaw.ipynb #fd2d02af
 def binsaw_probs(u, length: int=128, n_saw: int=2, s: float=0.01) -> torch.Tensor:
@@ -119,3 +120,109 @@ def nll_gap(self: BinsawLaw, x: torch.Tensor, H: tuple[float, float]) -> tuple[f
 BinsawLaw.nll_gap = nll_gap
 
 BINSAW_BUDGETS = (1, 2, 4, 8, 16, 32, 64, 128)
+
+# %% ../nbs/08_binsaw.ipynb #ab82b9fb
+from dataclasses import dataclass
+from .train import TrainConfig, Preset, register_preset
+from .masked import MDLM
+from .toy2d import ToyDenoiser
+
+def _schedules(model):
+    from ladd_nb.diladd import DiLADD
+    return ("sequential", "joint") if isinstance(model, DiLADD) else (getattr(model, "schedule", "-"),)
+
+@torch.no_grad()
+def binsaw_eval(model, c, steps, out_dir=None, n: int=1_000, oracle: bool=True, H=None):
+    "Rows {K, schedule, nfe_*, nll_gap_bits, se_bits, entropy_bits, oracle_nll_gap_bits, sample_s} for `ladd-nb sweep`."
+    import time
+    law, fast = BinsawLaw(c.length), BinsawLaw(c.length, nodes_per_piece=4)
+    H = H or law.entropy_bits(20_000, make_generator(0)); rows = []
+    model.eval()
+    for s in _schedules(model):
+        for K in sorted({min(int(k), c.length) for k in steps}):
+            kw = {} if s == "-" else {"schedule": s} | ({"latent_steps": getattr(c, "eval_latent_steps", 2)} if s == "sequential" else {})
+            t0 = time.perf_counter(); r = model.sample(n, K, generator=make_generator(K), **kw); sec = time.perf_counter() - t0
+            gap, se = law.nll_gap(r.x, H)
+            row = dict(K=K, schedule=s, **{f"nfe_{k}": v for k, v in r.nfe.items()}, nll_gap_bits=round(gap, 3), se_bits=round(se, 3),
+                       entropy_bits=round(float(unigram_entropy_bits(r.x).mean()), 4))
+            if oracle:
+                xo = sample_masked(fast.oracle_mdlm_denoiser(), MaskedProcess(2), n, c.length, K, generator=make_generator(10_000 + K)).x
+                row["oracle_nll_gap_bits"] = round(law.nll_gap(xo, H)[0], 3)
+            rows.append(row | {"sample_s": round(sec, 3)})
+    return rows
+
+BINSAW_CHECKPOINTS = {"MDLM": "binsaw-mdlm", "Co-LADD sequential": "binsaw-coladd-sequential", "Co-LADD joint": "binsaw-coladd-joint", "Di-LADD": "binsaw-diladd"}
+
+def binsaw_study(steps=(1, 2, 4, 8, 16, 32, 64, 128), out=None, n: int=1_000, log=print) -> list[dict]:
+    "Evaluate the shipped binsaw checkpoints at every K; with `out`, write results.csv/.md and binsaw_study.png there."
+    from ladd_nb.train import shipped_checkpoint, model_from_checkpoint
+    law = BinsawLaw(); H = law.entropy_bits(20_000, make_generator(0)); rows = []
+    oracle = BinsawLaw(nodes_per_piece=4).oracle_mdlm_denoiser()
+    for K in steps:                                           # the bound: the perfect masked model, once
+        xo = sample_masked(oracle, MaskedProcess(2), n, 128, K, generator=make_generator(10_000 + K)).x
+        g, se = law.nll_gap(xo, H)
+        rows.append(dict(model="perfect MDLM", schedule="-", K=K, nfe_total=K + 1, nll_gap_bits=round(g, 3), se_bits=round(se, 3),
+                         entropy_bits=round(float(unigram_entropy_bits(xo).mean()), 4), sample_s=float("nan")))
+    for label, name in BINSAW_CHECKPOINTS.items():
+        try: model, c, _ = model_from_checkpoint(shipped_checkpoint(name))
+        except FileNotFoundError: continue
+        for r in binsaw_eval(model, c, steps, n=n, oracle=False, H=H):
+            nfe = {k: v for k, v in r.items() if k.startswith("nfe_")}
+            rows.append(dict(model=label + (f" {r['schedule']}" if label == "Di-LADD" else ""), schedule=r["schedule"], K=r["K"],
+                             nfe_total=sum(nfe.values()), **{k: r[k] for k in ("nll_gap_bits", "se_bits", "entropy_bits", "sample_s")},
+                             nfe=" + ".join(f"{k[4:]} {v}" for k, v in nfe.items())))
+        log(f"binsaw: {label} evaluated at K={list(steps)}")
+    if out is not None: _write_binsaw_study(rows, out, H)
+    return rows
+
+def _write_binsaw_study(rows, out, H):
+    import csv
+    from pathlib import Path
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    cols = ["model", "K", "nfe_total", "nfe", "nll_gap_bits", "se_bits", "entropy_bits", "sample_s"]
+    with open(out / "binsaw_results.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore"); w.writeheader(); w.writerows(rows)
+    lines = [f"Binsaw (L=128): NLL gap to the data entropy H = {H[0]:.2f} +- {H[1]:.2f} bits per sequence, from 1,000 samples per row "
+             "scored exactly; se = standard error; entropy = per-sample entropy of the bits; nfe = network calls per network.", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
+    (out / "binsaw_results.md").write_text("\n".join(lines) + "\n")
+    fig = binsaw_figure(rows); fig.savefig(out / "binsaw_study.png"); plt.close(fig)
+
+def binsaw_figure(rows):
+    "NLL gap against K, against total network calls and against wall time, one curve per model; returns the figure."
+    fig, axs = plt.subplots(1, 3, figsize=(12, 3.2), dpi=72)
+    for m in dict.fromkeys(r["model"] for r in rows):
+        sel = [r for r in rows if r["model"] == m]; style = "k--" if m == "perfect MDLM" else "o-"
+        for ax, key in zip(axs, ("K", "nfe_total", "sample_s")):
+            ax.errorbar([r[key] for r in sel], [r["nll_gap_bits"] for r in sel], [2 * r["se_bits"] for r in sel], fmt=style, ms=3, label=m)
+    for ax, xl in zip(axs, ("token steps K", "total network calls", "wall time for 1,000 samples (s)")):
+        ax.axhline(0, color="grey", lw=0.8); ax.set(xscale="log", xlabel=xl, ylabel="NLL gap (bits / sequence)")
+    axs[0].legend(fontsize=7); axs[0].set_title("oracle LADD = 0 (grey line)", fontsize=8); fig.tight_layout()
+    return fig
+
+@dataclass
+class BinsawMDLMConfig(TrainConfig):
+    "Preset `binsaw-mdlm`: the masked baseline on binsaw."
+    length: int = 128
+    arch: str = "dit"               # "dit" (LADD: XS DiT) or "mlp" (the toy MLP over all positions)
+    size: str = "xs"
+    emb: int = 16
+    hidden: int = 512
+    loss_type: str = "nelbo"
+    train_steps: int = 6000
+    batch_size: int = 256
+    lr: float = 3e-4
+    warmup_steps: int = 500
+
+def build_binsaw_mdlm(c: BinsawMDLMConfig) -> MDLM:
+    "Binsaw MDLM with a DiT or an MLP denoiser."
+    if c.arch == "mlp": net = ToyDenoiser(2, c.length, c.emb, c.hidden)
+    elif c.arch == "dit":
+        from ladd_nb.dit import DiT
+        net = DiT(2, c.size)
+    else: raise ValueError(f"arch must be 'dit' or 'mlp', got {c.arch!r}")
+    return MDLM(net, 2, c.length, loss_type=c.loss_type)
+
+register_preset(Preset("binsaw-mdlm", BinsawMDLMConfig, "masked diffusion (MDLM) on the binary-sawtooth toy; DiT or MLP denoiser",
+    build=build_binsaw_mdlm, data=lambda c: (lambda g, n: binsaw_batch(n, c.length, generator=g)), evaluate=binsaw_eval))

@@ -114,10 +114,10 @@ def _diladd_rows(densities, steps, V, curves, log):
 
 # %% ../nbs/90_cli.ipynb #3b939324
 def _write_results(out, rows, header=None):
+    cols = list(dict.fromkeys(k for r in rows for k in r))          # rows may differ (e.g. NFE per network and schedule)
     with open(out / "results.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
-    cols = list(rows[0])
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] + ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+        w = csv.DictWriter(f, fieldnames=cols, restval=""); w.writeheader(); w.writerows(rows)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] + ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
     header = header or ("KL(data || model) in nats and total variation: exact values, from the closed-form law of the "
         "K-step sampler (Co-LADD: exact given each of 5,000 sampled latents, or Rao-Blackwellised over 25,000 joint runs; "
         "Di-LADD: exact for both schedules). nfe: network evaluations, all networks (K steps + noise removal; Co-LADD "
@@ -214,6 +214,9 @@ def _run(args):
         kw = dict(densities=("checkerboard", "ring"), steps=(1, 2, 4), V=12, train_steps=150) if args.quick else {}
         t0 = time.perf_counter()
         toy2d_study(args.out, seed=args.seed, **kw)
+        if not args.quick:                                  # the binsaw step-budget study, from the shipped checkpoints
+            from ladd_nb.binsaw import binsaw_study
+            binsaw_study(out=args.out)
         print(f"toy studies done in {time.perf_counter() - t0:.0f}s; results and figures in {Path(args.out).resolve()}")
 
 def main(argv: list[str]|None=None) -> int:

@@ -404,13 +404,16 @@ class DiTEncoder(nn.Module):
         return F.normalize(y, dim=-1) if self.normalize else y
 
 # %% ../nbs/06_coladd.ipynb #2a40f4b4
-from .binsaw import binsaw_batch   # the generator; chapter 8 develops the toy
+from .binsaw import binsaw_batch, binsaw_eval   # the generator and the evaluation; chapter 8 develops the toy
 
 @dataclass
 class BinsawCoLADDConfig(TrainConfig):
     "Preset `binsaw-coladd`."
     length: int = 128
+    arch: str = "dit"              # "dit" (LADD's configuration) or "mlp" (the toy MLPs over all positions)
     size: str = "xxs"
+    emb: int = 16                  # mlp only
+    hidden: int = 512              # mlp only
     d: int = 32
     schedule: str = "sequential"
     enc_sigma: float = 0.0
@@ -423,16 +426,20 @@ class BinsawCoLADDConfig(TrainConfig):
     lr: float = 3e-4
     warmup_steps: int = 500
     ema: float = 0.99
+    eval_latent_steps: int = 32    # latent steps of the sequential schedule in `sweep`
 
 def build_binsaw_coladd(c: BinsawCoLADDConfig) -> CoLADD:
-    "Binsaw Co-LADD: DiT encoder, joint DiT, latent DiT."
-    return CoLADD(DiTEncoder(2, 1, c.d, c.size), JointDiT(2, 1, latent_dim=c.d, size=c.size),
-                  LatentDiT(1, c.d, c.size) if c.schedule == "sequential" else None, vocab_size=2, seq_len=c.length,
+    "Binsaw Co-LADD: DiT encoder, joint DiT, latent DiT (or the toy MLPs with `arch='mlp'`)."
+    seq = c.schedule == "sequential"
+    if c.arch == "dit": nets = (DiTEncoder(2, 1, c.d, c.size), JointDiT(2, 1, latent_dim=c.d, size=c.size), LatentDiT(1, c.d, c.size) if seq else None)
+    elif c.arch == "mlp": nets = (ToyEncoder(2, c.length, c.d, c.emb, c.hidden), ToyJointDenoiser(2, c.length, c.d, c.emb, c.hidden), ToyLatentDenoiser(c.d, c.hidden) if seq else None)
+    else: raise ValueError(f"arch must be 'dit' or 'mlp', got {c.arch!r}")
+    return CoLADD(*nets, vocab_size=2, seq_len=c.length,
                   n_slots=1, latent_dim=c.d, schedule=c.schedule, enc_sigma=c.enc_sigma, kl_weight=c.kl_weight,
                   loss_x=c.loss_x, loss_y=c.loss_y, stage1_steps=c.stage1_steps)
 
 register_preset(Preset("binsaw-coladd", BinsawCoLADDConfig, "Co-LADD on the binary-sawtooth toy (128 bits, one hidden phase); DiT networks",
-    build=build_binsaw_coladd, data=lambda c: (lambda g, n: binsaw_batch(n, c.length, generator=g))))
+    build=build_binsaw_coladd, data=lambda c: (lambda g, n: binsaw_batch(n, c.length, generator=g)), evaluate=binsaw_eval))
 
 # %% ../nbs/06_coladd.ipynb #de569956
 def chunk_mean_pool(h: torch.Tensor, valid: torch.Tensor, n_slots: int) -> torch.Tensor:

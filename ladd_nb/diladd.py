@@ -221,7 +221,7 @@ from .train import TrainConfig, Preset, register_preset
 from .toy2d import density_table, sample_table, two_token_law, kl_tv
 from .masked import TableDenoiser
 from .coladd import ToyEncoder, ToyJointDenoiser, DiTEncoder
-from .binsaw import binsaw_batch
+from .binsaw import binsaw_batch, binsaw_eval
 from .dit import JointDiT
 
 def _vq_of(c) -> VectorQuantizer:
@@ -280,7 +280,10 @@ register_preset(Preset("toy2d-diladd", Toy2DDiLADDConfig, "Di-LADD (VQ codes, on
 class BinsawDiLADDConfig(TrainConfig):
     "Preset `binsaw-diladd`."
     length: int = 128
+    arch: str = "dit"               # "dit" (LADD's configuration) or "mlp" (the toy MLPs over all positions)
     size: str = "xxs"
+    emb: int = 16                   # mlp only
+    hidden: int = 512               # mlp only
     n_codes: int = 511
     d: int = 32
     cosine: bool = True
@@ -296,11 +299,14 @@ class BinsawDiLADDConfig(TrainConfig):
     batch_size: int = 256
     lr: float = 3e-4
     warmup_steps: int = 500
+    eval_latent_steps: int = 2      # code steps of the sequential schedule in `sweep` (LADD's binsaw setting)
 
 def build_binsaw_diladd(c: BinsawDiLADDConfig) -> DiLADD:
-    "Binsaw Di-LADD: normalised DiT encoder, joint DiT reading code vectors and predicting code logits."
-    return DiLADD(DiTEncoder(2, 1, c.d, c.size, normalize=True), _vq_of(c), JointDiT(2, 1, latent_dim=c.d, n_codes=c.n_codes, size=c.size),
-                  2, c.length, 1, code_schedule=c.code_schedule, loss_x=c.loss_x, loss_y=c.loss_y, p_enc_mask=c.p_enc_mask, stage1_steps=c.stage1_steps)
+    "Binsaw Di-LADD: normalised DiT encoder, joint DiT reading code vectors and predicting code logits (or the toy MLPs)."
+    if c.arch == "dit": enc, net = DiTEncoder(2, 1, c.d, c.size, normalize=True), JointDiT(2, 1, latent_dim=c.d, n_codes=c.n_codes, size=c.size)
+    elif c.arch == "mlp": enc, net = ToyEncoder(2, c.length, c.d, c.emb, c.hidden), ToyJointDenoiser(2, c.length, c.d, c.emb, c.hidden, out=c.n_codes)
+    else: raise ValueError(f"arch must be 'dit' or 'mlp', got {c.arch!r}")
+    return DiLADD(enc, _vq_of(c), net, 2, c.length, 1, code_schedule=c.code_schedule, loss_x=c.loss_x, loss_y=c.loss_y, p_enc_mask=c.p_enc_mask, stage1_steps=c.stage1_steps)
 
 register_preset(Preset("binsaw-diladd", BinsawDiLADDConfig, "Di-LADD on the binary-sawtooth toy (128 bits, one hidden phase); DiT networks",
-    build=build_binsaw_diladd, data=lambda c: (lambda g, n: binsaw_batch(n, c.length, generator=g))))
+    build=build_binsaw_diladd, data=lambda c: (lambda g, n: binsaw_batch(n, c.length, generator=g)), evaluate=binsaw_eval))

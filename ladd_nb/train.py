@@ -270,7 +270,7 @@ def register_preset(p: Preset):
     "Add a preset to `PRESETS`."
     PRESETS[p.name] = p; return p
 
-PRESET_MODULES = ["ladd_nb.coladd", "ladd_nb.diladd"]   # later chapters whose presets register when imported
+PRESET_MODULES = ["ladd_nb.coladd", "ladd_nb.diladd", "ladd_nb.binsaw"]   # later chapters whose presets register when imported
 
 def _ensure_presets():
     "Import the chapters that register presets, so that any preset name (or checkpoint) resolves."

@@ -21,7 +21,7 @@ __all__ = ['MODELS', 'LADD_MODELS', 'K_CHOICES', 'StepBudgetExplorer', 'curve', 
 # %% ../nbs/09_widgets.ipynb #1acfe0c6
 MODELS = {"checkerboard": ("Di-LADD", "Co-LADD", "MDLM", "perfect MDLM"),
           "eight_gaussians": ("Di-LADD", "Co-LADD", "MDLM", "perfect MDLM"),
-          "binsaw": ("oracle LADD", "perfect MDLM")}
+          "binsaw": ("Di-LADD", "Co-LADD", "MDLM", "oracle LADD", "perfect MDLM")}
 LADD_MODELS = ("Di-LADD", "Co-LADD", "oracle LADD")
 K_CHOICES = {"2d": (1, 2, 4, 8, 16), "binsaw": (1, 2, 4, 8, 16, 32, 64, 128)}   # the few-step regime of the 2D toy
 
@@ -64,15 +64,17 @@ def _net(self: StepBudgetExplorer):
     "The model object (a loaded checkpoint, an oracle) for the current data / model / schedule."
     from ladd_nb.train import shipped_checkpoint, model_from_checkpoint
     d, m = self.data, self.model
-    if d == "binsaw": return self._cached(("law",), lambda: BinsawLaw(nodes_per_piece=4))   # 256 nodes: 1e-7 nats, fast
+    if d == "binsaw" and m in ("perfect MDLM", "oracle LADD"): return self._law()
     if m == "perfect MDLM": return self._cached((d, m), lambda: TableDenoiser(density_table(d), MaskedProcess(32)))
-    name = {"MDLM": f"toy2d-mdlm-{d}", "Di-LADD": f"toy2d-diladd-{d}", "Co-LADD": f"toy2d-coladd-{d}-{self.schedule}"}[m]
+    prefix = "binsaw" if d == "binsaw" else "toy2d"
+    name = {"MDLM": f"{prefix}-mdlm", "Di-LADD": f"{prefix}-diladd", "Co-LADD": f"{prefix}-coladd"}[m]
+    name = (name if d == "binsaw" else f"{name}-{d}") + (f"-{self.schedule}" if m == "Co-LADD" else "")
     return self._cached(("ckpt", name), lambda: model_from_checkpoint(shipped_checkpoint(name))[:2])
 
 def _sample(self: StepBudgetExplorer, n, K, generator):
     "A SampleResult with trajectory (binsaw oracle LADD also sets `.phase`)."
     d, m, net = self.data, self.model, self._net()
-    if d == "binsaw":
+    if d == "binsaw" and m in ("perfect MDLM", "oracle LADD"):
         if m == "perfect MDLM":
             return sample_masked(net.oracle_mdlm_denoiser(), MaskedProcess(2), n, 128, K, return_trajectory=True, generator=generator)
         u = torch.rand(n, generator=generator, dtype=torch.float64); p = binsaw_probs(u)
@@ -89,8 +91,8 @@ def _quality(self: StepBudgetExplorer, K):
     "KL(data || model) in nats (2D, exact) or (NLL gap, standard error) in bits (binsaw) at K token steps."
     d, m, net = self.data, self.model, self._net()
     if d == "binsaw":
-        H = self._cached(("entropy",), lambda: net.entropy_bits(5_000, make_generator(0)))
-        return net.nll_gap(self._sample(256, K, make_generator(K)).x, H)
+        law = self._law(); H = self._cached(("entropy",), lambda: law.entropy_bits(5_000, make_generator(0)))
+        return law.nll_gap(self._sample(256, K, make_generator(K)).x, H)
     P = density_table(d)
     if m == "perfect MDLM": return kl_tv(P, two_token_law(net, net.process, K))[0]
     model, c = net
@@ -113,7 +115,8 @@ def _resample(self: StepBudgetExplorer):
     self.step = self.result.trajectory.shape[0] - 1          # the scrubber starts at the end
     self.quality = self.curve()[self.K]
     self.update_seconds = time.perf_counter() - t0
-StepBudgetExplorer._cached, StepBudgetExplorer._net, StepBudgetExplorer._sample = _cached, _net, _sample
+def _law(self): return self._cached(("law",), lambda: BinsawLaw(nodes_per_piece=4))   # 256 nodes: error 1e-7 nats, fast
+StepBudgetExplorer._cached, StepBudgetExplorer._net, StepBudgetExplorer._sample, StepBudgetExplorer._law = _cached, _net, _sample, _law
 StepBudgetExplorer._quality, StepBudgetExplorer.curve, StepBudgetExplorer._resample = _quality, curve, _resample
 
 # %% ../nbs/09_widgets.ipynb #bbf8971c
