@@ -146,17 +146,21 @@ def figure(self: StepBudgetExplorer, dpi=72):
         axs[0].imshow(P.T, origin="lower", cmap="viridis", interpolation="nearest"); axs[0].set_title("data", fontsize=8)
         axs[1].imshow(pair_counts(x, 32).T, origin="lower", cmap="viridis", interpolation="nearest")
         axs[1].set_title(f"{title}: KL {q:.3f}", fontsize=8)
-        f = self.frame(i); done = (f != 32).all(1)
+        f = self.frame(i); done = (f != 32).all(1); new = self.revealed_at(i)
         axs[2].imshow(pair_counts(f[done], 32).T, origin="lower", cmap="viridis", interpolation="nearest")
-        axs[2].set_title(f"step {i}/{T - 1}: {float((f != 32).double().mean()):.0%} of tokens revealed", fontsize=8)
+        axs[2].set_title(f"step {i}/{T - 1}: {float((f != 32).double().mean()):.0%} revealed ({float(new.double().mean()):.0%} now)", fontsize=8)
         for a in axs[:3]: a.axis("off")
     else:
-        f = self.frame(i).double().masked_fill(self.frame(i) == 2, 0.5)
         axs[0].imshow(x[:12], cmap="Greys", aspect="auto", interpolation="nearest"); axs[0].set_title(f"{title}: NLL gap {q:.1f} bits", fontsize=8)
-        if hasattr(self.result, "phase"):
-            for k in range(12): axs[0].plot(k + 0.45 - 0.9 * binsaw_probs(self.result.phase[k]), "r", lw=0.6)
-        axs[1].imshow(f[:12], cmap="Greys", aspect="auto", interpolation="nearest", vmin=0, vmax=1)
-        axs[1].set_title(f"step {i}/{T - 1} (grey: masked)", fontsize=8)
+        law = self._law()
+        phase = self.result.phase[:12] if hasattr(self.result, "phase") else law.u[law._log_joint(x[:12]).argmax(-1)]   # true, or most likely
+        for k in range(12): axs[0].plot(k + 0.45 - 0.9 * binsaw_probs(phase[k]), "r" if hasattr(self.result, "phase") else "r--", lw=1.0)
+        f, new = self.frame(i)[:12], self.revealed_at(i)[:12]
+        rgb = torch.where((f == 1)[..., None], torch.tensor([0.0, 0.0, 0.0]), torch.tensor([1.0, 1.0, 1.0]))
+        rgb = torch.where((f == 2)[..., None], torch.tensor([0.6, 0.6, 0.6]), rgb)
+        rgb = torch.where((new & (f == 1))[..., None], torch.tensor([0.8, 0.0, 0.0]), torch.where((new & (f == 0))[..., None], torch.tensor([1.0, 0.7, 0.7]), rgb))
+        axs[1].imshow(rgb.numpy(), aspect="auto", interpolation="nearest")
+        axs[1].set_title(f"step {i}/{T - 1}: grey masked, red = revealed now", fontsize=8)
         for a in axs[:2]: a.set(xticks=[], yticks=[])
     c = self.curve(); Ks = list(c); vals = [v[0] if isinstance(v, tuple) else v for v in c.values()]
     ax = axs[-1]; ax.plot(Ks, vals, "o-", ms=3); ax.plot([self.K], [q], "r*", ms=12)
