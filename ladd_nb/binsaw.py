@@ -10,6 +10,7 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+import matplotlib.pyplot as plt
 from .core import check_tokens, check_steps, make_generator
 from .masked import MaskedProcess, sample_masked
 
