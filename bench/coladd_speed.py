@@ -7,25 +7,13 @@ ratio of about 1.36x on OpenWebText with a frozen pretrained encoder; here the e
 
     .venv/bin/python bench/coladd_speed.py [--size tiny] [--batch 16] [--length 128] [--slots 4] [--dim 32]
 """
-import argparse, time
+import argparse
 import torch
+from timing import median_time, train_step_fn
 from ladd_nb.core import make_generator
 from ladd_nb.masked import MDLM
 from ladd_nb.dit import DiT, JointDiT, LatentDiT
 from ladd_nb.coladd import CoLADD, DiTEncoder
-
-def median_time(fn, repeats, warmup=2):
-    ts = []
-    for i in range(warmup + repeats):
-        t0 = time.perf_counter(); fn()
-        if i >= warmup: ts.append(time.perf_counter() - t0)
-    return sorted(ts)[len(ts) // 2]
-
-def train_step_fn(model, batch, g):
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    def step():
-        out = model.loss(batch, generator=g); opt.zero_grad(); out["loss"].backward(); opt.step()
-    return step
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

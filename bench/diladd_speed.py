@@ -7,27 +7,15 @@ and token step (the same joint network, all-mask tokens during the code steps), 
 
     .venv/bin/python bench/diladd_speed.py [--size tiny] [--batch 16] [--length 128] [--slots 4] [--codes 512] [--dim 32]
 """
-import argparse, time
+import argparse
 import torch
+from timing import median_time, train_step_fn
 from ladd_nb.core import make_generator
 from ladd_nb.masked import MDLM
 from ladd_nb.dit import DiT, JointDiT
 from ladd_nb.coladd import DiTEncoder
 from ladd_nb.vq import VectorQuantizer
 from ladd_nb.diladd import DiLADD
-
-def median_time(fn, repeats, warmup=2):
-    ts = []
-    for i in range(warmup + repeats):
-        t0 = time.perf_counter(); fn()
-        if i >= warmup: ts.append(time.perf_counter() - t0)
-    return sorted(ts)[len(ts) // 2]
-
-def train_step_fn(model, batch, g):
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    def step():
-        out = model.loss(batch, generator=g); opt.zero_grad(); out["loss"].backward(); opt.step()
-    return step
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
