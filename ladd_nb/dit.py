@@ -65,11 +65,12 @@ class MLP(nn.Sequential):
         super().__init__(nn.Linear(dim, ratio * dim), nn.GELU(approximate="tanh"), nn.Linear(ratio * dim, dim), nn.Dropout(dropout))
 
 # %% ../nbs/04_dit.ipynb #1051bb92
-def attention(q, k, v, cos, sin, key_mask=None, dropout=0.0):
-    "Bidirectional SDPA attention with rotary positions; `key_mask[B, n]` is True where a key may be attended."
+def attention(q, k, v, cos, sin, key_mask=None, dropout=0.0, causal: bool=False):
+    "SDPA attention with rotary positions; `key_mask[B, n]` is True where a key may be attended; `causal` for the AR reference model (chapter 11)."
+    if causal and key_mask is not None: raise ValueError("causal attention takes no key_mask (the AR reference model packs sequences without padding)")
     q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
     mask = None if key_mask is None else key_mask[:, None, None, :]
-    o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+    o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal)
     return o.transpose(1, 2).flatten(2)                           # [B, n, H*hd]
 
 # %% ../nbs/04_dit.ipynb #2a01197b

@@ -21,8 +21,8 @@ from .core import make_generator, check_steps
 # %% auto #0
 __all__ = ['FORMAT', 'PRESETS', 'PRESET_MODULES', 'TrainConfig', 'lr_factor', 'CheckpointError', 'save_atomic', 'load_checkpoint',
            'load_weights', 'dist_setup', 'LossModule', 'list_checkpoints', 'latest_good_checkpoint', 'Trainer',
-           'train_step', 'state', 'load_state', 'save', 'resume', 'fit', 'read_metrics', 'plot_metrics', 'Preset',
-           'register_preset', 'get_config', 'train_preset', 'model_from_checkpoint', 'export_weights',
+           'train_step', 'state', 'load_state', 'save', 'resume', 'fit', 'run_periodic', 'read_metrics', 'plot_metrics',
+           'Preset', 'register_preset', 'get_config', 'train_preset', 'model_from_checkpoint', 'export_weights',
            'shipped_checkpoint', 'Toy2DTrainConfig']
 
 # %% ../nbs/05_train.ipynb #0f80be66
@@ -44,6 +44,7 @@ class TrainConfig:
     bf16: bool = True            # bf16 autocast (CUDA only)
     compile: bool = False        # torch.compile the model (CUDA only)
     seed: int = 0
+    eval_every: int = 0          # run the preset's periodic evaluation/sampling every this many steps (0: never)
 
 # %% ../nbs/05_train.ipynb #7445bced
 def lr_factor(step: int, cfg: TrainConfig) -> float:
@@ -131,8 +132,9 @@ def latest_good_checkpoint(out_dir, log=print):
 class Trainer:
     "Train a model with `loss(batch, generator, shard) -> dict` on batches from `data(generator, n) -> tensor`."
     def __init__(self, model: nn.Module, cfg: TrainConfig, data: Callable, out_dir: str|Path|None=None,
-                 meta: dict|None=None, progress: bool=True, log=print):
-        self.cfg, self.data, self.meta, self.progress, self.log = cfg, data, meta or {}, progress, log
+                 meta: dict|None=None, progress: bool=True, log=print,
+                 periodic: Callable|None=None):   # (model, step, out_dir) -> dict, every `cfg.eval_every` steps on process 0
+        self.cfg, self.data, self.meta, self.progress, self.log, self.periodic = cfg, data, meta or {}, progress, log, periodic
         self.out = Path(out_dir) if out_dir else None
         self.rank, self.world, self.device = dist_setup()
         check_steps(cfg.train_steps, "train_steps"); check_steps(cfg.grad_accum, "grad_accum")
@@ -211,10 +213,10 @@ def resume(self: Trainer) -> bool:
     p, ck = latest_good_checkpoint(self.out, self.log)
     if ck is None: return False
     self.load_state(ck)
-    lp = _log_path(self)
-    if self.rank == 0 and lp.exists():
-        keep = [l for l in lp.read_text().splitlines() if l.strip() and json.loads(l)["step"] <= self.step]
-        tmp = lp.with_suffix(".tmp"); tmp.write_text("".join(l + "\n" for l in keep)); os.replace(tmp, lp)
+    for lp in (_log_path(self), self.out / "eval.jsonl"):     # drop log rows of steps after the checkpoint
+        if self.rank == 0 and lp.exists():
+            keep = [l for l in lp.read_text().splitlines() if l.strip() and json.loads(l)["step"] <= self.step]
+            tmp = lp.with_suffix(".tmp"); tmp.write_text("".join(l + "\n" for l in keep)); os.replace(tmp, lp)
     self.log(f"resumed from {p.name} at step {self.step}")
     return True
 
@@ -234,11 +236,28 @@ def fit(self: Trainer) -> nn.Module:
             if lp is not None:
                 with open(lp, "a") as f: f.write(json.dumps(m) + "\n")
             if hasattr(steps, "set_postfix"): steps.set_postfix(loss=f"{m['loss']:.4f}")
+        if cfg.eval_every and self.periodic is not None and self.step % cfg.eval_every == 0: self.run_periodic()
         if cfg.ckpt_every and self.step % cfg.ckpt_every == 0 and self.step < cfg.train_steps: self.save()
     self.save()
     if self.rank == 0 and lp is not None and lp.exists(): plot_metrics(lp).savefig(self.out / "loss.png"); plt.close("all")
     return self.model.eval()
 Trainer.resume, Trainer.fit = resume, fit
+
+# %% ../nbs/05_train.ipynb #74474747
+def run_periodic(self: Trainer) -> dict|None:
+    "Evaluate (and sample) with the preset's periodic function; log to `eval.jsonl` on process 0."
+    row = None
+    if self.rank == 0:
+        model = self.ema.module if self.ema is not None else self.model
+        if hasattr(model, "set_step"): model.set_step(self.step)   # the EMA copy's stage follows the run's
+        was = model.training; model.eval()
+        with torch.no_grad(): row = {"step": self.step, **self.periodic(model, self.step, self.out)}
+        model.train(was)
+        if self.out is not None:
+            with open(self.out / "eval.jsonl", "a") as f: f.write(json.dumps(row) + "\n")
+    if self.world > 1: dist.barrier()
+    return row
+Trainer.run_periodic = run_periodic
 
 # %% ../nbs/05_train.ipynb #aeaa1537
 def read_metrics(path) -> list[dict]:
@@ -263,6 +282,8 @@ class Preset:
     build: Callable                   # cfg -> model with .loss and .sample
     data: Callable                    # cfg -> (generator, n) -> batch
     evaluate: Callable|None = None    # (model, cfg, steps, out_dir) -> list of result rows
+    periodic: Callable|None = None    # cfg -> (model, step, out_dir) -> dict: evaluation and samples during training
+    decode: Callable|None = None      # cfg -> (token ids [B, L] -> list of strings), for text presets
 
 PRESETS: dict[str, Preset] = {}
 
@@ -270,7 +291,7 @@ def register_preset(p: Preset):
     "Add a preset to `PRESETS`."
     PRESETS[p.name] = p; return p
 
-PRESET_MODULES = ["ladd_nb.coladd", "ladd_nb.diladd", "ladd_nb.binsaw"]   # later chapters whose presets register when imported
+PRESET_MODULES = ["ladd_nb.coladd", "ladd_nb.diladd", "ladd_nb.binsaw", "ladd_nb.text"]   # later chapters whose presets register when imported
 
 def _ensure_presets():
     "Import the chapters that register presets, so that any preset name (or checkpoint) resolves."
@@ -307,7 +328,8 @@ def train_preset(name: str, overrides=(), out_dir=None, resume: bool=False, prog
     "Train preset `name` with `overrides`; checkpoints and the metrics log go to `out_dir`. Returns the Trainer."
     cfg = get_config(name, overrides); p = PRESETS[name]
     torch.manual_seed(cfg.seed)
-    tr = Trainer(p.build(cfg), cfg, p.data(cfg), out_dir, meta={"preset": name, "config": asdict(cfg)}, progress=progress, log=log)
+    tr = Trainer(p.build(cfg), cfg, p.data(cfg), out_dir, meta={"preset": name, "config": asdict(cfg)}, progress=progress, log=log,
+                 periodic=p.periodic(cfg) if p.periodic else None)
     if resume: tr.resume()
     tr.fit()
     return tr
