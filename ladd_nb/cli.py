@@ -137,10 +137,11 @@ def _write_figures(out, densities, curves, laws, steps):
         fig = show_tables({"data": density_table(n, laws[(n, "oracle MDLM", ks[0])].shape[0])} | {f"learned K={K}": laws[(n, "learned MDLM", K)] for K in ks}); fig.savefig(out / f"samples_{n}.png"); plt.close(fig)
 
 # %% ../nbs/90_cli.ipynb #e54efd62
-def save_samples(x: torch.Tensor, path: str|Path, info: dict):
-    "Write samples to `.pt` (a dict with the tensor and `info`) or `.txt` (one sequence of token ids per line)."
+def save_samples(x: torch.Tensor, path: str|Path, info: dict, decode=None):
+    "Write samples to `.pt` (a dict with the tensor and `info`) or `.txt`: one sequence of token ids per line, or with `decode` (text presets) the decoded texts separated by blank lines."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".pt": torch.save({"samples": x.cpu(), **info}, path)
+    elif path.suffix == ".txt" and decode is not None: path.write_text("\n\n".join(decode(x.cpu())) + "\n")
     elif path.suffix == ".txt": path.write_text("".join(" ".join(map(str, row)) + "\n" for row in x.tolist()))
     else: raise ValueError(f"unknown sample file type {path.suffix!r}; use .pt or .txt")
 
@@ -179,6 +180,7 @@ def _parser():
     s.add_argument("--no-ema", action="store_true", help="use the raw weights even if the checkpoint has EMA weights")
     s.add_argument("--latent-steps", type=int, help="LADD models: latent (code) steps of the sequential schedule")
     s.add_argument("--schedule", choices=["sequential", "joint"], help="LADD models: the sampling schedule")
+    s.add_argument("--ids", action="store_true", help="text presets: write token ids instead of decoded text to .txt")
     w = sub.add_parser("sweep", help="evaluate a checkpoint at several step budgets")
     w.add_argument("ckpt"); w.add_argument("--steps", default="1,2,4,8,16,32,64"); w.add_argument("--out", required=True)
     e = sub.add_parser("export", help="write a weights-only copy of a checkpoint (EMA weights if present)")
@@ -192,7 +194,7 @@ def _parser():
 # %% ../nbs/90_cli.ipynb #fed92171
 def _run(args):
     if args.command == "presets":
-        for name, p in PRESETS.items(): print(f"{name:<16} {p.description}")
+        for name, p in PRESETS.items(): print(f"{name:<18} {p.description}")
     elif args.command == "train":
         tr = train_preset(args.preset, args.overrides, out_dir=args.out, resume=args.resume, progress=not args.no_progress)
         print(f"trained {args.preset} to step {tr.step}; checkpoints and metrics in {Path(args.out).resolve()}")
@@ -202,7 +204,8 @@ def _run(args):
         unknown = [k for k in kw if k not in inspect.signature(model.sample).parameters]
         if unknown: raise ValueError(f"preset {p.name} has no {', '.join('--' + k.replace('_', '-') for k in unknown)} option (only LADD models do)")
         r = model.sample(args.n, steps=args.steps, generator=make_generator(args.seed), **kw)
-        save_samples(r.x, args.out, {"steps": args.steps, "nfe": r.nfe, "preset": p.name})
+        decode = p.decode(cfg) if p.decode is not None and not args.ids else None
+        save_samples(r.x, args.out, {"steps": args.steps, "nfe": r.nfe, "preset": p.name}, decode)
         print(f"{args.n} samples with {args.steps} steps (NFE {r.nfe}) written to {args.out}")
     elif args.command == "sweep":
         steps = [int(k) for k in args.steps.split(",")]
@@ -217,6 +220,8 @@ def _run(args):
         if not args.quick:                                  # the binsaw step-budget study, from the shipped checkpoints
             from ladd_nb.binsaw import binsaw_study
             binsaw_study(out=args.out)
+            from ladd_nb.text import text_study               # the character-level text study, from the shipped checkpoints
+            text_study(args.out)
         print(f"toy studies done in {time.perf_counter() - t0:.0f}s; results and figures in {Path(args.out).resolve()}")
 
 def main(argv: list[str]|None=None) -> int:

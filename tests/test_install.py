@@ -4,7 +4,7 @@ from pathlib import Path
 import ladd_nb
 from ladd_nb import _modidx
 
-MODULES = ["core", "schedules", "masked", "toy2d", "dit", "train", "coladd", "vq", "diladd", "binsaw", "widgets", "cli"]
+MODULES = ["core", "schedules", "masked", "toy2d", "dit", "train", "coladd", "vq", "diladd", "binsaw", "widgets", "text", "metrics", "cli"]
 
 def test_version_matches_pyproject():
     import tomllib
