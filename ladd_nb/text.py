@@ -433,6 +433,6 @@ def text_figure(rows):
         for ax, key in zip(axs, ("gen_ppl", "entropy")): ax.plot([r["K"] for r in sel], [r[key] for r in sel], "o-", ms=3, label=m)
     for ax, key, yl in zip(axs, ("data_gen_ppl", "data_entropy"), ("gen PPL under the AR reference", "per-sample entropy (nats)")):
         ax.axhline(rows[0][key], color="k", ls="--", lw=1, label="held-out text"); ax.set(xscale="log", xlabel="token steps K", ylabel=yl)
-        ax.set_xticks(sorted({r["K"] for r in rows}), labels=sorted({r["K"] for r in rows}))
+        ax.set_xticks(sorted({r["K"] for r in rows}), labels=sorted({r["K"] for r in rows})); ax.minorticks_off()
     axs[0].legend(fontsize=7); fig.tight_layout()
     return fig
