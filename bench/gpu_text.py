@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-PEAK_BF16_TFLOPS = {"H200": 989.4, "H100": 989.4, "A100": 312.0, "L40S": 362.0, "A10G": 125.0}   # dense, no sparsity
+PEAK_BF16_TFLOPS = {"H200": 989.4, "H100 PCIe": 756.0, "H100 NVL": 835.0, "H100": 989.4, "A100": 312.0, "L40S": 362.0, "A10G": 125.0}   # dense, no sparsity; first match wins
 
 def peak_tflops(device, given):
     if given: return given
@@ -49,7 +49,9 @@ def bench_one(label, preset, overrides, args, device):
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     eager, _ = make_trainer(preset, overrides | {"compile": False}, device)   # compiled kernels hide their FLOPs: count eagerly
     fl = flops_per_step(eager); del eager
+    if device.type == "cuda": torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats(device)   # report the timed run's peak
     tr, c = make_trainer(preset, overrides, device)
+    if tr.device != device: raise SystemExit(f"the Trainer runs on {tr.device}, not {device}: pick the GPU with CUDA_VISIBLE_DEVICES")
     for _ in range(args.warmup): tr.train_step()                      # compile and autotune happen here
     t0 = time.perf_counter()
     for _ in range(args.steps): tr.train_step()
@@ -60,7 +62,7 @@ def bench_one(label, preset, overrides, args, device):
                achieved_tflops=round(fl / dt / 1e12, 1), params_m=round(sum(p.numel() for p in tr.model.parameters()) / 1e6, 1))
     peak = peak_tflops(device, args.peak_tflops)
     row["mfu"] = round(fl / dt / (peak * 1e12), 4) if peak else None
-    if device.type == "cuda": row["max_mem_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 1); torch.cuda.reset_peak_memory_stats(device)
+    if device.type == "cuda": row["max_mem_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 1)
     print(json.dumps(row), flush=True)
     del tr; torch.cuda.empty_cache() if device.type == "cuda" else None
     return row
@@ -75,6 +77,7 @@ def main(argv=None):
     ap.add_argument("--out", help="also write the rows as JSON here")
     args = ap.parse_args(argv)
     device = torch.device(args.device)
+    if device.type == "cuda" and device.index is None: device = torch.device("cuda", 0)   # the Trainer's device without torchrun
     if device.type == "cuda": torch.backends.cuda.matmul.allow_tf32 = True; torch.backends.cudnn.allow_tf32 = True
     common = {"size": args.size, "batch_size": args.batch, "compile": not args.no_compile, "bf16": True, "ema": 0.9999}
     if args.length: common["length"] = args.length

@@ -174,6 +174,8 @@ def _parser():
     t.add_argument("--out", required=True, help="folder for checkpoints, metrics.jsonl and loss.png")
     t.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out")
     t.add_argument("--no-progress", action="store_true")
+    r = sub.add_parser("prepare", help="text presets: tokenise, pack and cache the data once (before a multi-GPU torchrun)")
+    r.add_argument("preset"); r.add_argument("overrides", nargs="*", help="config overrides key=value")
     s = sub.add_parser("sample", help="sample from a checkpoint")
     s.add_argument("ckpt"); s.add_argument("--steps", type=int, required=True); s.add_argument("--n", type=int, default=16)
     s.add_argument("--out", required=True, help="output file, .pt or .txt"); s.add_argument("--seed", type=int, default=0)
@@ -198,6 +200,11 @@ def _run(args):
     elif args.command == "train":
         tr = train_preset(args.preset, args.overrides, out_dir=args.out, resume=args.resume, progress=not args.no_progress)
         print(f"trained {args.preset} to step {tr.step}; checkpoints and metrics in {Path(args.out).resolve()}")
+    elif args.command == "prepare":
+        from ladd_nb.text import TextConfig, data_of
+        cfg = get_config(args.preset, args.overrides)
+        if not isinstance(cfg, TextConfig): raise ValueError(f"preset {args.preset} generates its data; only text presets have a corpus to prepare")
+        print(f"data of {args.preset} cached: {data_of(cfg).info}")
     elif args.command == "sample":
         model, cfg, p = model_from_checkpoint(args.ckpt, ema=not args.no_ema)
         kw = {k: v for k, v in (("latent_steps", args.latent_steps), ("schedule", args.schedule)) if v is not None}

@@ -25,8 +25,8 @@ class ARModel(nn.Module):
         super().__init__()
         self.V, self.L = vocab_size, check_steps(seq_len, "seq_len")
         self.net = DiT(vocab_size, size)          # embedding has V+1 rows: row V is the begin token
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        "Next-token logits `[B,L,V]` for clean sequences `x[B,L]`: position i sees x[<i]."
+    def logits(self, x: torch.Tensor, at: int|None=None) -> torch.Tensor:
+        "Next-token logits `[B,L,V]` for clean sequences `x[B,L]` (position i sees x[<i]); only position `at` if given, `[B,V]`."
         check_tokens(x, self.V, name="x", ndim=2)
         n, (B, L) = self.net, x.shape
         inp = torch.cat([x.new_full((B, 1), self.V), x[:, :-1]], 1)
@@ -36,12 +36,16 @@ class ARModel(nn.Module):
         for b in n.blocks:
             q, k, v = b.s.pre_attention(h, c)
             h = b.s.post_attention(h, attention(q, k, v, cos, sin, causal=True))
-        return n.head(h, c)
+        return n.head(h, c) if at is None else n.head(h[:, at:at + 1], c)[:, 0]
     @torch.no_grad()
     def nll(self, x: torch.Tensor) -> torch.Tensor:
-        "Exact negative log-likelihood (nats) of each sequence, `[B]`, in float64."
-        logp = self.logits(x).double().log_softmax(-1)
-        return -logp.gather(-1, x[..., None]).squeeze(-1).sum(-1)
+        "Exact negative log-likelihood (nats) of each sequence, `[B]`, in float64 (in chunks of rows: a float64 [B,L,V] is large for V = 50k)."
+        rows = max(1, 2**24 // (x.shape[1] * self.V))
+        out = []
+        for xc in x.split(rows):
+            logp = self.logits(xc).double().log_softmax(-1)
+            out.append(-logp.gather(-1, xc[..., None]).squeeze(-1).sum(-1))
+        return torch.cat(out)
     def loss(self, batch: torch.Tensor, generator=None, shard=None) -> dict:
         "Mean next-token cross-entropy on this process's `shard` of the batch (no noise: `generator` is unused)."
         if batch.ndim != 2 or batch.shape[1] != self.L: raise ValueError(f"batch must have shape [B, {self.L}], got {tuple(batch.shape)}")
@@ -54,13 +58,13 @@ class ARModel(nn.Module):
         dev = next(self.parameters()).device
         x = torch.zeros(check_steps(n, "n"), self.L, dtype=torch.long, device=dev)
         for i in range(self.L):                     # no KV cache: L is small here, and the code stays short
-            p = (self.logits(x)[:, i].double() / temperature).softmax(-1)
+            p = (self.logits(x, at=i).double() / temperature).softmax(-1)
             x[:, i] = sample_categorical(p, generator=generator)
         return SampleResult(x, {"token": self.L}, torch.empty(0))
 
 # %% ../nbs/11_metrics.ipynb #6ee6256d
 @torch.no_grad()
-def gen_ppl(ref: ARModel, x: torch.Tensor, batch: int=512) -> float:
+def gen_ppl(ref: ARModel, x: torch.Tensor, batch: int=256) -> float:
     "Generative perplexity of samples `x[n, L]` under the AR reference: exp(total NLL / total tokens)."
     if x.shape[1] != ref.L: raise ValueError(f"samples have length {x.shape[1]}, the reference model {ref.L}")
     dev = next(ref.parameters()).device; ref.eval()
@@ -126,7 +130,7 @@ def load_reference(c) -> ARModel:
     path = Path(c.ref) if Path(c.ref).is_file() else shipped_checkpoint(c.ref)
     ref, rc, _ = model_from_checkpoint(path)
     if not isinstance(ref, ARModel): raise ValueError(f"reference {c.ref!r} is not an AR model (preset {rc.model!r})")
-    for k in ("corpus", "tokenizer", "length", "bpe_vocab"):
+    for k in ("corpus", "tokenizer", "length", "bpe_vocab", "valid_frac", "max_train_tokens"):   # same data, same held-out split
         if getattr(rc, k) != getattr(c, k): raise ValueError(f"reference {c.ref!r} has {k}={getattr(rc, k)!r}, this model {getattr(c, k)!r}; train a matching one (preset *-ar)")
     return ref
 
@@ -148,7 +152,8 @@ def text_eval(model, c, steps, out_dir=None, n: int|None=None, ref: ARModel|None
     for s in _schedules(model):
         for K in ([c.length] if s == "ar" else sorted({min(int(k), c.length) for k in steps})):
             kw = {} if s in ("-", "ar") else {"schedule": s} | ({"latent_steps": c.eval_latent_steps} if s == "sequential" else {})
-            t0 = time.perf_counter(); r = model.sample(n, K, generator=make_generator(K), **kw); sec = time.perf_counter() - t0
+            g = make_generator(K, next(model.parameters()).device)
+            t0 = time.perf_counter(); r = model.sample(n, K, generator=g, **kw); sec = time.perf_counter() - t0
             x = r.x.cpu()
             rows.append(dict(K=K, schedule=s, gen_ppl=round(gen_ppl(ref, x), 3), entropy=round(float(unigram_entropy(x).mean()), 4),
                              token_kl=round(token_kl(x, data.valid, V), 5), **{f"nfe_{k}": v for k, v in r.nfe.items()}, **base,

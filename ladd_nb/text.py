@@ -202,10 +202,18 @@ def _texts(ds, tok):
 
 _MEMO: dict = {}
 
+def _fingerprint(corpus: str):
+    "What must change the cache besides the arguments: the Python version (its docs) or the local files' sizes and times."
+    import glob, sys
+    if corpus == "cpython-docs": return list(sys.version_info[:3])
+    if corpus in HUB_CORPORA: return None
+    files = [f for part in corpus.split(",") for f in (sorted(glob.glob(part)) if any(ch in part for ch in "*?[") else [part])]
+    return [[str(Path(f).resolve()), Path(f).stat().st_size, Path(f).stat().st_mtime_ns] for f in files if Path(f).is_file()]
+
 def text_data(corpus: str="cpython-docs", tokenizer: str="char", length: int=64, valid_frac: float=0.05, seed: int=0,
               bpe_vocab: int=1024, max_train_tokens: int=0, allow_network: bool=False, log=print) -> TextData:
     "Load, split, tokenise and pack a corpus (see above); cached on disk and in memory."
-    key = json.dumps([corpus, tokenizer, length, valid_frac, seed, bpe_vocab, max_train_tokens])
+    key = json.dumps([corpus, _fingerprint(corpus), tokenizer, length, valid_frac, seed, bpe_vocab, max_train_tokens])
     if key in _MEMO: return _MEMO[key]
     import torch.distributed as dist
     ddp = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
@@ -231,6 +239,8 @@ def _text_data(key, corpus, tokenizer, length, valid_frac, seed, bpe_vocab, max_
     if tokenizer == "bpe":
         sample = (t for i, t in zip(range(100_000), (r["text"] for r in train_ds)))
         tok = get_tokenizer("bpe", sample, bpe_vocab)
+        if tok.vocab_size != bpe_vocab:   # byte-level BPE stops when no pair is frequent enough: the model must match the tokenizer
+            raise ValueError(f"this corpus yields only {tok.vocab_size} BPE tokens, not bpe_vocab={bpe_vocab}; set bpe_vocab={tok.vocab_size}")
     else: tok = get_tokenizer(tokenizer, allow_network=allow_network)
     enc = lambda d: (tok.encode(t) for t in _texts(d, tok))
     max_rows = max_train_tokens // length if max_train_tokens else None
@@ -329,8 +339,9 @@ def lazy_batches(c: TextConfig) -> Callable:
 
 # %% ../nbs/10_text.ipynb #53e5d5af
 @torch.no_grad()
-def heldout_loss(model, rows: torch.Tensor, batch: int=256, seed: int=0) -> dict:
+def heldout_loss(model, rows: torch.Tensor, batch: int|None=None, seed: int=0) -> dict:
     "The model's own loss metrics averaged over held-out `rows`, with fixed noise (a fair curve across checkpoints)."
+    batch = batch or max(1, min(256, 2**14 // rows.shape[1]))   # at most 16k tokens at once: OWT logits are 50k wide
     g, dev, tot, n = make_generator(seed), next(model.parameters()).device, {}, 0
     for i in range(0, len(rows), batch):
         x = rows[i:i + batch].to(dev)
@@ -347,14 +358,14 @@ def text_periodic(c: TextConfig) -> Callable:
         row = heldout_loss(model, data.valid[:1024])
         if out is not None:
             kw = {"steps": c.length} if c.model != "ar" else {}
-            x = model.sample(4, generator=make_generator(step), **kw).x.cpu()
+            x = model.sample(4, generator=make_generator(step, next(model.parameters()).device), **kw).x.cpu()
             (Path(out) / f"samples_{step:08d}.txt").write_text("\n\n".join(data.tokenizer.decode(r) for r in x) + "\n")
         return row
     return run
 
 def text_decode(c: TextConfig) -> Callable:
-    "Token ids -> strings for `ladd-nb sample`."
-    tok = data_of(c).tokenizer
+    "Token ids -> strings for `ladd-nb sample` (only a BPE tokenizer needs the corpus: it was trained on it)."
+    tok = data_of(c).tokenizer if c.tokenizer == "bpe" else get_tokenizer(c.tokenizer, allow_network=c.allow_network)
     return lambda x: [tok.decode(r) for r in x]
 
 # %% ../nbs/10_text.ipynb #6925f4cb

@@ -44,6 +44,10 @@ def test_network_block_works(offline_env):
 def test_default_text_commands_work_offline(offline_env, tmp_path):
     r = ladd("presets", env=offline_env)
     assert r.returncode == 0 and "text-char-diladd" in r.stdout and "owt-coladd" in r.stdout, r.stderr
+    r = ladd("prepare", "text-char-mdlm", env=offline_env)
+    assert r.returncode == 0 and "train_rows" in r.stdout, r.stderr[-2000:]
+    r = ladd("prepare", "toy2d-mdlm", env=offline_env)
+    assert r.returncode == 2 and "only text presets" in r.stderr
     r = ladd("train", "text-char-mdlm", "train_steps=4", "batch_size=8", "eval_every=2", "log_every=1", "--out", str(tmp_path / "m"), "--no-progress", env=offline_env)
     assert r.returncode == 0, r.stderr[-2000:]
     ev = [json.loads(l) for l in (tmp_path / "m" / "eval.jsonl").read_text().splitlines()]
@@ -112,9 +116,11 @@ def test_bpe_on_local_files(tmp_path, monkeypatch):
     from ladd_nb.text import cpython_docs_texts, data_of
     from ladd_nb.train import train_preset, get_config
     for i, t in enumerate(cpython_docs_texts()[:30]): (tmp_path / f"doc{i}.txt").write_text(t)
-    over = {"corpus": f"{tmp_path}/doc*.txt", "tokenizer": "bpe", "bpe_vocab": 400, "length": 32, "train_steps": 3, "batch_size": 8, "eval_every": 0}
+    over = {"corpus": f"{tmp_path}/doc*.txt", "tokenizer": "bpe", "bpe_vocab": 300, "length": 32, "train_steps": 3, "batch_size": 8, "eval_every": 0}
+    # more tokens than the corpus has frequent pairs: refused, with the number to use (a model bigger than its tokenizer would emit undecodable ids)
+    with pytest.raises(ValueError, match=r"yields only \d+ BPE tokens.*set bpe_vocab=\d+"): data_of(get_config("text-char-mdlm", over | {"bpe_vocab": 100_000}))
     d = data_of(get_config("text-char-mdlm", over))
-    assert d.tokenizer.vocab_size <= 400 and d.train.shape[1] == 32 and int(d.train.max()) < d.tokenizer.vocab_size
+    assert d.tokenizer.vocab_size == 300 and d.train.shape[1] == 32 and int(d.train.max()) < d.tokenizer.vocab_size
     assert d.info["train_rows"] > 100 and d.info["valid_rows"] > 0
     tr = train_preset("text-char-mdlm", over, out_dir=tmp_path / "run", progress=False, log=lambda *a: None)
     x = tr.model.sample(2, steps=4).x
