@@ -177,17 +177,13 @@ def binsaw_study(steps=(1, 2, 4, 8, 16, 32, 64, 128), out=None, n: int=1_000, lo
     return rows
 
 def _write_binsaw_study(rows, out, H):
-    import csv
     from pathlib import Path
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    from ladd_nb.core import write_table
+    out = Path(out)
     cols = ["model", "K", "nfe_total", "nfe", "nll_gap_bits", "se_bits", "entropy_bits", "sample_s"]
-    with open(out / "binsaw_results.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore"); w.writeheader(); w.writerows(rows)
-    lines = [f"Binsaw (L=128): NLL gap to the data entropy H = {H[0]:.2f} +- {H[1]:.2f} bits per sequence, from 1,000 samples per row "
-             "scored exactly; se = standard error; entropy = per-sample entropy of the bits; nfe = network calls per network.", "",
-             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
-    (out / "binsaw_results.md").write_text("\n".join(lines) + "\n")
+    write_table(rows, cols, out, "binsaw_results",
+                f"Binsaw (L=128): NLL gap to the data entropy H = {H[0]:.2f} +- {H[1]:.2f} bits per sequence, from 1,000 samples per row "
+                "scored exactly; se = standard error; entropy = per-sample entropy of the bits; nfe = network calls per network.")
     fig = binsaw_figure(rows); fig.savefig(out / "binsaw_study.png"); plt.close(fig)
 
 def binsaw_figure(rows):

@@ -6,13 +6,13 @@ Docs: https://ladd-nb.github.io/ladd_nb/cli.html.md"""
 
 # %% ../nbs/90_cli.ipynb #16a6c48f
 from __future__ import annotations
-import argparse, csv, inspect, json, math, sys, time
+import argparse, inspect, json, math, sys, time
 from dataclasses import asdict, fields
 from pathlib import Path
 import torch
 import matplotlib
 import matplotlib.pyplot as plt
-from .core import make_generator, seed_everything
+from .core import make_generator, seed_everything, write_table
 from .masked import MaskedProcess, TableDenoiser, sample_masked
 from .toy2d import (DENSITIES, STEP_BUDGETS, Toy2DConfig, density_table, train_toy2d, two_token_law, kl_tv,
                            mutual_information, show_tables, plot_curves)
@@ -115,15 +115,12 @@ def _diladd_rows(densities, steps, V, curves, log):
 # %% ../nbs/90_cli.ipynb #3b939324
 def _write_results(out, rows, header=None):
     cols = list(dict.fromkeys(k for r in rows for k in r))          # rows may differ (e.g. NFE per network and schedule)
-    with open(out / "results.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols, restval=""); w.writeheader(); w.writerows(rows)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] + ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
     header = header or ("KL(data || model) in nats and total variation: exact values, from the closed-form law of the "
         "K-step sampler (Co-LADD: exact given each of 5,000 sampled latents, or Rao-Blackwellised over 25,000 joint runs; "
         "Di-LADD: exact for both schedules). nfe: network evaluations, all networks (K steps + noise removal; Co-LADD "
         "sequential adds 64 + 1 latent calls, Di-LADD sequential 1 + 1 code calls of its joint network). "
         "Timings: one run of 10,000 samples.")
-    (out / "results.md").write_text(header + "\n\n" + "\n".join(lines) + "\n")
+    write_table(rows, cols, out, "results", header)
 
 def _write_figures(out, densities, curves, laws, steps):
     fig = show_tables({n: density_table(n, laws[(n, "oracle MDLM", steps[0])].shape[0]) for n in densities}, shared_scale=False)

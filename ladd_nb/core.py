@@ -12,7 +12,8 @@ import torch
 
 # %% auto #0
 __all__ = ['seed_everything', 'make_generator', 'default_device', 'check_tokens', 'check_steps', 'shard_slice', 'check_probs',
-           'sample_categorical', 'sample_categorical_gumbel_f32', 'gumbel_f32_group_race', 'peaked_groups']
+           'sample_categorical', 'sample_categorical_gumbel_f32', 'gumbel_f32_group_race', 'peaked_groups',
+           'write_table']
 
 # %% ../nbs/00_core.ipynb #63a99550
 def seed_everything(seed: int # the seed for Python, NumPy and PyTorch
@@ -128,3 +129,14 @@ def peaked_groups():
     rare = torch.tensor([1e-6, 1e-7, 1e-8], dtype=torch.float64)
     sizes = torch.tensor([1, 3000, 3000, 3000])
     return torch.cat([(1 - 3000 * rare.sum()).reshape(1), rare]), sizes
+
+# %% ../nbs/00_core.ipynb #f7d1615b
+def write_table(rows: list[dict], cols: list[str], out, name: str, header: str=""):
+    "Write `rows` as `out/name.csv` and `out/name.md` (a `header` paragraph, then a markdown table); missing values stay empty."
+    import csv
+    from pathlib import Path
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    with open(out / f"{name}.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore", restval=""); w.writeheader(); w.writerows(rows)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] + ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
+    (out / f"{name}.md").write_text((header + "\n\n" if header else "") + "\n".join(lines) + "\n")

@@ -421,18 +421,14 @@ def unigram_baseline(n: int=256) -> float:
     return gen_ppl(load_reference(c), x)
 
 def _write_text_study(rows, out, unigram_ppl):
-    import csv
     import matplotlib.pyplot as plt
+    from ladd_nb.core import write_table
     cols = ["model", "K", "nfe_latent", "nfe_token", "nfe_joint", "gen_ppl", "entropy", "token_kl", "sample_s"]
-    with open(out / "text_results.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore", restval=""); w.writeheader(); w.writerows(rows)
     r0 = rows[0]
     head = (f"Characters of the CPython docs, L=64, 256 samples per row. gen PPL under the shipped AR reference (held-out text: "
             f"{r0['data_gen_ppl']}; characters drawn independently with the training frequencies: {unigram_ppl:.0f}); entropy = per-sample unigram entropy in nats (held-out text: {r0['data_entropy']}); "
             "token_kl = KL(held-out || samples) of character frequencies, nats; nfe = network calls per network.")
-    lines = [head, "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
-    (out / "text_results.md").write_text("\n".join(lines) + "\n")
+    write_table(rows, cols, out, "text_results", head)
     fig = text_figure(rows); fig.savefig(out / "text_study.png"); plt.close(fig)
 
 def text_figure(rows):
