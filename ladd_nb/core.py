@@ -11,18 +11,34 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['seed_everything', 'make_generator', 'default_device', 'check_tokens', 'check_steps', 'shard_slice', 'check_probs',
-           'sample_categorical', 'sample_categorical_gumbel_f32', 'gumbel_f32_group_race', 'peaked_groups',
-           'write_table']
+__all__ = ['SEED_ENV', 'seed_everything', 'env_seed', 'make_generator', 'default_device', 'check_tokens', 'check_steps',
+           'shard_slice', 'check_probs', 'sample_categorical', 'sample_categorical_gumbel_f32', 'gumbel_f32_group_race',
+           'peaked_groups', 'write_table']
 
 # %% ../nbs/00_core.ipynb #63a99550
-def seed_everything(seed: int # the seed for Python, NumPy and PyTorch
+SEED_ENV = "LADD_NB_SEED"  # environment variable that overrides the default seed of every chapter and test
+
+def seed_everything(seed: int|None=None # the seed; `None`: `$LADD_NB_SEED` if set, else 0
                    ) -> int:
-    "Seed Python's, NumPy's and PyTorch's global random number generators."
-    if not isinstance(seed, int) or seed < 0: raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+    "Seed Python's, NumPy's and PyTorch's global random number generators; return the seed used."
+    if seed is None: seed = env_seed()
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
     return seed
 
+# %% ../nbs/00_core.ipynb #0dd2aec7
+def env_seed(default: int=0) -> int:
+    "The seed in `$LADD_NB_SEED`, or `default` when it is unset or empty."
+    raw = os.environ.get(SEED_ENV, "").strip()
+    if not raw: return default
+    if not raw.isdigit():
+        raise ValueError(f"{SEED_ENV} must be a non-negative integer, got {raw!r}; unset it or set e.g. {SEED_ENV}=1")
+    return int(raw)
+
+# %% ../nbs/00_core.ipynb #5a66e951
 def make_generator(seed: int|None=None, # seed; `None` draws one from the global torch RNG
                    device="cpu"         # device the generator lives on (must match the tensors it fills)
                   ) -> torch.Generator:
