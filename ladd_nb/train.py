@@ -284,6 +284,9 @@ class Preset:
     evaluate: Callable|None = None    # (model, cfg, steps, out_dir) -> list of result rows
     periodic: Callable|None = None    # cfg -> (model, step, out_dir) -> dict: evaluation and samples during training
     decode: Callable|None = None      # cfg -> (token ids [B, L] -> list of strings), for text presets
+    def __repr__(self):
+        # the config class is often defined in a notebook (`__main__`): show its name, not its module path
+        return f"Preset({self.name!r}, config={self.config.__name__}: {self.description})"
 
 PRESETS: dict[str, Preset] = {}
 
