@@ -2,7 +2,8 @@
 #
 #   make venv       create .venv and install torch + the project with its dev extra
 #   make demo       run the CLI demo, writing into $(OUT)
-#   make test       sync checks, README check, notebook tests, then pytest (last)
+#   make test       sync checks, README and stored-output checks, notebook tests, then pytest (last)
+#   make flake      the flake check: every notebook and pytest under several seeds (SEEDS="0 1 2 3 4")
 #   make clean-nbs  nbdev-clean then nbdev-export (run before committing notebooks)
 #
 # Works in a fresh clone on a machine with only Python 3.11+ and pip.
@@ -12,12 +13,13 @@ PYTHON ?= python3
 #   make venv TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.13.0
 OUT ?= demo_out
+SEEDS ?= 0 1 2 3 4
 
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: venv demo test clean-nbs
+.PHONY: venv demo test flake clean-nbs
 
 # ---- environment ------------------------------------------------------------------------------------------------
 # The stamp file is rebuilt whenever pyproject.toml changes.
@@ -45,10 +47,22 @@ test: venv
 	$(BIN)/python tools/check_sync.py
 # 2. README.md rendered from nbs/index.ipynb is up to date
 	$(BIN)/python tools/readme.py --check
-# 3. notebook tests: 2 notebooks in parallel, one thread each; cells flagged notest/slow/gpu/net are skipped
+# 3. stored outputs and README show no machine paths, progress bars, warnings or bare object reprs
+	$(BIN)/python tools/check_outputs.py
+# 4. notebook tests: 2 notebooks in parallel, one thread each; cells flagged notest/slow/gpu/net are skipped
 	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 --timing
-# 4. pytest last, so that its summary line ends the log
-	$(BIN)/python -m pytest -q
+# 5. pytest last, so that its summary line ends the log; -v names every test, -rs says why a test was skipped
+	$(BIN)/python -m pytest -v -rs
+
+# ---- flake check ------------------------------------------------------------------------------------------------
+# Every notebook and the pytest suite once per seed in SEEDS (LADD_NB_SEED), in fresh processes: a table of
+# notebook x seed -> pass/fail and time. Run it before stopping on anything that changed tests or models.
+flake: export HF_HUB_OFFLINE := 1
+flake: export HF_DATASETS_OFFLINE := 1
+flake: export MPLBACKEND := Agg
+flake: export VIRTUAL_ENV := $(abspath $(VENV))
+flake: venv
+	$(BIN)/python tools/flake_check.py --seeds $(SEEDS)
 
 # ---- notebooks --------------------------------------------------------------------------------------------------
 clean-nbs: venv

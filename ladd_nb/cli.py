@@ -21,7 +21,7 @@ from .train import _ensure_presets
 _ensure_presets()   # registers the presets of the later chapters (Co-LADD, Di-LADD)
 
 # %% auto #0
-__all__ = ['fewstep_figure', 'time_sampler', 'toy2d_study', 'save_samples', 'sweep', 'main']
+__all__ = ['fewstep_figure', 'time_sampler', 'toy2d_study', 'save_samples', 'sweep', 'shown_path', 'main']
 
 # %% ../nbs/90_cli.ipynb #b27d760c
 def fewstep_figure(density="eight_gaussians", V=32, ks=(1, 2, 4)):
@@ -190,13 +190,20 @@ def _parser():
     d.add_argument("--seed", type=int, default=0)
     return p
 
+# %% ../nbs/90_cli.ipynb #158fa5a8
+def shown_path(path) -> str:
+    "`path` as the user should read it: relative to the working folder when inside it, else absolute."
+    p = Path(path).resolve()
+    try: return p.relative_to(Path.cwd().resolve()).as_posix() or "."
+    except ValueError: return str(p)   # outside the working folder: the full path is the only unambiguous name
+
 # %% ../nbs/90_cli.ipynb #fed92171
 def _run(args):
     if args.command == "presets":
         for name, p in PRESETS.items(): print(f"{name:<18} {p.description}")
     elif args.command == "train":
         tr = train_preset(args.preset, args.overrides, out_dir=args.out, resume=args.resume, progress=not args.no_progress)
-        print(f"trained {args.preset} to step {tr.step}; checkpoints and metrics in {Path(args.out).resolve()}")
+        print(f"trained {args.preset} to step {tr.step}; checkpoints and metrics in {shown_path(args.out)}")
     elif args.command == "prepare":
         from ladd_nb.text import TextConfig, data_of
         cfg = get_config(args.preset, args.overrides)
@@ -214,7 +221,7 @@ def _run(args):
     elif args.command == "sweep":
         steps = [int(k) for k in args.steps.split(",")]
         sweep(args.ckpt, steps, args.out)
-        print(f"sweep over K={steps} written to {Path(args.out).resolve()}")
+        print(f"sweep over K={steps} written to {shown_path(args.out)}")
     elif args.command == "export":
         print(f"weights written to {export_weights(args.ckpt, args.out, ema=not args.no_ema)}")
     elif args.command == "demo":
@@ -226,7 +233,7 @@ def _run(args):
             binsaw_study(out=args.out)
             from ladd_nb.text import text_study               # the character-level text study, from the shipped checkpoints
             text_study(args.out)
-        print(f"toy studies done in {time.perf_counter() - t0:.0f}s; results and figures in {Path(args.out).resolve()}")
+        print(f"toy studies done in {time.perf_counter() - t0:.0f}s; results and figures in {shown_path(args.out)}")
 
 def main(argv: list[str]|None=None) -> int:
     "Entry point of the `ladd-nb` command: errors in what the user asked for end with a message and exit code 2."

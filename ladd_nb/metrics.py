@@ -140,19 +140,20 @@ def _schedules(model):
     return ("sequential", "joint") if isinstance(model, DiLADD) else (getattr(model, "schedule", "-"),)
 
 @torch.no_grad()
-def text_eval(model, c, steps, out_dir=None, n: int|None=None, ref: ARModel|None=None, log=None) -> list[dict]:
+def text_eval(model, c, steps, out_dir=None, n: int|None=None, ref: ARModel|None=None, log=None,
+              seed: int=0) -> list[dict]:
     "Rows {K, schedule, nfe_*, gen_ppl, entropy, token_kl, data_*, heldout_bits, sample_s} at each K; samples written to `out_dir`."
     from ladd_nb.text import data_of
     data, ref = data_of(c), ref or load_reference(c)
     n = n or c.eval_samples; model.eval(); V = data.tokenizer.vocab_size
     held = data.valid[:n]
     base = dict(data_gen_ppl=round(gen_ppl(ref, held), 3), data_entropy=round(float(unigram_entropy(held).mean()), 4))
-    bits = heldout_bits(model, data.valid[:1024]) if c.model in ("ar", "mdlm") else (float("nan"), float("nan"))
+    bits = heldout_bits(model, data.valid[:1024], seed=seed) if c.model in ("ar", "mdlm") else (float("nan"), float("nan"))
     rows = []
     for s in _schedules(model):
         for K in ([c.length] if s == "ar" else sorted({min(int(k), c.length) for k in steps})):
             kw = {} if s in ("-", "ar") else {"schedule": s} | ({"latent_steps": c.eval_latent_steps} if s == "sequential" else {})
-            g = make_generator(K, next(model.parameters()).device)
+            g = make_generator(seed + K, next(model.parameters()).device)   # the same samples at K, run after run
             t0 = time.perf_counter(); r = model.sample(n, K, generator=g, **kw); sec = time.perf_counter() - t0
             x = r.x.cpu()
             rows.append(dict(K=K, schedule=s, gen_ppl=round(gen_ppl(ref, x), 3), entropy=round(float(unigram_entropy(x).mean()), 4),

@@ -91,8 +91,9 @@ def _quality(self: StepBudgetExplorer, K):
     "KL(data || model) in nats (2D, exact) or (NLL gap, standard error) in bits (binsaw) at K token steps."
     d, m, net = self.data, self.model, self._net()
     if d == "binsaw":
-        law = self._law(); H = self._cached(("entropy",), lambda: law.entropy_bits(5_000, make_generator(0)))
-        return law.nll_gap(self._sample(256, K, make_generator(K)).x, H)
+        law = self._law()
+        H = self._cached(("entropy",), lambda: law.entropy_bits(5_000, make_generator(self.seed)))
+        return law.nll_gap(self._sample(256, K, make_generator(self.seed + K)).x, H)
     P = density_table(d)
     if m == "perfect MDLM": return kl_tv(P, two_token_law(net, net.process, K))[0]
     model, c = net
@@ -101,8 +102,8 @@ def _quality(self: StepBudgetExplorer, K):
         from ladd_nb.diladd import exact_diladd_law
         return kl_tv(P, exact_diladd_law(model.denoise, model.process, model.code_process, K, self.latent_steps if self.schedule == "sequential" else None, self.schedule))[0]
     from ladd_nb.coladd import coladd_sequential_law, coladd_toy_law
-    if self.schedule == "sequential": return kl_tv(P, coladd_sequential_law(model, K, self.latent_steps, 2_000, generator=make_generator(0)))[0]
-    return kl_tv(P, coladd_toy_law(model, c, K, make_generator(0), n=2_000))[0]
+    if self.schedule == "sequential": return kl_tv(P, coladd_sequential_law(model, K, self.latent_steps, 2_000, generator=make_generator(self.seed)))[0]
+    return kl_tv(P, coladd_toy_law(model, c, K, make_generator(self.seed), n=2_000))[0]
 
 def curve(self: StepBudgetExplorer) -> dict:
     "Quality at every K of `k_choices` for the current data / model / schedule / latent steps (cached)."

@@ -1,4 +1,4 @@
-"Shared pytest setup: no network, headless plotting, seeded RNGs."
+"Shared pytest setup: no network, headless plotting, seeded RNGs (the seed comes from LADD_NB_SEED, default 0)."
 import os
 
 # Set before anything imports datasets / huggingface_hub / matplotlib.
@@ -6,21 +6,27 @@ os.environ['HF_HUB_OFFLINE'] = '1'
 os.environ['HF_DATASETS_OFFLINE'] = '1'
 os.environ['MPLBACKEND'] = 'Agg'
 
-import random
-
-import numpy as np
 import pytest
-import torch
+
+from ladd_nb.core import env_seed, make_generator, seed_everything
 
 # NB: never `from fastcore.test import *` in tests/: pytest would collect `test_eq` etc. as tests.
 # Use `import fastcore.test as fct` and call `fct.test_eq(...)`.
 
-SEED = 42
+SEED = env_seed()   # tools/flake_check.py runs the suite under several values of LADD_NB_SEED
 
 @pytest.fixture(autouse=True)
 def _seed_everything():
     "Seed Python, NumPy and torch before every test, so results do not depend on test order."
-    random.seed(SEED)
-    np.random.seed(SEED)
-    torch.manual_seed(SEED)
+    seed_everything(SEED)
     yield
+
+@pytest.fixture
+def seed() -> int:
+    "This run's seed: derive every generator whose draws feed an assertion from it."
+    return SEED
+
+@pytest.fixture
+def gen():
+    "A private torch generator seeded with this run's seed."
+    return make_generator(SEED)

