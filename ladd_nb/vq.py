@@ -72,13 +72,13 @@ class VectorQuantizer(nn.Module):
 
 # %% ../nbs/07_vq.ipynb #88f029ad
 @torch.no_grad()
-def kmeans_init_(self: VectorQuantizer, flat: torch.Tensor):
+def kmeans_init_(self: VectorQuantizer, flat: torch.Tensor, generator=None):
     "Set the codebook to k-means centroids of the vectors `flat[N, d]` (k-means++ seeding, then Lloyd's iterations)."
-    means = flat[torch.randint(len(flat), (1,), device=flat.device)]
+    means = flat[torch.randint(len(flat), (1,), generator=generator, device=flat.device)]
     for _ in range(self.n_codes - 1):                                  # k-means++: next seed w.p. proportional to D^2
         d2 = self.distances(flat, means).min(-1).values.clamp(min=0)
         w = d2 if d2.sum() > 0 else torch.ones_like(d2)
-        means = torch.cat([means, flat[torch.multinomial(w, 1)]])
+        means = torch.cat([means, flat[torch.multinomial(w, 1, generator=generator)]])
     counts = torch.zeros(self.n_codes, device=flat.device)
     for _ in range(self.kmeans_iters):
         codes = self.distances(flat, means).argmin(-1)
@@ -102,29 +102,29 @@ def ema_update_(self: VectorQuantizer, flat: torch.Tensor, codes: torch.Tensor):
     self.codebook.copy_(F.normalize(e, dim=-1) if self.cosine else e)
 
 @torch.no_grad()
-def restart_dead_(self: VectorQuantizer, flat: torch.Tensor) -> int:
+def restart_dead_(self: VectorQuantizer, flat: torch.Tensor, generator=None) -> int:
     "Move every code with EMA count below `dead_threshold` onto a random vector of `flat`; returns how many."
     dead = self.cluster_size < self.dead_threshold
     n_dead = int(dead.sum())
     if n_dead:
-        new = flat[torch.randint(len(flat), (n_dead,), device=flat.device)]
+        new = flat[torch.randint(len(flat), (n_dead,), generator=generator, device=flat.device)]
         self.codebook[dead] = new; self.cluster_size[dead] = self.dead_threshold; self.embed_sum[dead] = new * self.dead_threshold
         _broadcast(self.codebook, self.cluster_size, self.embed_sum)
     return n_dead
 VectorQuantizer.kmeans_init_, VectorQuantizer.ema_update_, VectorQuantizer.restart_dead_ = kmeans_init_, ema_update_, restart_dead_
 
 # %% ../nbs/07_vq.ipynb #ec7dc0ef
-def vq_forward(self: VectorQuantizer, z_e: torch.Tensor) -> VQOutput:
-    "Quantise `z_e[..., d]`; in training mode (and not frozen) also update the codebook."
+def vq_forward(self: VectorQuantizer, z_e: torch.Tensor, generator=None) -> VQOutput:
+    "Quantise `z_e[..., d]`; in training mode (not frozen) also update the codebook (draws from `generator`)."
     if z_e.shape[-1] != self.dim: raise ValueError(f"the last dimension of z_e must be {self.dim}, got {tuple(z_e.shape)}")
     z = self.prepare(z_e); flat = z.detach().reshape(-1, self.dim).float()
     update = self.training and not self.frozen
-    if update and not self.initted: self.kmeans_init_(flat)
+    if update and not self.initted: self.kmeans_init_(flat, generator)
     codes = self.distances(flat).argmin(-1)
     z_q = self.codebook[codes].reshape(z.shape).to(z.dtype)           # the codes before this batch's update
     if update:
         self.ema_update_(flat, codes)
-        if self.dead_threshold: self.restart_dead_(flat)
+        if self.dead_threshold: self.restart_dead_(flat, generator)
     commit = self.commitment * F.mse_loss(z, z_q.detach())
     freq = torch.bincount(codes, minlength=self.n_codes).float() / len(codes)
     perplexity = torch.exp(-(freq * freq.clamp_min(1e-12).log()).sum())
