@@ -133,41 +133,47 @@ def _schedules(model):
     return ("sequential", "joint") if isinstance(model, DiLADD) else (getattr(model, "schedule", "-"),)
 
 @torch.no_grad()
-def binsaw_eval(model, c, steps, out_dir=None, n: int=1_000, oracle: bool=True, H=None):
+def binsaw_eval(model, c, steps, out_dir=None, n: int=1_000, oracle: bool=True, H=None,
+                seed: int=0):  # generators: seed (entropy), seed + K (samples), seed + 10_000 + K (oracle)
     "Rows {K, schedule, nfe_*, nll_gap_bits, se_bits, entropy_bits, oracle_nll_gap_bits, sample_s} for `ladd-nb sweep`."
     import time
     law, fast = BinsawLaw(c.length), BinsawLaw(c.length, nodes_per_piece=4)
-    H = H or law.entropy_bits(20_000, make_generator(0)); rows = []
+    H = H or law.entropy_bits(20_000, make_generator(seed)); rows = []
     model.eval()
     for s in _schedules(model):
         for K in sorted({min(int(k), c.length) for k in steps}):
             kw = {} if s == "-" else {"schedule": s} | ({"latent_steps": getattr(c, "eval_latent_steps", 2)} if s == "sequential" else {})
-            t0 = time.perf_counter(); r = model.sample(n, K, generator=make_generator(K), **kw); sec = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            r = model.sample(n, K, generator=make_generator(seed + K), **kw)
+            sec = time.perf_counter() - t0
             gap, se = law.nll_gap(r.x, H)
             row = dict(K=K, schedule=s, **{f"nfe_{k}": v for k, v in r.nfe.items()}, nll_gap_bits=round(gap, 3), se_bits=round(se, 3),
                        entropy_bits=round(float(unigram_entropy_bits(r.x).mean()), 4))
             if oracle:
-                xo = sample_masked(fast.oracle_mdlm_denoiser(), MaskedProcess(2), n, c.length, K, generator=make_generator(10_000 + K)).x
+                den, go = fast.oracle_mdlm_denoiser(), make_generator(seed + 10_000 + K)
+                xo = sample_masked(den, MaskedProcess(2), n, c.length, K, generator=go).x
                 row["oracle_nll_gap_bits"] = round(law.nll_gap(xo, H)[0], 3)
             rows.append(row | {"sample_s": round(sec, 3)})
     return rows
 
 BINSAW_CHECKPOINTS = {"MDLM": "binsaw-mdlm", "Co-LADD sequential": "binsaw-coladd-sequential", "Co-LADD joint": "binsaw-coladd-joint", "Di-LADD": "binsaw-diladd"}
 
-def binsaw_study(steps=(1, 2, 4, 8, 16, 32, 64, 128), out=None, n: int=1_000, log=print) -> list[dict]:
+def binsaw_study(steps=(1, 2, 4, 8, 16, 32, 64, 128), out=None, n: int=1_000, log=print,
+                 seed: int=0  # seed of every generator of the study (`binsaw_eval`'s)
+                ) -> list[dict]:
     "Evaluate the shipped binsaw checkpoints at every K; with `out`, write results.csv/.md and binsaw_study.png there."
     from ladd_nb.train import shipped_checkpoint, model_from_checkpoint
-    law = BinsawLaw(); H = law.entropy_bits(20_000, make_generator(0)); rows = []
+    law = BinsawLaw(); H = law.entropy_bits(20_000, make_generator(seed)); rows = []
     oracle = BinsawLaw(nodes_per_piece=4).oracle_mdlm_denoiser()
     for K in steps:                                           # the bound: the perfect masked model, once
-        xo = sample_masked(oracle, MaskedProcess(2), n, 128, K, generator=make_generator(10_000 + K)).x
+        xo = sample_masked(oracle, MaskedProcess(2), n, 128, K, generator=make_generator(seed + 10_000 + K)).x
         g, se = law.nll_gap(xo, H)
         rows.append(dict(model="perfect MDLM", schedule="-", K=K, nfe_total=K + 1, nll_gap_bits=round(g, 3), se_bits=round(se, 3),
                          entropy_bits=round(float(unigram_entropy_bits(xo).mean()), 4), sample_s=float("nan")))
     for label, name in BINSAW_CHECKPOINTS.items():
         try: model, c, _ = model_from_checkpoint(shipped_checkpoint(name))
         except FileNotFoundError: continue
-        for r in binsaw_eval(model, c, steps, n=n, oracle=False, H=H):
+        for r in binsaw_eval(model, c, steps, n=n, oracle=False, H=H, seed=seed):
             nfe = {k: v for k, v in r.items() if k.startswith("nfe_")}
             rows.append(dict(model=label + (f" {r['schedule']}" if label == "Di-LADD" else ""), schedule=r["schedule"], K=r["K"],
                              nfe_total=sum(nfe.values()), **{k: r[k] for k in ("nll_gap_bits", "se_bits", "entropy_bits", "sample_s")},
