@@ -17,7 +17,8 @@ from .masked import MaskedProcess, sample_masked
 # %% auto #0
 __all__ = ['BINSAW_BUDGETS', 'BINSAW_CHECKPOINTS', 'binsaw_probs', 'binsaw_batch', 'BinsawLaw', 'conditional_entropy_bits',
            'entropy_bits', 'posterior_logits', 'oracle_mdlm_denoiser', 'oracle_ladd_sample', 'unigram_entropy_bits',
-           'nll_gap', 'binsaw_eval', 'binsaw_study', 'binsaw_figure', 'BinsawMDLMConfig', 'build_binsaw_mdlm']
+           'nll_gap', 'heldout_bound_bits', 'binsaw_eval', 'binsaw_study', 'binsaw_figure', 'BinsawMDLMConfig',
+           'build_binsaw_mdlm']
 
 # %% ../nbs/08_binsaw.ipynb #fd2d02af
 def binsaw_probs(u, length: int=128, n_saw: int=2, s: float=0.01) -> torch.Tensor:
@@ -128,6 +129,12 @@ from .train import TrainConfig, Preset, register_preset
 from .masked import MDLM
 from .toy2d import ToyDenoiser
 
+def heldout_bound_bits(model, rows: torch.Tensor, schedule: str|None, seed: int=0, repeats: int=2) -> tuple[float, float]:
+    "(mean, standard error) of the model's bound on -log2 p of held-out `rows`, in bits per sequence."
+    g = make_generator(seed + 40_000)
+    b = torch.cat([model.nll_bound(rows, schedule=schedule, generator=g) for _ in range(repeats)]) / math.log(2)
+    return float(b.mean()), float(b.std() / math.sqrt(len(b)))
+
 def _schedules(model):
     from ladd_nb.diladd import DiLADD
     return ("sequential", "joint") if isinstance(model, DiLADD) else (getattr(model, "schedule", "-"),)
@@ -135,12 +142,16 @@ def _schedules(model):
 @torch.no_grad()
 def binsaw_eval(model, c, steps, out_dir=None, n: int=1_000, oracle: bool=True, H=None,
                 seed: int=0):  # generators: seed (entropy), seed + K (samples), seed + 10_000 + K (oracle)
-    "Rows {K, schedule, nfe_*, nll_gap_bits, se_bits, entropy_bits, oracle_nll_gap_bits, sample_s} for `ladd-nb sweep`."
+    "Rows {K, schedule, nfe_*, nll_gap_bits, se_bits, entropy_bits, heldout_bits, oracle_nll_gap_bits, sample_s}."
     import time
     law, fast = BinsawLaw(c.length), BinsawLaw(c.length, nodes_per_piece=4)
     H = H or law.entropy_bits(20_000, make_generator(seed)); rows = []
     model.eval()
+    held = binsaw_batch(1024, c.length, generator=make_generator(seed + 20_000))      # fresh sequences: held out
+    if getattr(model, "needs_bound_sigma", False):
+        model.fit_bound_sigma(binsaw_batch(512, c.length, generator=make_generator(seed + 30_000)))
     for s in _schedules(model):
+        bits, bits_se = heldout_bound_bits(model, held, None if s == "-" else s, seed)
         for K in sorted({min(int(k), c.length) for k in steps}):
             kw = {} if s == "-" else {"schedule": s} | ({"latent_steps": getattr(c, "eval_latent_steps", 2)} if s == "sequential" else {})
             t0 = time.perf_counter()
@@ -148,7 +159,8 @@ def binsaw_eval(model, c, steps, out_dir=None, n: int=1_000, oracle: bool=True, 
             sec = time.perf_counter() - t0
             gap, se = law.nll_gap(r.x, H)
             row = dict(K=K, schedule=s, **{f"nfe_{k}": v for k, v in r.nfe.items()}, nll_gap_bits=round(gap, 3), se_bits=round(se, 3),
-                       entropy_bits=round(float(unigram_entropy_bits(r.x).mean()), 4))
+                       entropy_bits=round(float(unigram_entropy_bits(r.x).mean()), 4),
+                       heldout_bits=round(bits, 2), heldout_se=round(bits_se, 2))
             if oracle:
                 den, go = fast.oracle_mdlm_denoiser(), make_generator(seed + 10_000 + K)
                 xo = sample_masked(den, MaskedProcess(2), n, c.length, K, generator=go).x
@@ -176,7 +188,8 @@ def binsaw_study(steps=(1, 2, 4, 8, 16, 32, 64, 128), out=None, n: int=1_000, lo
         for r in binsaw_eval(model, c, steps, n=n, oracle=False, H=H, seed=seed):
             nfe = {k: v for k, v in r.items() if k.startswith("nfe_")}
             rows.append(dict(model=label + (f" {r['schedule']}" if label == "Di-LADD" else ""), schedule=r["schedule"], K=r["K"],
-                             nfe_total=sum(nfe.values()), **{k: r[k] for k in ("nll_gap_bits", "se_bits", "entropy_bits", "sample_s")},
+                             nfe_total=sum(nfe.values()),
+                             **{k: r[k] for k in ("nll_gap_bits", "se_bits", "entropy_bits", "heldout_bits", "heldout_se", "sample_s")},
                              nfe=" + ".join(f"{k[4:]} {v}" for k, v in nfe.items())))
         log(f"binsaw: {label} evaluated at K={list(steps)}")
     if out is not None: _write_binsaw_study(rows, out, H)
@@ -186,10 +199,12 @@ def _write_binsaw_study(rows, out, H):
     from pathlib import Path
     from ladd_nb.core import write_table
     out = Path(out)
-    cols = ["model", "K", "nfe_total", "nfe", "nll_gap_bits", "se_bits", "entropy_bits", "sample_s"]
+    cols = ["model", "K", "nfe_total", "nfe", "nll_gap_bits", "se_bits", "entropy_bits", "heldout_bits", "heldout_se", "sample_s"]
     write_table(rows, cols, out, "binsaw_results",
                 f"Binsaw (L=128): NLL gap to the data entropy H = {H[0]:.2f} +- {H[1]:.2f} bits per sequence, from 1,000 samples per row "
-                "scored exactly; se = standard error; entropy = per-sample entropy of the bits; nfe = network calls per network.")
+                "scored exactly; se = standard error; entropy = per-sample entropy of the bits; nfe = network calls per network; "
+                "heldout_bits = the model's upper bound on -log2 p of 1,024 fresh sequences (bits per sequence, the bound of the "
+                "row's sampling path; it cannot go below H), heldout_se its standard error.")
     fig = binsaw_figure(rows); fig.savefig(out / "binsaw_study.png"); plt.close(fig)
 
 def binsaw_figure(rows):

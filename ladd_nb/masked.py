@@ -132,8 +132,10 @@ def reveal_step(x_t, logp, alpha_t, alpha_s, process, generator=None):
     p_reveal = float((alpha_s - alpha_t) / (1 - alpha_t))
     probs = torch.cat([p_reveal * logp[masked].exp(),                                  # reveal as token v
                        torch.full((int(masked.sum()), 1), 1 - p_reveal, dtype=logp.dtype, device=logp.device)], -1)
+    idx = sample_categorical(probs, generator=generator)
     x = x_t.clone()
-    x[masked] = sample_categorical(probs, generator=generator)                           # index V == stay masked
+    # category V means "stay masked": write the process's mask id, which need not be V
+    x[masked] = torch.where(idx == process.V, torch.full_like(idx, process.mask_id), idx)
     return x
 
 def final_step(x_t, logp, process, last="sample", generator=None):
@@ -227,6 +229,14 @@ class MDLM(nn.Module):
         out = masked_losses(self, self.process, batch, generator=generator, shard=shard)
         nelbo, ce = out["nelbo"].mean(), out["masked_ce"].mean()
         return {"loss": nelbo / self.seq_len if self.loss_type == "nelbo" else ce, "nelbo": nelbo, "masked_ce": ce}
+    @torch.no_grad()
+    def nll_bound(self, x0: torch.Tensor, schedule: str|None=None, generator=None) -> torch.Tensor:
+        "Per-sequence upper bound (nats, float64) on -log p(x0): the NELBO, one Monte-Carlo draw."
+        if schedule not in (None, "-"): raise ValueError(f"MDLM has one sampling path; got schedule={schedule!r}")
+        was = self.training
+        self.eval()
+        try: return masked_losses(self, self.process, x0, generator=generator)["nelbo"].double()
+        finally: self.train(was)
     @torch.no_grad()
     def sample(self, n: int, steps: int, **kwargs) -> SampleResult:
         "Draw `n` sequences with a K-step ancestral sampler (see `sample_masked`)."

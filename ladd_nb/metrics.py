@@ -21,6 +21,7 @@ __all__ = ['ARModel', 'gen_ppl', 'unigram_entropy', 'token_kl', 'heldout_bits', 
 # %% ../nbs/11_metrics.ipynb #086696f0
 class ARModel(nn.Module):
     "Autoregressive reference LM on the DiT backbone with causal attention: `loss`, exact `nll`, and ancestral `sample`."
+    exact_likelihood = True                       # `nll_bound` is the exact -log p: one evaluation is enough
     def __init__(self, vocab_size: int, seq_len: int, size="tiny"):
         super().__init__()
         self.V, self.L = vocab_size, check_steps(seq_len, "seq_len")
@@ -46,6 +47,10 @@ class ARModel(nn.Module):
             logp = self.logits(xc).double().log_softmax(-1)
             out.append(-logp.gather(-1, xc[..., None]).squeeze(-1).sum(-1))
         return torch.cat(out)
+    def nll_bound(self, x0: torch.Tensor, schedule: str|None=None, generator=None) -> torch.Tensor:
+        "The exact -log p(x0) (nats), under the name every model shares for its likelihood bound."
+        if schedule not in (None, "ar"): raise ValueError(f"an AR model has one sampling path; got schedule={schedule!r}")
+        return self.nll(x0)
     def loss(self, batch: torch.Tensor, generator=None, shard=None) -> dict:
         "Mean next-token cross-entropy on this process's `shard` of the batch (no noise: `generator` is unused)."
         if batch.ndim != 2 or batch.shape[1] != self.L: raise ValueError(f"batch must have shape [B, {self.L}], got {tuple(batch.shape)}")
@@ -87,19 +92,21 @@ def token_kl(x: torch.Tensor, ref_x: torch.Tensor, vocab_size: int, prior: float
 
 # %% ../nbs/11_metrics.ipynb #9daf46cf
 @torch.no_grad()
-def heldout_bits(model, rows: torch.Tensor, repeats: int=4, batch: int=256, seed: int=0) -> tuple[float, float]:
-    "(bits per token, standard error) on held-out `rows`: exact for `ARModel`, the NELBO bound (Monte Carlo) for MDLM."
-    dev = next(model.parameters()).device; model.eval(); vals = []
-    if isinstance(model, ARModel): repeats = 1
-    elif not hasattr(model, "process") or not hasattr(model, "net"): raise ValueError("heldout_bits needs an ARModel or an MDLM")
+def heldout_bits(model, rows: torch.Tensor, repeats: int=4, batch: int=256, seed: int=0,
+                 schedule: str|None=None    # LADD models: the sampling path whose bound is reported
+                ) -> tuple[float, float]:
+    "(bits per token, standard error) on held-out `rows` from the model's `nll_bound`: exact (AR) or a Monte-Carlo bound."
+    if not hasattr(model, "nll_bound"): raise ValueError(f"{type(model).__name__} has no nll_bound: no likelihood to report")
+    dev = next(model.parameters()).device
+    exact = getattr(model, "exact_likelihood", False)
     g = make_generator(seed, dev)
-    for _ in range(repeats):
+    vals = []
+    for _ in range(1 if exact else repeats):
         for i in range(0, len(rows), batch):
             x = rows[i:i + batch].to(dev)
-            v = model.nll(x) if isinstance(model, ARModel) else masked_losses(model, model.process, x, generator=g)["nelbo"].double()
-            vals.append(v.cpu())
+            vals.append(model.nll_bound(x, schedule=schedule, generator=g).double().cpu())
     v = torch.cat(vals) / (rows.shape[1] * math.log(2))
-    return float(v.mean()), float(v.std() / math.sqrt(len(v))) if not isinstance(model, ARModel) else 0.0
+    return float(v.mean()), 0.0 if exact else float(v.std() / math.sqrt(len(v)))
 
 # %% ../nbs/11_metrics.ipynb #4949a4b1
 @torch.no_grad()
@@ -148,9 +155,13 @@ def text_eval(model, c, steps, out_dir=None, n: int|None=None, ref: ARModel|None
     n = n or c.eval_samples; model.eval(); V = data.tokenizer.vocab_size
     held = data.valid[:n]
     base = dict(data_gen_ppl=round(gen_ppl(ref, held), 3), data_entropy=round(float(unigram_entropy(held).mean()), 4))
-    bits = heldout_bits(model, data.valid[:1024], seed=seed) if c.model in ("ar", "mdlm") else (float("nan"), float("nan"))
+    dev = next(model.parameters()).device
+    if getattr(model, "needs_bound_sigma", False):      # a deterministic Co-LADD encoder: pick sigma on training rows
+        model.fit_bound_sigma(data.train[:512].to(dev), generator=make_generator(seed, dev))
     rows = []
     for s in _schedules(model):
+        # the likelihood bound of the sampling path the samples come from
+        bits = heldout_bits(model, data.valid[:1024], seed=seed, schedule=None if s in ("-", "ar") else s)
         for K in ([c.length] if s == "ar" else sorted({min(int(k), c.length) for k in steps})):
             kw = {} if s in ("-", "ar") else {"schedule": s} | ({"latent_steps": c.eval_latent_steps} if s == "sequential" else {})
             g = make_generator(seed + K, next(model.parameters()).device)   # the same samples at K, run after run
