@@ -148,8 +148,8 @@ def binsaw_eval(model, c, steps, out_dir=None, n: int=1_000, oracle: bool=True, 
     H = H or law.entropy_bits(20_000, make_generator(seed)); rows = []
     model.eval()
     held = binsaw_batch(1024, c.length, generator=make_generator(seed + 20_000))      # fresh sequences: held out
-    if getattr(model, "needs_bound_sigma", False):
-        model.fit_bound_sigma(binsaw_batch(512, c.length, generator=make_generator(seed + 30_000)))
+    if hasattr(model, "fit_bound"):           # the bound's free settings, chosen on other (training) sequences
+        model.fit_bound(binsaw_batch(512, c.length, generator=make_generator(seed + 30_000)), generator=make_generator(seed))
     for s in _schedules(model):
         bits, bits_se = heldout_bound_bits(model, held, None if s == "-" else s, seed)
         for K in sorted({min(int(k), c.length) for k in steps}):

@@ -20,7 +20,7 @@ from .masked import MaskedProcess, SampleResult, subs_log_probs, reveal_step, fi
 __all__ = ['POOLINGS', 'GaussianProcess', 'posterior', 'ddim_step', 'ancestral_step', 'gaussian_kl', 'step_kl', 'prior_kl',
            'product_mixture', 'mixture_law', 'oracle_latent_sample', 'shift_times', 'CoLADD', 'coladd_loss',
            'sample_latent', 'coladd_sample', 'ToyEncoder', 'ToyJointDenoiser', 'ToyLatentDenoiser', 't_of_logsnr',
-           'latent_nelbo', 'coladd_nll_bound', 'fit_bound_sigma', 'MixtureOracle', 'coladd_sequential_law',
+           'latent_nelbo', 'coladd_nll_bound', 'fit_bound', 'MixtureOracle', 'coladd_sequential_law',
            'rb_two_token_law', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'DiTEncoder',
            'BinsawCoLADDConfig', 'build_binsaw_coladd', 'chunk_mean_pool', 'pool_slots', 'PretrainedSlotEncoder',
            'minilm_encoder', 'have_minilm']
@@ -139,12 +139,9 @@ class CoLADD(nn.Module):
         self.enc_sigma, self.kl_weight, self.loss_x, self.loss_y = enc_sigma, kl_weight, loss_x, loss_y
         self.p_r, self.p_r_mode, self.p_tau, self.time_shift = p_r, p_r_mode, p_tau, time_shift
         self.stage1_steps, self.stage1, self.prediction = stage1_steps, stage1, prediction
-        self.bound_sigma = None        # evaluation sigma for the bound of a deterministic encoder (`fit_bound_sigma`)
+        self.bound_sigma = None        # evaluation sigma for the bound of a deterministic encoder (`fit_bound`)
+        self.bound_t_min = 0.0         # the latent decoder's time in the bound (`fit_bound`)
         self.set_step(0)
-    @property
-    def needs_bound_sigma(self) -> bool:
-        "A deterministic encoder whose evaluation sigma for `nll_bound` is not chosen yet."
-        return self.enc_sigma <= 0 and self.bound_sigma is None
     def to_y0(self, out, y_t, t):
         "The latent network's output as a prediction of y0 (converted from a noise prediction if `prediction='eps'`)."
         return out if self.prediction == "y0" else self.gauss.y0_from_eps(y_t, out, t)
@@ -342,18 +339,20 @@ def t_of_logsnr(self: GaussianProcess, lam: torch.Tensor, iters: int=60) -> torc
 def latent_nelbo(self: GaussianProcess,
                  denoise: Callable,      # (y_t [B,S,d], t [B]) -> y0_hat
                  y0: torch.Tensor,       # clean latents [B, S, d]
-                 generator=None) -> torch.Tensor:
+                 generator=None,
+                 t_min: float=0.0        # the decoder's time: the diffusion stops there
+                ) -> torch.Tensor:
     "Per-row VDM bound (nats, float64) on -log p(y0): prior KL + diffusion integral (one draw) + reconstruction."
     B, D, dev = y0.shape[0], y0[0].numel(), y0.device
-    lam_1, lam_0 = (float(self.schedule.snr(torch.tensor(t, dtype=torch.float64)).log()) for t in (1.0, 0.0))
+    lam_1, lam_0 = (float(self.schedule.snr(torch.tensor(t, dtype=torch.float64)).log()) for t in (1.0, t_min))
     u = low_discrepancy_times(B, eps=0.0, generator=generator, device=dev, dtype=torch.float64)
     lam = lam_1 + (lam_0 - lam_1) * u
     t = self.t_of_logsnr(lam)
     y_t, _ = self.q_sample(y0, t, generator)
     err = (denoise(y_t, t.float()) - y0).double().square().flatten(1).sum(1)
     diffusion = 0.5 * (lam_0 - lam_1) * lam.exp() * err
-    v = math.exp(-lam_0)                                                  # decoder variance at t = 0: 1 / SNR(0)
-    t0 = torch.zeros(B, device=dev)
+    v = math.exp(-lam_0)                                                  # decoder variance: 1 / SNR(t_min)
+    t0 = torch.full((B,), t_min, device=dev)
     y_e, _ = self.q_sample(y0, t0, generator)
     rec_err = (denoise(y_e, t0) - y0).double().square().flatten(1).sum(1)
     reconstruction = rec_err / (2 * v) + 0.5 * D * math.log(2 * math.pi * v)
@@ -365,6 +364,7 @@ GaussianProcess.t_of_logsnr, GaussianProcess.latent_nelbo = t_of_logsnr, latent_
 def coladd_nll_bound(self: CoLADD, x0: torch.Tensor,
                      schedule: str|None=None,    # the sampling path whose bound to compute (default: the model's)
                      sigma: float|None=None,     # std of the Gaussian encoder for the bound (default: enc_sigma or bound_sigma)
+                     t_min: float|None=None,     # the latent decoder's time (default: bound_t_min)
                      generator=None) -> torch.Tensor:
     "Per-sequence upper bound (nats, float64) on -log p(x0) for one sampling path; one Monte-Carlo draw."
     schedule = schedule or self.schedule
@@ -377,10 +377,10 @@ def coladd_nll_bound(self: CoLADD, x0: torch.Tensor,
     x0 = check_tokens(x0, self.process.V, name="x0", ndim=2)
     was = self.training
     self.eval()
-    try: return _coladd_bound(self, x0, schedule, sigma, generator)
+    try: return _coladd_bound(self, x0, schedule, sigma, self.bound_t_min if t_min is None else t_min, generator)
     finally: self.train(was)
 
-def _coladd_bound(self: CoLADD, x0, schedule, sigma, generator):
+def _coladd_bound(self: CoLADD, x0, schedule, sigma, t_min, generator):
     B, dev = x0.shape[0], x0.device
     y0 = self.encoder(x0)
     y0 = y0 + sigma * torch.randn(y0.shape, generator=generator, device=dev, dtype=y0.dtype)
@@ -397,18 +397,24 @@ def _coladd_bound(self: CoLADD, x0, schedule, sigma, generator):
             return self.to_y0(self.token_net(x_s, y, s, s)[1], y, s)
     nelbo_x, _ = _token_losses(logits.double(), x0, x_t, t, self.process)
     entropy = 0.5 * self.S * self.d * math.log(2 * math.pi * math.e * sigma ** 2)
-    return nelbo_x + self.gauss.latent_nelbo(latent, y0, generator) - entropy
+    return nelbo_x + self.gauss.latent_nelbo(latent, y0, generator, t_min) - entropy
 CoLADD.nll_bound = coladd_nll_bound
 
 # %% ../nbs/06_coladd.ipynb #7e4f9c01
 @torch.no_grad()
-def fit_bound_sigma(self: CoLADD, x0: torch.Tensor,        # training rows (never the held-out ones)
-                    grid=(0.01, 0.02, 0.05, 0.1, 0.2), generator=None) -> dict:
-    "Set `bound_sigma` to the sigma of `grid` with the smallest mean bound on `x0`; returns {sigma: mean bound}."
-    res = {s: float(self.nll_bound(x0, sigma=s, generator=generator).mean()) for s in grid}
-    self.bound_sigma = min(res, key=res.get)
+def fit_bound(self: CoLADD, x0: torch.Tensor,                  # training rows (never the held-out ones)
+              sigmas=(0.01, 0.02, 0.05, 0.1, 0.2),             # tried for a deterministic encoder only
+              t_mins=(0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5),
+              schedule: str|None=None, generator=None) -> dict:
+    "Choose the bound's free settings (sigma, t_min) with the smallest mean bound on `x0`; returns {(sigma, t_min): bound}."
+    sigmas = sigmas if self.enc_sigma <= 0 else (self.enc_sigma,)
+    res = {(s, t): float(self.nll_bound(x0, schedule, sigma=s, t_min=t, generator=generator).mean())
+           for s in sigmas for t in t_mins}
+    best = min(res, key=res.get)
+    self.bound_sigma = best[0] if self.enc_sigma <= 0 else None
+    self.bound_t_min = best[1]
     return res
-CoLADD.fit_bound_sigma = fit_bound_sigma
+CoLADD.fit_bound = fit_bound
 
 # %% ../nbs/06_coladd.ipynb #12ed2fea
 class MixtureOracle:
@@ -515,7 +521,9 @@ class Toy2DCoLADDConfig(TrainConfig):
     loss_x: str = "ce"
     loss_y: str = "mse"
     p_r: bool = False
+    p_r_mode: str = "mask"         # "mask" or "zero" (the LADD code's zeroed embeddings)
     p_tau: float = 0.0
+    stage1: str = "clean"          # joint schedule's stage 1: "clean" autoencoder or "noisy" latents (the LADD code)
     stage1_steps: int = 1500
     train_steps: int = 4500
     warmup_steps: int = 50
@@ -529,8 +537,8 @@ def build_toy2d_coladd(c: Toy2DCoLADDConfig) -> CoLADD:
     return CoLADD(ToyEncoder(c.V, 2, c.d, c.emb, c.hidden), ToyJointDenoiser(c.V, 2, c.d, c.emb, c.hidden),
                   ToyLatentDenoiser(c.d, c.hidden) if c.schedule == "sequential" else None,
                   vocab_size=c.V, seq_len=2, n_slots=1, latent_dim=c.d, schedule=c.schedule, enc_sigma=c.enc_sigma,
-                  kl_weight=c.kl_weight, loss_x=c.loss_x, loss_y=c.loss_y, p_r=c.p_r, p_tau=c.p_tau, stage1_steps=c.stage1_steps,
-                  prediction=c.prediction)
+                  kl_weight=c.kl_weight, loss_x=c.loss_x, loss_y=c.loss_y, p_r=c.p_r, p_r_mode=c.p_r_mode, p_tau=c.p_tau,
+                  stage1_steps=c.stage1_steps, stage1=c.stage1, prediction=c.prediction)
 
 def coladd_toy_law(model: CoLADD, c, K, generator=None, n: int=10_000):
     "The model's output law on two tokens at K token steps, or {K: law} for a list (sequential: `c.eval_latent_steps` latent steps)."
@@ -595,6 +603,10 @@ class BinsawCoLADDConfig(TrainConfig):
     kl_weight: float = 0.0
     loss_x: str = "nelbo"
     loss_y: str = "mse"
+    p_r: bool = False
+    p_r_mode: str = "mask"
+    p_tau: float = 0.0
+    stage1: str = "clean"
     stage1_steps: int = 2000
     train_steps: int = 6000
     batch_size: int = 256
@@ -611,7 +623,8 @@ def build_binsaw_coladd(c: BinsawCoLADDConfig) -> CoLADD:
     else: raise ValueError(f"arch must be 'dit' or 'mlp', got {c.arch!r}")
     return CoLADD(*nets, vocab_size=2, seq_len=c.length,
                   n_slots=1, latent_dim=c.d, schedule=c.schedule, enc_sigma=c.enc_sigma, kl_weight=c.kl_weight,
-                  loss_x=c.loss_x, loss_y=c.loss_y, stage1_steps=c.stage1_steps)
+                  loss_x=c.loss_x, loss_y=c.loss_y, p_r=c.p_r, p_r_mode=c.p_r_mode, p_tau=c.p_tau,
+                  stage1_steps=c.stage1_steps, stage1=c.stage1)
 
 register_preset(Preset("binsaw-coladd", BinsawCoLADDConfig, "Co-LADD on the binary-sawtooth toy (128 bits, one hidden phase); DiT networks",
     build=build_binsaw_coladd, data=lambda c: (lambda g, n: binsaw_batch(n, c.length, generator=g)), evaluate=binsaw_eval))

@@ -269,7 +269,7 @@ from .binsaw import binsaw_batch, binsaw_eval
 from .dit import JointDiT
 
 def _vq_of(c) -> VectorQuantizer:
-    return VectorQuantizer(c.n_codes, c.d, decay=c.vq_decay, commitment=c.commitment, cosine=c.cosine, dead_threshold=c.dead_threshold)
+    return VectorQuantizer(c.n_codes, c.d, decay=c.vq_decay, commitment=c.commitment, cosine=c.cosine, dead_fraction=c.dead_fraction)
 
 @dataclass
 class Toy2DDiLADDConfig(TrainConfig):
@@ -283,11 +283,12 @@ class Toy2DDiLADDConfig(TrainConfig):
     cosine: bool = False            # Euclidean: on this toy much better than cosine (see the text)
     vq_decay: float = 0.95
     commitment: float = 0.1
-    dead_threshold: float = 2.0
+    dead_fraction: float = 0.5      # restart codes below half the mean count per code (LADD's 2 at 2,048 / 511)
     code_schedule: str = "polynomial"
     loss_x: str = "ce"
     loss_y: str = "ce"
     p_enc_mask: float = 0.0
+    stage1: str = "clean"           # stage 1 decoder input: clean codes, or codes masked at t_y ("noisy")
     stage1_steps: int = 1500
     train_steps: int = 4000
     warmup_steps: int = 50
@@ -297,7 +298,8 @@ class Toy2DDiLADDConfig(TrainConfig):
 def build_toy2d_diladd(c: Toy2DDiLADDConfig) -> DiLADD:
     "The toy Di-LADD model of config `c`."
     return DiLADD(ToyEncoder(c.V, 2, c.d, c.emb, c.hidden), _vq_of(c), ToyJointDenoiser(c.V, 2, c.d, c.emb, c.hidden, out=c.n_codes),
-                  c.V, 2, 1, code_schedule=c.code_schedule, loss_x=c.loss_x, loss_y=c.loss_y, p_enc_mask=c.p_enc_mask, stage1_steps=c.stage1_steps)
+                  c.V, 2, 1, code_schedule=c.code_schedule, loss_x=c.loss_x, loss_y=c.loss_y, p_enc_mask=c.p_enc_mask,
+                  stage1_steps=c.stage1_steps, stage1=c.stage1)
 
 def diladd_toy_laws(model: DiLADD, steps, latent_steps: int=1) -> dict:
     "Exact laws {(schedule, K): [V, V]} of both schedules on two tokens."
@@ -333,11 +335,12 @@ class BinsawDiLADDConfig(TrainConfig):
     cosine: bool = True
     vq_decay: float = 0.95
     commitment: float = 0.1
-    dead_threshold: float = 2.0
+    dead_fraction: float = 0.5      # restart codes below half the mean count per code (LADD's 2 at 2,048 / 511)
     code_schedule: str = "polynomial"
     loss_x: str = "nelbo"
     loss_y: str = "nelbo"
     p_enc_mask: float = 0.0
+    stage1: str = "clean"           # stage 1 decoder input: clean codes, or codes masked at t_y ("noisy")
     stage1_steps: int = 2000
     train_steps: int = 6000
     batch_size: int = 256
@@ -350,7 +353,8 @@ def build_binsaw_diladd(c: BinsawDiLADDConfig) -> DiLADD:
     if c.arch == "dit": enc, net = DiTEncoder(2, 1, c.d, c.size, normalize=True), JointDiT(2, 1, latent_dim=c.d, n_codes=c.n_codes, size=c.size)
     elif c.arch == "mlp": enc, net = ToyEncoder(2, c.length, c.d, c.emb, c.hidden), ToyJointDenoiser(2, c.length, c.d, c.emb, c.hidden, out=c.n_codes)
     else: raise ValueError(f"arch must be 'dit' or 'mlp', got {c.arch!r}")
-    return DiLADD(enc, _vq_of(c), net, 2, c.length, 1, code_schedule=c.code_schedule, loss_x=c.loss_x, loss_y=c.loss_y, p_enc_mask=c.p_enc_mask, stage1_steps=c.stage1_steps)
+    return DiLADD(enc, _vq_of(c), net, 2, c.length, 1, code_schedule=c.code_schedule, loss_x=c.loss_x, loss_y=c.loss_y, p_enc_mask=c.p_enc_mask,
+                  stage1_steps=c.stage1_steps, stage1=c.stage1)
 
 register_preset(Preset("binsaw-diladd", BinsawDiLADDConfig, "Di-LADD on the binary-sawtooth toy (128 bits, one hidden phase); DiT networks",
     build=build_binsaw_diladd, data=lambda c: (lambda g, n: binsaw_batch(n, c.length, generator=g)), evaluate=binsaw_eval))

@@ -156,8 +156,8 @@ def text_eval(model, c, steps, out_dir=None, n: int|None=None, ref: ARModel|None
     held = data.valid[:n]
     base = dict(data_gen_ppl=round(gen_ppl(ref, held), 3), data_entropy=round(float(unigram_entropy(held).mean()), 4))
     dev = next(model.parameters()).device
-    if getattr(model, "needs_bound_sigma", False):      # a deterministic Co-LADD encoder: pick sigma on training rows
-        model.fit_bound_sigma(data.train[:512].to(dev), generator=make_generator(seed, dev))
+    if hasattr(model, "fit_bound"):      # the bound's free settings (Co-LADD), chosen on training rows
+        model.fit_bound(data.train[:512].to(dev), generator=make_generator(seed, dev))
     rows = []
     for s in _schedules(model):
         # the likelihood bound of the sampling path the samples come from

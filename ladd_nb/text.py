@@ -279,7 +279,7 @@ class TextConfig(TrainConfig):
     cosine: bool = True
     vq_decay: float = 0.95
     commitment: float = 0.1
-    dead_threshold: float = 2.0
+    dead_fraction: float = 0.5
     code_schedule: str = "polynomial"
     stage1_steps: int = 1000
     eval_latent_steps: int = 8      # latent steps of the sequential schedule in sweeps

@@ -14,16 +14,16 @@ import torch
 import torch.nn as nn
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 import matplotlib.pyplot as plt
 from .core import make_generator, check_steps
 
 # %% auto #0
-__all__ = ['FORMAT', 'PRESETS', 'PRESET_MODULES', 'TrainConfig', 'lr_factor', 'CheckpointError', 'save_atomic', 'load_checkpoint',
-           'load_weights', 'dist_setup', 'LossModule', 'list_checkpoints', 'latest_good_checkpoint', 'Trainer',
-           'train_step', 'state', 'load_state', 'save', 'resume', 'fit', 'run_periodic', 'read_metrics', 'plot_metrics',
-           'Preset', 'register_preset', 'get_config', 'train_preset', 'model_from_checkpoint', 'export_weights',
-           'shipped_checkpoint', 'Toy2DTrainConfig']
+__all__ = ['FORMAT', 'PRESETS', 'PRESET_MODULES', 'RETIRED_CONFIG_KEYS', 'TrainConfig', 'lr_factor', 'CheckpointError',
+           'save_atomic', 'load_checkpoint', 'load_weights', 'dist_setup', 'LossModule', 'list_checkpoints',
+           'latest_good_checkpoint', 'Trainer', 'ema_update', 'train_step', 'state', 'load_state', 'save', 'resume',
+           'fit', 'run_periodic', 'read_metrics', 'plot_metrics', 'Preset', 'register_preset', 'get_config',
+           'train_preset', 'model_from_checkpoint', 'export_weights', 'shipped_checkpoint', 'Toy2DTrainConfig']
 
 # %% ../nbs/05_train.ipynb #0f80be66
 @dataclass
@@ -144,7 +144,9 @@ class Trainer:
         self.model = model.to(self.device)
         self.opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), weight_decay=cfg.weight_decay)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_factor(s, cfg))
-        self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema > 0 else None
+        # AveragedModel only holds the copy: its state (`module.*`, `n_averaged`) is the checkpoints' format.
+        # `ema_update` does the averaging.
+        self.ema = AveragedModel(model) if cfg.ema > 0 else None
         self.data_gen, self.noise_gen = make_generator(cfg.seed + 1, self.device), make_generator(cfg.seed + 2, self.device)
         self.step = 0
         net = LossModule(model)
@@ -152,6 +154,17 @@ class Trainer:
         # two-stage models (LADD) leave some parameters unused or frozen in each stage: DDP must look for them
         self.net = DDP(net, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                        find_unused_parameters=hasattr(model, "set_step")) if self.world > 1 else net
+
+# %% ../nbs/05_train.ipynb #9040bd8f
+@torch.no_grad()
+def ema_update(ema: AveragedModel, model: nn.Module, decay: float):
+    "One EMA step of `ema.module` towards `model`: average trainable parameters; copy frozen ones, buffers."
+    first = int(ema.n_averaged) == 0                  # the first step starts the average at the live weights
+    for e, p in zip(ema.module.parameters(), model.parameters()):
+        if p.requires_grad and not first: e.lerp_(p, 1 - decay)
+        else: e.copy_(p)
+    for e, b in zip(ema.module.buffers(), model.buffers()): e.copy_(b)
+    ema.n_averaged += 1
 
 # %% ../nbs/05_train.ipynb #92ccd675
 def train_step(self: Trainer) -> dict:
@@ -173,7 +186,7 @@ def train_step(self: Trainer) -> dict:
         outs.append(out)
     gn = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
     self.opt.step(); self.sched.step(); self.step += 1
-    if self.ema is not None: self.ema.update_parameters(self.model)
+    if self.ema is not None: ema_update(self.ema, self.model, cfg.ema)
     return {"step": self.step, "lr": self.sched.get_last_lr()[0], **_mean_metrics(outs, self.world), "grad_norm": float(gn)}
 Trainer.train_step = train_step
 
@@ -337,16 +350,26 @@ def train_preset(name: str, overrides=(), out_dir=None, resume: bool=False, prog
     tr.fit()
     return tr
 
+# Config keys that older checkpoints carry and presets no longer have. They steered training only (chapter 7's
+# absolute dead-code threshold, now the relative `dead_fraction`), so a model is rebuilt without them.
+RETIRED_CONFIG_KEYS = ("dead_threshold",)
+
 def model_from_checkpoint(path, ema: bool=True):
-    "(model, config, preset) rebuilt from a checkpoint; EMA weights when present and `ema`."
+    "(model, config, preset) rebuilt from a checkpoint, in its run's stage; EMA weights if present and `ema`."
     ck = load_checkpoint(path); meta = json.loads(ck["meta"])
     if meta.get("preset") not in PRESETS: _ensure_presets()
     if meta.get("preset") not in PRESETS: raise CheckpointError(f"{path} was made by preset {meta.get('preset')!r}, which is not registered here")
-    cfg = get_config(meta["preset"], meta["config"]); p = PRESETS[meta["preset"]]
+    p = PRESETS[meta["preset"]]
+    keys = {f.name for f in fields(p.config)}
+    config = {k: v for k, v in meta["config"].items() if k in keys or k not in RETIRED_CONFIG_KEYS}
+    cfg = get_config(meta["preset"], config)
     model = p.build(cfg)
     if ema and ck["ema"] is not None:
         load_weights(model, {k[len("module."):]: v for k, v in ck["ema"].items() if k.startswith("module.")}, f"{path} (EMA)")
     else: load_weights(model, ck["model"], str(path))
+    # Two-stage models (LADD) are built in stage 1 and the trainer sets the stage before each step: set the
+    # stage of the checkpoint's step (weights-only exports keep it). Stage 2 freezes encoder and codebook.
+    if hasattr(model, "set_step"): model.set_step(ck["step"])
     return model.eval(), cfg, p
 
 # %% ../nbs/05_train.ipynb #ffa258c9

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 import torch.distributed as dist
 
 # %% auto #0
-__all__ = ['VQOutput', 'VectorQuantizer', 'kmeans_init_', 'ema_update_', 'restart_dead_', 'vq_forward']
+__all__ = ['VQOutput', 'VectorQuantizer', 'kmeans_init_', 'ema_update_', 'dead_threshold_at', 'restart_dead_', 'vq_forward']
 
 # %% ../nbs/07_vq.ipynb #bcffbc0b
 class VQOutput(NamedTuple):
@@ -42,15 +42,17 @@ class VectorQuantizer(nn.Module):
                  commitment: float=0.1,       # beta of the commitment loss
                  cosine: bool=False,          # cosine similarity: inputs and codes on the unit sphere
                  kmeans_init: bool=True, kmeans_iters: int=10,
-                 dead_threshold: float=2.0,   # restart codes whose EMA count falls below this (0: never)
+                 dead_fraction: float=0.5,    # restart codes with EMA count < this x mean per code (0: never)
                  eps: float=1e-5):            # Laplace smoothing of the counts
         super().__init__()
         if not (isinstance(n_codes, int) and n_codes >= 2): raise ValueError(f"n_codes must be an int >= 2, got {n_codes!r}")
         if not (isinstance(dim, int) and dim >= 1): raise ValueError(f"dim must be a positive int, got {dim!r}")
         if not 0 <= decay < 1: raise ValueError(f"decay must be in [0, 1), got {decay!r}")
-        if commitment < 0 or dead_threshold < 0 or eps < 0: raise ValueError("commitment, dead_threshold and eps must be >= 0")
+        if commitment < 0 or dead_fraction < 0 or eps < 0:
+            raise ValueError("commitment, dead_fraction and eps must be >= 0")
         self.n_codes, self.dim, self.decay, self.commitment, self.cosine = n_codes, dim, decay, commitment, cosine
-        self.kmeans_iters, self.dead_threshold, self.eps, self.frozen = kmeans_iters, dead_threshold, eps, False
+        self.kmeans_iters, self.dead_fraction, self.eps, self.frozen = kmeans_iters, dead_fraction, eps, False
+        self.restarted = 0                                            # codes restarted by the last update
         init = torch.randn(n_codes, dim)
         init = F.normalize(init, dim=-1) if cosine else init
         self.register_buffer("codebook", init)                        # e_k
@@ -101,17 +103,27 @@ def ema_update_(self: VectorQuantizer, flat: torch.Tensor, codes: torch.Tensor):
     e = self.embed_sum / smoothed[:, None]
     self.codebook.copy_(F.normalize(e, dim=-1) if self.cosine else e)
 
+def dead_threshold_at(self: VectorQuantizer, n_vectors: float) -> float:
+    "The restart threshold of an update with `n_vectors` vectors: `dead_fraction` x the mean count per code."
+    return self.dead_fraction * n_vectors / self.n_codes
+
 @torch.no_grad()
 def restart_dead_(self: VectorQuantizer, flat: torch.Tensor, generator=None) -> int:
-    "Move every code with EMA count below `dead_threshold` onto a random vector of `flat`; returns how many."
-    dead = self.cluster_size < self.dead_threshold
+    "Move codes with EMA count below `dead_threshold_at` this update onto vectors of `flat`; return how many."
+    # the counts N_k are EMAs of counts summed over processes: the mean count is over all processes' vectors
+    n_vectors = _all_reduce(torch.tensor(float(len(flat)), device=flat.device)).item()
+    threshold = self.dead_threshold_at(n_vectors)
+    dead = self.cluster_size < threshold
     n_dead = int(dead.sum())
     if n_dead:
         new = flat[torch.randint(len(flat), (n_dead,), generator=generator, device=flat.device)]
-        self.codebook[dead] = new; self.cluster_size[dead] = self.dead_threshold; self.embed_sum[dead] = new * self.dead_threshold
+        self.codebook[dead] = new
+        self.cluster_size[dead] = threshold
+        self.embed_sum[dead] = new * threshold
         _broadcast(self.codebook, self.cluster_size, self.embed_sum)
     return n_dead
 VectorQuantizer.kmeans_init_, VectorQuantizer.ema_update_, VectorQuantizer.restart_dead_ = kmeans_init_, ema_update_, restart_dead_
+VectorQuantizer.dead_threshold_at = dead_threshold_at
 
 # %% ../nbs/07_vq.ipynb #ec7dc0ef
 def vq_forward(self: VectorQuantizer, z_e: torch.Tensor, generator=None) -> VQOutput:
@@ -124,7 +136,7 @@ def vq_forward(self: VectorQuantizer, z_e: torch.Tensor, generator=None) -> VQOu
     z_q = self.codebook[codes].reshape(z.shape).to(z.dtype)           # the codes before this batch's update
     if update:
         self.ema_update_(flat, codes)
-        if self.dead_threshold: self.restart_dead_(flat, generator)
+        self.restarted = self.restart_dead_(flat, generator) if self.dead_fraction else 0
     commit = self.commitment * F.mse_loss(z, z_q.detach())
     freq = torch.bincount(codes, minlength=self.n_codes).float() / len(codes)
     perplexity = torch.exp(-(freq * freq.clamp_min(1e-12).log()).sum())

@@ -9,7 +9,7 @@ def test_same_as_vector_quantize_pytorch(cosine, gen):
     n, d, decay, beta = 16, 8, 0.9, 0.25
     ref = vqp.VectorQuantize(dim=d, codebook_size=n, decay=decay, commitment_weight=beta, kmeans_init=False,
                              threshold_ema_dead_code=0, rotation_trick=False, use_cosine_sim=cosine).train()
-    ours = VectorQuantizer(n, d, decay=decay, commitment=beta, cosine=cosine, kmeans_init=False, dead_threshold=0).train()
+    ours = VectorQuantizer(n, d, decay=decay, commitment=beta, cosine=cosine, kmeans_init=False, dead_fraction=0).train()
     cb = ref._codebook.embed[0].detach().clone()
     ours.codebook.copy_(cb); ours.embed_sum.copy_(cb)
     for step in range(5):
