@@ -13,7 +13,7 @@ import torch
 # %% auto #0
 __all__ = ['SEED_ENV', 'seed_everything', 'env_seed', 'make_generator', 'default_device', 'check_tokens', 'check_steps',
            'shard_slice', 'check_probs', 'sample_categorical', 'sample_categorical_gumbel_f32', 'gumbel_f32_group_race',
-           'peaked_groups', 'write_table']
+           'peaked_groups', 'write_table', 'read_table']
 
 # %% ../nbs/00_core.ipynb #63a99550
 SEED_ENV = "LADD_NB_SEED"  # environment variable that overrides the default seed of every chapter and test
@@ -156,3 +156,12 @@ def write_table(rows: list[dict], cols: list[str], out, name: str, header: str="
         w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore", restval=""); w.writeheader(); w.writerows(rows)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] + ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
     (out / f"{name}.md").write_text((header + "\n\n" if header else "") + "\n".join(lines) + "\n")
+
+# %% ../nbs/00_core.ipynb #ad33e3d4
+def read_table(path) -> list[dict]:
+    "Rows of a CSV written by `write_table` (or any CSV with a header), numbers as floats; empty cells stay ''."
+    import csv
+    def value(v):
+        try: return float(v)
+        except ValueError: return v
+    with open(path, newline="") as f: return [{k: value(v) for k, v in r.items()} for r in csv.DictReader(f)]

@@ -423,11 +423,14 @@ def unigram_baseline(n: int=256) -> float:
 def _write_text_study(rows, out, unigram_ppl):
     import matplotlib.pyplot as plt
     from ladd_nb.core import write_table
-    cols = ["model", "K", "nfe_latent", "nfe_token", "nfe_joint", "gen_ppl", "entropy", "token_kl", "sample_s"]
+    cols = ["model", "K", "nfe_latent", "nfe_token", "nfe_joint", "gen_ppl", "entropy", "token_kl", "heldout_bits",
+            "heldout_bits_se", "sample_s"]
     r0 = rows[0]
     head = (f"Characters of the CPython docs, L=64, 256 samples per row. gen PPL under the shipped AR reference (held-out text: "
             f"{r0['data_gen_ppl']}; characters drawn independently with the training frequencies: {unigram_ppl:.0f}); entropy = per-sample unigram entropy in nats (held-out text: {r0['data_entropy']}); "
-            "token_kl = KL(held-out || samples) of character frequencies, nats; nfe = network calls per network.")
+            "token_kl = KL(held-out || samples) of character frequencies, nats; heldout_bits = the model's upper bound on "
+            "-log2 p of 1,024 held-out rows, bits per character, for the row's sampling path (the same at every K); "
+            "nfe = network calls per network.")
     write_table(rows, cols, out, "text_results", head)
     fig = text_figure(rows); fig.savefig(out / "text_study.png"); plt.close(fig)
 
