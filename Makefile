@@ -2,7 +2,8 @@
 #
 #   make venv       create .venv and install torch + the project with its dev extra
 #   make demo       run the CLI demo, writing into $(OUT)
-#   make test       sync checks, README and stored-output checks, notebook tests, then pytest (last)
+#   make test       sync checks, README and stored-output checks, the linter, notebook tests, then pytest (last)
+#   make format     lay the code out with ruff (notebooks, tests, tools, benchmarks), then nbdev-clean and export
 #   make flake      the flake check: every notebook and pytest under several seeds (SEEDS="0 1 2 3 4")
 #   make clean-nbs  nbdev-clean then nbdev-export (run before committing notebooks)
 #
@@ -19,7 +20,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: venv demo test flake clean-nbs
+.PHONY: venv demo test flake clean-nbs format
 
 # ---- environment ------------------------------------------------------------------------------------------------
 # The stamp file is rebuilt whenever pyproject.toml changes.
@@ -49,9 +50,11 @@ test: venv
 	$(BIN)/python tools/readme.py --check
 # 3. stored outputs and README show no machine paths, progress bars, warnings or bare object reprs
 	$(BIN)/python tools/check_outputs.py
-# 4. notebook tests: 2 notebooks in parallel, one thread each; cells flagged notest/slow/gpu/net are skipped
+# 4. the linter: at most 110 characters a line, one statement per line (notebooks, tests, tools, benchmarks)
+	$(BIN)/ruff check .
+# 5. notebook tests: 2 notebooks in parallel, one thread each; cells flagged notest/slow/gpu/net are skipped
 	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 --timing
-# 5. pytest last, so that its summary line ends the log; -v names every test, -rs says why a test was skipped
+# 6. pytest last, so that its summary line ends the log; -v names every test, -rs says why a test was skipped
 	$(BIN)/python -m pytest -v -rs
 
 # ---- flake check ------------------------------------------------------------------------------------------------
@@ -66,5 +69,11 @@ flake: venv
 
 # ---- notebooks --------------------------------------------------------------------------------------------------
 clean-nbs: venv
+	$(BIN)/nbdev-clean
+	$(BIN)/nbdev-export
+
+# ---- layout -----------------------------------------------------------------------------------------------------
+format: venv
+	$(BIN)/ruff format nbs tests tools bench
 	$(BIN)/nbdev-clean
 	$(BIN)/nbdev-export

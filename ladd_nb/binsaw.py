@@ -21,16 +21,28 @@ __all__ = ['BINSAW_BUDGETS', 'BINSAW_CHECKPOINTS', 'binsaw_probs', 'binsaw_batch
            'build_binsaw_mdlm']
 
 # %% ../nbs/08_binsaw.ipynb #fd2d02af
-def binsaw_probs(u, length: int=128, n_saw: int=2, s: float=0.01) -> torch.Tensor:
+def binsaw_probs(u, length: int = 128, n_saw: int = 2, s: float = 0.01) -> torch.Tensor:
     "Bit probabilities p_i(u) `[..., length]` (float64) for phases `u`."
     u = torch.as_tensor(u, dtype=torch.float64)[..., None]
     r = ((torch.arange(length, dtype=torch.float64, device=u.device) / length + u) % 1 * n_saw) % 1
     return s + (1 - 2 * s) * (1 - (2 * r - 1).abs())
 
-def binsaw_batch(n: int, length: int=128, n_saw: int=2, s: float=0.01, generator=None, device="cpu", return_phase: bool=False):
+
+def binsaw_batch(
+    n: int,
+    length: int = 128,
+    n_saw: int = 2,
+    s: float = 0.01,
+    generator=None,
+    device="cpu",
+    return_phase: bool = False,
+):
     "A batch `[n, length]` of binary-sawtooth sequences (and their phases `[n]` with `return_phase`)."
-    check_steps(n, "n"); check_steps(length, "length"); check_steps(n_saw, "n_saw")
-    if not 0 <= s < 0.5: raise ValueError(f"s must be in [0, 0.5), got {s!r}")
+    check_steps(n, "n")
+    check_steps(length, "length")
+    check_steps(n_saw, "n_saw")
+    if not 0 <= s < 0.5:
+        raise ValueError(f"s must be in [0, 0.5), got {s!r}")
     u = torch.rand(n, 1, generator=generator, device=device, dtype=torch.float64)
     p = binsaw_probs(u[:, 0], length, n_saw, s)
     x = (torch.rand(p.shape, generator=generator, device=device, dtype=torch.float64) < p).long()
@@ -38,33 +50,47 @@ def binsaw_batch(n: int, length: int=128, n_saw: int=2, s: float=0.01, generator
 
 # %% ../nbs/08_binsaw.ipynb #1a46852d
 class BinsawLaw:
-    "The binsaw law: exact log-likelihood by piecewise Gauss-Legendre quadrature over the phase, entropy, oracle denoisers."
-    def __init__(self, length: int=128, n_saw: int=2, s: float=0.01, nodes_per_piece: int|None=None):
-        check_steps(length, "length"); check_steps(n_saw, "n_saw")
-        if not 0 < s < 0.5: raise ValueError(f"s must be in (0, 0.5) for a finite likelihood, got {s!r}")
+    """The binsaw law: exact log-likelihood by piecewise Gauss-Legendre quadrature over the phase, entropy,
+    oracle denoisers."""
+
+    def __init__(
+        self, length: int = 128, n_saw: int = 2, s: float = 0.01, nodes_per_piece: int | None = None
+    ):
+        check_steps(length, "length")
+        check_steps(n_saw, "n_saw")
+        if not 0 < s < 0.5:
+            raise ValueError(f"s must be in (0, 0.5) for a finite likelihood, got {s!r}")
         self.L, self.n_saw, self.s = length, n_saw, s
-        self.m = nodes_per_piece or length // 2 + 1                        # exact for degree <= 2m - 1 >= L
+        self.m = nodes_per_piece or length // 2 + 1  # exact for degree <= 2m - 1 >= L
         period = 1 / n_saw
         # kinks of p_i: n_saw (i/L + u) in Z/2  <=>  u = k/(2 n_saw) - i/L (mod period)
         k = np.arange(2 * n_saw * length + 1)[:, None] / (2 * n_saw) - np.arange(length)[None] / length
         kinks = np.unique(np.round(np.concatenate([np.mod(k.ravel(), period), [0.0, period]]), 12))
         a, b = kinks[:-1], kinks[1:]
-        z, w = np.polynomial.legendre.leggauss(self.m)                     # nodes and weights on [-1, 1]
+        z, w = np.polynomial.legendre.leggauss(self.m)  # nodes and weights on [-1, 1]
         u = (a[:, None] + b[:, None]) / 2 + (b - a)[:, None] / 2 * z[None]
-        w = (b - a)[:, None] / 2 * w[None] * n_saw                          # n_saw periods make up [0, 1)
+        w = (b - a)[:, None] / 2 * w[None] * n_saw  # n_saw periods make up [0, 1)
         self.u, self.log_w = torch.tensor(u.ravel()), torch.tensor(np.log(w.ravel()))
-        p = binsaw_probs(self.u, length, n_saw, s).T                       # [L, U]
+        p = binsaw_probs(self.u, length, n_saw, s).T  # [L, U]
         self.p, self.log_p1, self.log_p0 = p, p.log(), (1 - p).log()
-    def __repr__(self): return f"BinsawLaw(L={self.L}, n_saw={self.n_saw}, s={self.s}, {len(self.u)} nodes)"
-    def sample(self, n, generator=None, return_phase=False): return binsaw_batch(n, self.L, self.n_saw, self.s, generator, return_phase=return_phase)
+
+    def __repr__(self):
+        return f"BinsawLaw(L={self.L}, n_saw={self.n_saw}, s={self.s}, {len(self.u)} nodes)"
+
+    def sample(self, n, generator=None, return_phase=False):
+        return binsaw_batch(n, self.L, self.n_saw, self.s, generator, return_phase=return_phase)
+
     def _log_joint(self, x):
         "log p(x, u) at every node, `[n, U]` (with the quadrature weights)."
         x = check_tokens(x, 2, name="x", ndim=2).double()
-        if x.shape[1] != self.L: raise ValueError(f"x must have shape [n, {self.L}], got {tuple(x.shape)}")
+        if x.shape[1] != self.L:
+            raise ValueError(f"x must have shape [n, {self.L}], got {tuple(x.shape)}")
         return x @ (self.log_p1 - self.log_p0) + self.log_p0.sum(0) + self.log_w
-    def log_prob(self, x: torch.Tensor, chunk: int=4096) -> torch.Tensor:
+
+    def log_prob(self, x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
         "Exact log p(x) in nats, `[n]` (float64)."
         return torch.cat([self._log_joint(c).logsumexp(-1) for c in x.split(chunk)])
+
     def nll_bits(self, x: torch.Tensor) -> torch.Tensor:
         "Exact -log2 p(x), `[n]`."
         return -self.log_prob(x) / math.log(2)
@@ -75,38 +101,52 @@ def conditional_entropy_bits(self: BinsawLaw) -> float:
     h = -(self.p * self.p.log2() + (1 - self.p) * (1 - self.p).log2()).sum(0)
     return float((h * self.log_w.exp()).sum())
 
-def entropy_bits(self: BinsawLaw, n: int=20_000, generator=None) -> tuple[float, float]:
-    "(H(X), its standard error) in bits per sequence: H(X|U) by quadrature + a Monte Carlo average of the pointwise MI."
+
+def entropy_bits(self: BinsawLaw, n: int = 20_000, generator=None) -> tuple[float, float]:
+    """(H(X), its standard error) in bits per sequence: H(X|U) by quadrature + a Monte Carlo average of the
+    pointwise MI."""
     x, u = self.sample(n, generator, return_phase=True)
     p = binsaw_probs(u, self.L, self.n_saw, self.s)
     log_cond = (x * p.log() + (1 - x) * (1 - p).log()).sum(1)
     pmi = (log_cond - self.log_prob(x)) / math.log(2)
     return self.conditional_entropy_bits() + float(pmi.mean()), float(pmi.std() / math.sqrt(n))
+
+
 BinsawLaw.conditional_entropy_bits, BinsawLaw.entropy_bits = conditional_entropy_bits, entropy_bits
 
 # %% ../nbs/08_binsaw.ipynb #9700a5cf
-def posterior_logits(self: BinsawLaw, x_t: torch.Tensor, mask_id: int=2, chunk: int=2048) -> torch.Tensor:
+def posterior_logits(self: BinsawLaw, x_t: torch.Tensor, mask_id: int = 2, chunk: int = 2048) -> torch.Tensor:
     "Exact denoiser logits `[n, L, 2]` given partly masked bits `x_t` (mask id `mask_id`)."
     check_tokens(x_t, 2, mask_id, "x_t", ndim=2)
     out = []
     for c in x_t.split(chunk):
-        vis = (c != mask_id).double(); ones = (c == 1).double()
-        logw = ones @ self.log_p1 + (vis - ones) @ self.log_p0 + self.log_w   # log p(visible bits, u)
-        p1 = (logw - logw.logsumexp(-1, keepdim=True)).exp() @ self.p.T      # E[p_i(u) | visible]
+        vis = (c != mask_id).double()
+        ones = (c == 1).double()
+        logw = ones @ self.log_p1 + (vis - ones) @ self.log_p0 + self.log_w  # log p(visible bits, u)
+        p1 = (logw - logw.logsumexp(-1, keepdim=True)).exp() @ self.p.T  # E[p_i(u) | visible]
         out.append(torch.stack([(1 - p1).clamp_min(1e-300).log(), p1.clamp_min(1e-300).log()], -1))
     return torch.cat(out).to(x_t.device)
+
 
 def oracle_mdlm_denoiser(self: BinsawLaw):
     "The perfect masked denoiser `(x_t, t) -> logits` of the binsaw law."
     return lambda x_t, t=None: self.posterior_logits(x_t)
 
-def oracle_ladd_sample(self: BinsawLaw, n: int, steps: int=1, generator=None):
-    "Oracle LADD: draw the phase exactly, then the bits with `steps` token steps of the masked sampler given it."
+
+def oracle_ladd_sample(self: BinsawLaw, n: int, steps: int = 1, generator=None):
+    """Oracle LADD: draw the phase exactly, then the bits with `steps` token steps of the masked sampler given
+    it."""
     u = torch.rand(n, generator=generator, dtype=torch.float64)
     p = binsaw_probs(u, self.L, self.n_saw, self.s)
     logits = torch.stack([(1 - p).log(), p.log()], -1)
     return sample_masked(lambda x, t: logits, MaskedProcess(2), n, self.L, steps, generator=generator).x
-BinsawLaw.posterior_logits, BinsawLaw.oracle_mdlm_denoiser, BinsawLaw.oracle_ladd_sample = posterior_logits, oracle_mdlm_denoiser, oracle_ladd_sample
+
+
+BinsawLaw.posterior_logits, BinsawLaw.oracle_mdlm_denoiser, BinsawLaw.oracle_ladd_sample = (
+    posterior_logits,
+    oracle_mdlm_denoiser,
+    oracle_ladd_sample,
+)
 
 # %% ../nbs/08_binsaw.ipynb #24952933
 def unigram_entropy_bits(x: torch.Tensor) -> torch.Tensor:
@@ -115,10 +155,13 @@ def unigram_entropy_bits(x: torch.Tensor) -> torch.Tensor:
     f = F.one_hot(x, V).double().mean(1)
     return -(f * f.clamp_min(1e-300).log2()).sum(-1)
 
+
 def nll_gap(self: BinsawLaw, x: torch.Tensor, H: tuple[float, float]) -> tuple[float, float]:
     "(NLL gap to the data entropy in bits per sequence, standard error) of samples `x`, given (H, se(H))."
     nll = self.nll_bits(x)
     return float(nll.mean()) - H[0], math.hypot(float(nll.std()) / math.sqrt(len(nll)), H[1])
+
+
 BinsawLaw.nll_gap = nll_gap
 
 BINSAW_BUDGETS = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -129,38 +172,65 @@ from .train import TrainConfig, Preset, register_preset
 from .masked import MDLM
 from .toy2d import ToyDenoiser
 
-def heldout_bound_bits(model, rows: torch.Tensor, schedule: str|None, seed: int=0, repeats: int=2) -> tuple[float, float]:
+
+def heldout_bound_bits(
+    model, rows: torch.Tensor, schedule: str | None, seed: int = 0, repeats: int = 2
+) -> tuple[float, float]:
     "(mean, standard error) of the model's bound on -log2 p of held-out `rows`, in bits per sequence."
     g = make_generator(seed + 40_000)
-    b = torch.cat([model.nll_bound(rows, schedule=schedule, generator=g) for _ in range(repeats)]) / math.log(2)
+    b = torch.cat([model.nll_bound(rows, schedule=schedule, generator=g) for _ in range(repeats)]) / math.log(
+        2
+    )
     return float(b.mean()), float(b.std() / math.sqrt(len(b)))
+
 
 def _schedules(model):
     from ladd_nb.diladd import DiLADD
+
     return ("sequential", "joint") if isinstance(model, DiLADD) else (getattr(model, "schedule", "-"),)
 
+
 @torch.no_grad()
-def binsaw_eval(model, c, steps, out_dir=None, n: int=1_000, oracle: bool=True, H=None,
-                seed: int=0):  # generators: seed (entropy), seed + K (samples), seed + 10_000 + K (oracle)
-    "Rows {K, schedule, nfe_*, nll_gap_bits, se_bits, entropy_bits, heldout_bits, oracle_nll_gap_bits, sample_s}."
+def binsaw_eval(
+    model, c, steps, out_dir=None, n: int = 1_000, oracle: bool = True, H=None, seed: int = 0
+):  # generators: seed (entropy), seed + K (samples), seed + 10_000 + K (oracle)
+    """Rows {K, schedule, nfe_*, nll_gap_bits, se_bits, entropy_bits, heldout_bits, oracle_nll_gap_bits,
+    sample_s}."""
     import time
+
     law, fast = BinsawLaw(c.length), BinsawLaw(c.length, nodes_per_piece=4)
-    H = H or law.entropy_bits(20_000, make_generator(seed)); rows = []
+    H = H or law.entropy_bits(20_000, make_generator(seed))
+    rows = []
     model.eval()
-    held = binsaw_batch(1024, c.length, generator=make_generator(seed + 20_000))      # fresh sequences: held out
-    if hasattr(model, "fit_bound"):           # the bound's free settings, chosen on other (training) sequences
-        model.fit_bound(binsaw_batch(512, c.length, generator=make_generator(seed + 30_000)), generator=make_generator(seed))
+    held = binsaw_batch(1024, c.length, generator=make_generator(seed + 20_000))  # fresh sequences: held out
+    if hasattr(model, "fit_bound"):  # the bound's free settings, chosen on other (training) sequences
+        model.fit_bound(
+            binsaw_batch(512, c.length, generator=make_generator(seed + 30_000)),
+            generator=make_generator(seed),
+        )
     for s in _schedules(model):
         bits, bits_se = heldout_bound_bits(model, held, None if s == "-" else s, seed)
         for K in sorted({min(int(k), c.length) for k in steps}):
-            kw = {} if s == "-" else {"schedule": s} | ({"latent_steps": getattr(c, "eval_latent_steps", 2)} if s == "sequential" else {})
+            kw = (
+                {}
+                if s == "-"
+                else {"schedule": s}
+                | ({"latent_steps": getattr(c, "eval_latent_steps", 2)} if s == "sequential" else {})
+            )
             t0 = time.perf_counter()
             r = model.sample(n, K, generator=make_generator(seed + K), **kw)
             sec = time.perf_counter() - t0
             gap, se = law.nll_gap(r.x, H)
-            row = dict(K=K, schedule=s, **{f"nfe_{k}": v for k, v in r.nfe.items()}, nll_gap_bits=round(gap, 3), se_bits=round(se, 3),
-                       entropy_bits=round(float(unigram_entropy_bits(r.x).mean()), 4),
-                       heldout_bits=round(bits, 2), heldout_se=round(bits_se, 2))
+            row = dict(
+                K=K,
+                schedule=s,
+                **{f"nfe_{k}": v for k, v in r.nfe.items()},
+                nll_gap_bits=round(gap, 3),
+                se_bits=round(se, 3),
+                entropy_bits=round(float(unigram_entropy_bits(r.x).mean()), 4),
+                heldout_bits=round(bits, 2),
+                heldout_se=round(bits_se, 2),
+            )
             if oracle:
                 den, go = fast.oracle_mdlm_denoiser(), make_generator(seed + 10_000 + K)
                 xo = sample_masked(den, MaskedProcess(2), n, c.length, K, generator=go).x
@@ -168,62 +238,144 @@ def binsaw_eval(model, c, steps, out_dir=None, n: int=1_000, oracle: bool=True, 
             rows.append(row | {"sample_s": round(sec, 3)})
     return rows
 
-BINSAW_CHECKPOINTS = {"MDLM": "binsaw-mdlm", "Co-LADD sequential": "binsaw-coladd-sequential", "Co-LADD joint": "binsaw-coladd-joint", "Di-LADD": "binsaw-diladd"}
 
-def binsaw_study(steps=(1, 2, 4, 8, 16, 32, 64, 128), out=None, n: int=1_000, log=print,
-                 seed: int=0  # seed of every generator of the study (`binsaw_eval`'s)
-                ) -> list[dict]:
-    "Evaluate the shipped binsaw checkpoints at every K; with `out`, write results.csv/.md and binsaw_study.png there."
+BINSAW_CHECKPOINTS = {
+    "MDLM": "binsaw-mdlm",
+    "Co-LADD sequential": "binsaw-coladd-sequential",
+    "Co-LADD joint": "binsaw-coladd-joint",
+    "Di-LADD": "binsaw-diladd",
+}
+
+
+def binsaw_study(
+    steps=(1, 2, 4, 8, 16, 32, 64, 128),
+    out=None,
+    n: int = 1_000,
+    log=print,
+    seed: int = 0,  # seed of every generator of the study (`binsaw_eval`'s)
+) -> list[dict]:
+    """Evaluate the shipped binsaw checkpoints at every K; with `out`, write results.csv/.md and
+    binsaw_study.png there."""
     from ladd_nb.train import shipped_checkpoint, model_from_checkpoint
-    law = BinsawLaw(); H = law.entropy_bits(20_000, make_generator(seed)); rows = []
+
+    law = BinsawLaw()
+    H = law.entropy_bits(20_000, make_generator(seed))
+    rows = []
     oracle = BinsawLaw(nodes_per_piece=4).oracle_mdlm_denoiser()
-    for K in steps:                                           # the bound: the perfect masked model, once
+    for K in steps:  # the bound: the perfect masked model, once
         xo = sample_masked(oracle, MaskedProcess(2), n, 128, K, generator=make_generator(seed + 10_000 + K)).x
         g, se = law.nll_gap(xo, H)
-        rows.append(dict(model="perfect MDLM", schedule="-", K=K, nfe_total=K + 1, nll_gap_bits=round(g, 3), se_bits=round(se, 3),
-                         entropy_bits=round(float(unigram_entropy_bits(xo).mean()), 4), sample_s=float("nan")))
+        rows.append(
+            dict(
+                model="perfect MDLM",
+                schedule="-",
+                K=K,
+                nfe_total=K + 1,
+                nll_gap_bits=round(g, 3),
+                se_bits=round(se, 3),
+                entropy_bits=round(float(unigram_entropy_bits(xo).mean()), 4),
+                sample_s=float("nan"),
+            )
+        )
     for label, name in BINSAW_CHECKPOINTS.items():
-        try: model, c, _ = model_from_checkpoint(shipped_checkpoint(name))
-        except FileNotFoundError: continue
+        try:
+            model, c, _ = model_from_checkpoint(shipped_checkpoint(name))
+        except FileNotFoundError:
+            continue
         for r in binsaw_eval(model, c, steps, n=n, oracle=False, H=H, seed=seed):
             nfe = {k: v for k, v in r.items() if k.startswith("nfe_")}
-            rows.append(dict(model=label + (f" {r['schedule']}" if label == "Di-LADD" else ""), schedule=r["schedule"], K=r["K"],
-                             nfe_total=sum(nfe.values()),
-                             **{k: r[k] for k in ("nll_gap_bits", "se_bits", "entropy_bits", "heldout_bits", "heldout_se", "sample_s")},
-                             nfe=" + ".join(f"{k[4:]} {v}" for k, v in nfe.items())))
+            rows.append(
+                dict(
+                    model=label + (f" {r['schedule']}" if label == "Di-LADD" else ""),
+                    schedule=r["schedule"],
+                    K=r["K"],
+                    nfe_total=sum(nfe.values()),
+                    **{
+                        k: r[k]
+                        for k in (
+                            "nll_gap_bits",
+                            "se_bits",
+                            "entropy_bits",
+                            "heldout_bits",
+                            "heldout_se",
+                            "sample_s",
+                        )
+                    },
+                    nfe=" + ".join(f"{k[4:]} {v}" for k, v in nfe.items()),
+                )
+            )
         log(f"binsaw: {label} evaluated at K={list(steps)}")
-    if out is not None: _write_binsaw_study(rows, out, H)
+    if out is not None:
+        _write_binsaw_study(rows, out, H)
     return rows
+
 
 def _write_binsaw_study(rows, out, H):
     from pathlib import Path
     from ladd_nb.core import write_table
+
     out = Path(out)
-    cols = ["model", "K", "nfe_total", "nfe", "nll_gap_bits", "se_bits", "entropy_bits", "heldout_bits", "heldout_se", "sample_s"]
-    write_table(rows, cols, out, "binsaw_results",
-                f"Binsaw (L=128): NLL gap to the data entropy H = {H[0]:.2f} +- {H[1]:.2f} bits per sequence, from 1,000 samples per row "
-                "scored exactly; se = standard error; entropy = per-sample entropy of the bits; nfe = network calls per network; "
-                "heldout_bits = the model's upper bound on -log2 p of 1,024 fresh sequences (bits per sequence, the bound of the "
-                "row's sampling path; it cannot go below H), heldout_se its standard error.")
-    fig = binsaw_figure(rows); fig.savefig(out / "binsaw_study.png"); plt.close(fig)
+    cols = [
+        "model",
+        "K",
+        "nfe_total",
+        "nfe",
+        "nll_gap_bits",
+        "se_bits",
+        "entropy_bits",
+        "heldout_bits",
+        "heldout_se",
+        "sample_s",
+    ]
+    write_table(
+        rows,
+        cols,
+        out,
+        "binsaw_results",
+        f"Binsaw (L=128): NLL gap to the data entropy H = {H[0]:.2f} +- {H[1]:.2f} bits per sequence, from "
+        "1,000 samples per row "
+        "scored exactly; se = standard error; entropy = per-sample entropy of the bits; nfe = network calls "
+        "per network; "
+        "heldout_bits = the model's upper bound on -log2 p of 1,024 fresh sequences (bits per sequence, the "
+        "bound of the "
+        "row's sampling path; it cannot go below H), heldout_se its standard error.",
+    )
+    fig = binsaw_figure(rows)
+    fig.savefig(out / "binsaw_study.png")
+    plt.close(fig)
+
 
 def binsaw_figure(rows):
-    "NLL gap against K, against total network calls and against wall time, one curve per model; returns the figure."
+    """NLL gap against K, against total network calls and against wall time, one curve per model; returns the
+    figure."""
     fig, axs = plt.subplots(1, 3, figsize=(12, 3.2), dpi=72)
     for m in dict.fromkeys(r["model"] for r in rows):
-        sel = [r for r in rows if r["model"] == m]; style = "k--" if m == "perfect MDLM" else "o-"
+        sel = [r for r in rows if r["model"] == m]
+        style = "k--" if m == "perfect MDLM" else "o-"
         for ax, key in zip(axs, ("K", "nfe_total", "sample_s")):
-            ax.errorbar([r[key] for r in sel], [r["nll_gap_bits"] for r in sel], [2 * r["se_bits"] for r in sel], fmt=style, ms=3, label=m)
+            ax.errorbar(
+                [r[key] for r in sel],
+                [r["nll_gap_bits"] for r in sel],
+                [2 * r["se_bits"] for r in sel],
+                fmt=style,
+                ms=3,
+                label=m,
+            )
     for ax, xl in zip(axs, ("token steps K", "total network calls", "wall time for 1,000 samples (s)")):
-        ax.axhline(0, color="grey", lw=0.8); ax.set(xscale="log", xlabel=xl, ylabel="NLL gap (bits / sequence)")
-    axs[0].legend(fontsize=7); axs[0].set_title("oracle LADD = 0 (grey line)", fontsize=8); fig.tight_layout()
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set(xscale="log", xlabel=xl, ylabel="NLL gap (bits / sequence)")
+    axs[0].legend(fontsize=7)
+    axs[0].set_title("oracle LADD = 0 (grey line)", fontsize=8)
+    fig.tight_layout()
     return fig
+
 
 @dataclass
 class BinsawMDLMConfig(TrainConfig):
     "Preset `binsaw-mdlm`: the masked baseline on binsaw."
+
     length: int = 128
-    arch: str = "dit"               # "dit" (LADD: XS DiT) or "mlp" (the toy MLP over all positions)
+    arch: str = "dit"  # "dit" (LADD: XS DiT) or "mlp" (the toy MLP over all positions)
     size: str = "xs"
     emb: int = 16
     hidden: int = 512
@@ -233,14 +385,27 @@ class BinsawMDLMConfig(TrainConfig):
     lr: float = 3e-4
     warmup_steps: int = 500
 
+
 def build_binsaw_mdlm(c: BinsawMDLMConfig) -> MDLM:
     "Binsaw MDLM with a DiT or an MLP denoiser."
-    if c.arch == "mlp": net = ToyDenoiser(2, c.length, c.emb, c.hidden)
+    if c.arch == "mlp":
+        net = ToyDenoiser(2, c.length, c.emb, c.hidden)
     elif c.arch == "dit":
         from ladd_nb.dit import DiT
+
         net = DiT(2, c.size)
-    else: raise ValueError(f"arch must be 'dit' or 'mlp', got {c.arch!r}")
+    else:
+        raise ValueError(f"arch must be 'dit' or 'mlp', got {c.arch!r}")
     return MDLM(net, 2, c.length, loss_type=c.loss_type)
 
-register_preset(Preset("binsaw-mdlm", BinsawMDLMConfig, "masked diffusion (MDLM) on the binary-sawtooth toy; DiT or MLP denoiser",
-    build=build_binsaw_mdlm, data=lambda c: (lambda g, n: binsaw_batch(n, c.length, generator=g)), evaluate=binsaw_eval))
+
+register_preset(
+    Preset(
+        "binsaw-mdlm",
+        BinsawMDLMConfig,
+        "masked diffusion (MDLM) on the binary-sawtooth toy; DiT or MLP denoiser",
+        build=build_binsaw_mdlm,
+        data=lambda c: lambda g, n: binsaw_batch(n, c.length, generator=g),
+        evaluate=binsaw_eval,
+    )
+)

@@ -14,11 +14,29 @@ import matplotlib
 import matplotlib.pyplot as plt
 from .core import make_generator, seed_everything, write_table
 from .masked import MaskedProcess, TableDenoiser, sample_masked
-from .toy2d import (DENSITIES, STEP_BUDGETS, Toy2DConfig, density_table, train_toy2d, two_token_law, kl_tv,
-                           mutual_information, show_tables, plot_curves)
-from .train import PRESETS, get_config, train_preset, model_from_checkpoint, export_weights, CheckpointError
+from ladd_nb.toy2d import (
+    DENSITIES,
+    STEP_BUDGETS,
+    Toy2DConfig,
+    density_table,
+    train_toy2d,
+    two_token_law,
+    kl_tv,
+    mutual_information,
+    show_tables,
+    plot_curves,
+)
+from ladd_nb.train import (
+    PRESETS,
+    get_config,
+    train_preset,
+    model_from_checkpoint,
+    export_weights,
+    CheckpointError,
+)
 from .train import _ensure_presets
-_ensure_presets()   # registers the presets of the later chapters (Co-LADD, Di-LADD)
+
+_ensure_presets()  # registers the presets of the later chapters (Co-LADD, Di-LADD)
 
 # %% auto #0
 __all__ = ['fewstep_figure', 'time_sampler', 'toy2d_study', 'save_samples', 'sweep', 'shown_path', 'main']
@@ -26,44 +44,88 @@ __all__ = ['fewstep_figure', 'time_sampler', 'toy2d_study', 'save_samples', 'swe
 # %% ../nbs/90_cli.ipynb #b27d760c
 def fewstep_figure(density="eight_gaussians", V=32, ks=(1, 2, 4)):
     "Data, the perfect masked model's K-step output laws, and its KL against K; returns the figure."
-    P = density_table(density, V); proc = MaskedProcess(V); oracle = TableDenoiser(P, proc)
-    fig, axs = plt.subplots(1, len(ks) + 2, figsize=(2.1 * (len(ks) + 2), 2.3), dpi=80,
-                            gridspec_kw={"width_ratios": [1] * (len(ks) + 1) + [1.4]})
-    for ax, (title, T) in zip(axs, [("data", P)] + [(f"perfect MDLM, K={K}", two_token_law(oracle, proc, K)) for K in ks]):
-        ax.imshow(T.T, origin="lower", cmap="viridis", interpolation="nearest", vmin=0, vmax=P.max()); ax.set_title(title, fontsize=8); ax.axis("off")
+    P = density_table(density, V)
+    proc = MaskedProcess(V)
+    oracle = TableDenoiser(P, proc)
+    fig, axs = plt.subplots(
+        1,
+        len(ks) + 2,
+        figsize=(2.1 * (len(ks) + 2), 2.3),
+        dpi=80,
+        gridspec_kw={"width_ratios": [1] * (len(ks) + 1) + [1.4]},
+    )
+    for ax, (title, T) in zip(
+        axs, [("data", P)] + [(f"perfect MDLM, K={K}", two_token_law(oracle, proc, K)) for K in ks]
+    ):
+        ax.imshow(T.T, origin="lower", cmap="viridis", interpolation="nearest", vmin=0, vmax=P.max())
+        ax.set_title(title, fontsize=8)
+        ax.axis("off")
     Ks = [1, 2, 4, 8, 16, 32, 64]
     axs[-1].plot(Ks, [kl_tv(P, two_token_law(oracle, proc, K))[0] for K in Ks], "o-", ms=3)
-    axs[-1].set(xscale="log", yscale="log", xlabel="steps K"); axs[-1].set_title("KL(data || model)", fontsize=8)
-    axs[-1].set_xticks(Ks, labels=Ks); axs[-1].tick_params(labelsize=7)
+    axs[-1].set(xscale="log", yscale="log", xlabel="steps K")
+    axs[-1].set_title("KL(data || model)", fontsize=8)
+    axs[-1].set_xticks(Ks, labels=Ks)
+    axs[-1].tick_params(labelsize=7)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/90_cli.ipynb #b2a19ef6
 def time_sampler(denoiser, process, K, n=10_000, generator=None):
     "Wall time (s) of one K-step sampling run of `n` two-token sequences."
-    t0 = time.perf_counter(); sample_masked(denoiser, process, n, 2, K, generator=generator); return time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sample_masked(denoiser, process, n, 2, K, generator=generator)
+    return time.perf_counter() - t0
 
-def toy2d_study(out: str|Path, densities=tuple(DENSITIES), steps=STEP_BUDGETS, V: int=32, train_steps: int=1000,
-                seed: int=0, log=print) -> list[dict]:
+
+def toy2d_study(
+    out: str | Path,
+    densities=tuple(DENSITIES),
+    steps=STEP_BUDGETS,
+    V: int = 32,
+    train_steps: int = 1000,
+    seed: int = 0,
+    log=print,
+) -> list[dict]:
     "Run the toy-2D step-budget study and write results and figures to `out`; returns the result rows."
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     rows, curves, laws = [], {}, {}
     for name in densities:
-        P = density_table(name, V); proc = MaskedProcess(V); oracle = TableDenoiser(P, proc)
+        P = density_table(name, V)
+        proc = MaskedProcess(V)
+        oracle = TableDenoiser(P, proc)
         t0 = time.perf_counter()
         model = train_toy2d(Toy2DConfig(density=name, V=V, train_steps=train_steps, seed=seed))
-        log(f"{name}: trained {train_steps} steps in {time.perf_counter() - t0:.1f}s; mutual information {mutual_information(P):.3f} nats")
+        log(
+            f"{name}: trained {train_steps} steps in {time.perf_counter() - t0:.1f}s; mutual information "
+            f"{mutual_information(P):.3f} nats"
+        )
         for kind, den in (("oracle MDLM", oracle), ("learned MDLM", model)):
             c = curves.setdefault((name, kind), {})
             for K in steps:
-                law = two_token_law(den, proc, K); c[K] = kl_tv(P, law); laws[(name, kind, K)] = law
+                law = two_token_law(den, proc, K)
+                c[K] = kl_tv(P, law)
+                laws[(name, kind, K)] = law
                 sec = time_sampler(den, proc, K, generator=make_generator(seed))
-                rows.append(dict(density=name, model=kind, K=K, nfe=K + 1, kl=round(c[K][0], 5), tv=round(c[K][1], 5),
-                                 sample_ms_per_step=round(1e3 * sec / (K + 1), 3), sample_us_per_sample=round(1e6 * sec / 10_000, 3)))
+                rows.append(
+                    dict(
+                        density=name,
+                        model=kind,
+                        K=K,
+                        nfe=K + 1,
+                        kl=round(c[K][0], 5),
+                        tv=round(c[K][1], 5),
+                        sample_ms_per_step=round(1e3 * sec / (K + 1), 3),
+                        sample_us_per_sample=round(1e6 * sec / 10_000, 3),
+                    )
+                )
     rows += _coladd_rows(densities, steps, V, curves, log)
     rows += _diladd_rows(densities, steps, V, curves, log)
-    _write_results(out, rows); _write_figures(out, densities, curves, laws, steps)
-    fig = fewstep_figure(densities[0], V); fig.savefig(out / "fewstep.png"); plt.close(fig)
+    _write_results(out, rows)
+    _write_figures(out, densities, curves, laws, steps)
+    fig = fewstep_figure(densities[0], V)
+    fig.savefig(out / "fewstep.png")
+    plt.close(fig)
     return rows
 
 # %% ../nbs/90_cli.ipynb #4af95153
@@ -71,20 +133,36 @@ def _coladd_rows(densities, steps, V, curves, log, n_latents=5_000):
     "Rows (and curves) for the shipped toy2d-coladd checkpoints of these densities, if any."
     from ladd_nb.train import shipped_checkpoint
     from ladd_nb.coladd import coladd_toy_law
+
     rows = []
     for name in densities:
         for sched in ("sequential", "joint"):
-            try: model, c, _ = model_from_checkpoint(shipped_checkpoint(f"toy2d-coladd-{name}-{sched}"))
-            except FileNotFoundError: continue
-            if c.V != V: continue
+            try:
+                model, c, _ = model_from_checkpoint(shipped_checkpoint(f"toy2d-coladd-{name}-{sched}"))
+            except FileNotFoundError:
+                continue
+            if c.V != V:
+                continue
             P, kind, cv = density_table(name, V), f"Co-LADD {sched}", {}
             laws = coladd_toy_law(model, c, list(steps), make_generator(0), n=n_latents)
             for K in steps:
                 cv[K] = kl_tv(P, laws[K])
-                t0 = time.perf_counter(); r = model.sample(10_000, steps=K, latent_steps=c.eval_latent_steps); sec = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                r = model.sample(10_000, steps=K, latent_steps=c.eval_latent_steps)
+                sec = time.perf_counter() - t0
                 nfe = sum(r.nfe.values())
-                rows.append(dict(density=name, model=kind, K=K, nfe=nfe, kl=round(cv[K][0], 5), tv=round(cv[K][1], 5),
-                                 sample_ms_per_step=round(1e3 * sec / nfe, 3), sample_us_per_sample=round(1e6 * sec / 10_000, 3)))
+                rows.append(
+                    dict(
+                        density=name,
+                        model=kind,
+                        K=K,
+                        nfe=nfe,
+                        kl=round(cv[K][0], 5),
+                        tv=round(cv[K][1], 5),
+                        sample_ms_per_step=round(1e3 * sec / nfe, 3),
+                        sample_us_per_sample=round(1e6 * sec / 10_000, 3),
+                    )
+                )
             curves[(name, kind)] = cv
             log(f"{name}: {kind} (shipped checkpoint) evaluated at K={list(steps)}")
     return rows
@@ -94,97 +172,172 @@ def _diladd_rows(densities, steps, V, curves, log):
     "Rows (and curves) for the shipped toy2d-diladd checkpoints (one model, both schedules; exact laws)."
     from ladd_nb.train import shipped_checkpoint
     from ladd_nb.diladd import diladd_toy_laws
+
     rows = []
     for name in densities:
-        try: model, c, _ = model_from_checkpoint(shipped_checkpoint(f"toy2d-diladd-{name}"))
-        except FileNotFoundError: continue
-        if c.V != V: continue
+        try:
+            model, c, _ = model_from_checkpoint(shipped_checkpoint(f"toy2d-diladd-{name}"))
+        except FileNotFoundError:
+            continue
+        if c.V != V:
+            continue
         P, laws = density_table(name, V), diladd_toy_laws(model, list(steps), c.eval_latent_steps)
         for sched in ("sequential", "joint"):
             kind, cv = f"Di-LADD {sched}", {}
             for K in steps:
                 cv[K] = kl_tv(P, laws[sched, K])
-                t0 = time.perf_counter(); r = model.sample(10_000, K, c.eval_latent_steps if sched == "sequential" else None, sched); sec = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                r = model.sample(10_000, K, c.eval_latent_steps if sched == "sequential" else None, sched)
+                sec = time.perf_counter() - t0
                 nfe = sum(r.nfe.values())
-                rows.append(dict(density=name, model=kind, K=K, nfe=nfe, kl=round(cv[K][0], 5), tv=round(cv[K][1], 5),
-                                 sample_ms_per_step=round(1e3 * sec / nfe, 3), sample_us_per_sample=round(1e6 * sec / 10_000, 3)))
+                rows.append(
+                    dict(
+                        density=name,
+                        model=kind,
+                        K=K,
+                        nfe=nfe,
+                        kl=round(cv[K][0], 5),
+                        tv=round(cv[K][1], 5),
+                        sample_ms_per_step=round(1e3 * sec / nfe, 3),
+                        sample_us_per_sample=round(1e6 * sec / 10_000, 3),
+                    )
+                )
             curves[(name, kind)] = cv
         log(f"{name}: Di-LADD (shipped checkpoint) evaluated at K={list(steps)}, both schedules")
     return rows
 
 # %% ../nbs/90_cli.ipynb #3b939324
 def _write_results(out, rows, header=None):
-    cols = list(dict.fromkeys(k for r in rows for k in r))          # rows may differ (e.g. NFE per network and schedule)
-    header = header or ("KL(data || model) in nats and total variation: exact values, from the closed-form law of the "
-        "K-step sampler (Co-LADD: exact given each of 5,000 sampled latents, or Rao-Blackwellised over 25,000 joint runs; "
-        "Di-LADD: exact for both schedules). nfe: network evaluations, all networks (K steps + noise removal; Co-LADD "
+    cols = list(
+        dict.fromkeys(k for r in rows for k in r)
+    )  # rows may differ (e.g. NFE per network and schedule)
+    header = header or (
+        "KL(data || model) in nats and total variation: exact values, from the closed-form law of the "
+        "K-step sampler (Co-LADD: exact given each of 5,000 sampled latents, or Rao-Blackwellised over "
+        "25,000 joint runs; "
+        "Di-LADD: exact for both schedules). nfe: network evaluations, all networks (K steps + noise "
+        "removal; Co-LADD "
         "sequential adds 64 + 1 latent calls, Di-LADD sequential 1 + 1 code calls of its joint network). "
-        "Timings: one run of 10,000 samples.")
+        "Timings: one run of 10,000 samples."
+    )
     write_table(rows, cols, out, "results", header)
 
+
 def _write_figures(out, densities, curves, laws, steps):
-    fig = show_tables({n: density_table(n, laws[(n, "oracle MDLM", steps[0])].shape[0]) for n in densities}, shared_scale=False)
-    fig.savefig(out / "densities.png"); plt.close(fig)
+    fig = show_tables(
+        {n: density_table(n, laws[(n, "oracle MDLM", steps[0])].shape[0]) for n in densities},
+        shared_scale=False,
+    )
+    fig.savefig(out / "densities.png")
+    plt.close(fig)
     fig, axs = plt.subplots(1, len(densities), figsize=(3.2 * len(densities), 2.6), dpi=72, squeeze=False)
     for ax, n in zip(axs[0], densities):
-        plot_curves({k: c for (m, k), c in curves.items() if m == n}, ax=ax); ax.set_title(n, fontsize=9)
-    fig.tight_layout(); fig.savefig(out / "kl_vs_steps.png"); plt.close(fig)
+        plot_curves({k: c for (m, k), c in curves.items() if m == n}, ax=ax)
+        ax.set_title(n, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out / "kl_vs_steps.png")
+    plt.close(fig)
     for n in densities:
         ks = [K for K in (1, 2, 4, 16) if K in steps]
-        fig = show_tables({"data": density_table(n, laws[(n, "oracle MDLM", ks[0])].shape[0])} | {f"learned K={K}": laws[(n, "learned MDLM", K)] for K in ks}); fig.savefig(out / f"samples_{n}.png"); plt.close(fig)
+        fig = show_tables(
+            {"data": density_table(n, laws[(n, "oracle MDLM", ks[0])].shape[0])}
+            | {f"learned K={K}": laws[(n, "learned MDLM", K)] for K in ks}
+        )
+        fig.savefig(out / f"samples_{n}.png")
+        plt.close(fig)
 
 # %% ../nbs/90_cli.ipynb #e54efd62
-def save_samples(x: torch.Tensor, path: str|Path, info: dict, decode=None):
-    "Write samples to `.pt` (a dict with the tensor and `info`) or `.txt`: one sequence of token ids per line, or with `decode` (text presets) the decoded texts separated by blank lines."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".pt": torch.save({"samples": x.cpu(), **info}, path)
-    elif path.suffix == ".txt" and decode is not None: path.write_text("\n\n".join(decode(x.cpu())) + "\n")
-    elif path.suffix == ".txt": path.write_text("".join(" ".join(map(str, row)) + "\n" for row in x.tolist()))
-    else: raise ValueError(f"unknown sample file type {path.suffix!r}; use .pt or .txt")
+def save_samples(x: torch.Tensor, path: str | Path, info: dict, decode=None):
+    """Write samples to `.pt` (a dict with the tensor and `info`) or `.txt`: one sequence of token ids per
+    line, or with `decode` (text presets) the decoded texts separated by blank lines."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".pt":
+        torch.save({"samples": x.cpu(), **info}, path)
+    elif path.suffix == ".txt" and decode is not None:
+        path.write_text("\n\n".join(decode(x.cpu())) + "\n")
+    elif path.suffix == ".txt":
+        path.write_text("".join(" ".join(map(str, row)) + "\n" for row in x.tolist()))
+    else:
+        raise ValueError(f"unknown sample file type {path.suffix!r}; use .pt or .txt")
 
-def sweep(ckpt: str|Path, steps, out: str|Path) -> list[dict]:
-    "Evaluate a checkpoint at each step budget with its preset's evaluation; write results.csv, results.md, quality_vs_steps.png."
+
+def sweep(ckpt: str | Path, steps, out: str | Path) -> list[dict]:
+    """Evaluate a checkpoint at each step budget with its preset's evaluation; write results.csv, results.md,
+    quality_vs_steps.png."""
     model, cfg, p = model_from_checkpoint(ckpt)
-    if p.evaluate is None: raise ValueError(f"preset {p.name!r} has no evaluation for sweep")
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    if p.evaluate is None:
+        raise ValueError(f"preset {p.name!r} has no evaluation for sweep")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     rows = p.evaluate(model, cfg, [int(k) for k in steps], out)
     _write_results(out, rows, f"Sweep of {ckpt} (preset {p.name}).")
     fig, ax = plt.subplots(figsize=(4, 2.8), dpi=72)
-    q = [k for k, v in rows[0].items() if k != "K" and isinstance(v, (int, float)) and not k.startswith(("nfe", "ms", "oracle"))][0]
-    for g in dict.fromkeys(r.get("schedule", p.name) for r in rows):          # one line per schedule, if the rows have several
+    q = [
+        k
+        for k, v in rows[0].items()
+        if k != "K" and isinstance(v, (int, float)) and not k.startswith(("nfe", "ms", "oracle"))
+    ][0]
+    for g in dict.fromkeys(
+        r.get("schedule", p.name) for r in rows
+    ):  # one line per schedule, if the rows have several
         sel = [r for r in rows if r.get("schedule", p.name) == g]
         ax.plot([r["K"] for r in sel], [r[q] for r in sel], "o-", label=g)
     if f"oracle_{q}" in rows[0]:
         sel = {r["K"]: r[f"oracle_{q}"] for r in rows}
         ax.plot(list(sel), list(sel.values()), "k--", label="oracle")
-    ax.set(xscale="log", yscale="log", xlabel="token steps K", ylabel=q); ax.legend(fontsize=7); fig.tight_layout()
-    fig.savefig(out / "quality_vs_steps.png"); plt.close(fig)
+    ax.set(xscale="log", yscale="log", xlabel="token steps K", ylabel=q)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "quality_vs_steps.png")
+    plt.close(fig)
     return rows
 
 # %% ../nbs/90_cli.ipynb #b69c34ab
 def _parser():
-    p = argparse.ArgumentParser(prog="ladd-nb", description="Latent-Augmented Discrete Diffusion, notebook by notebook.")
+    p = argparse.ArgumentParser(
+        prog="ladd-nb", description="Latent-Augmented Discrete Diffusion, notebook by notebook."
+    )
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("presets", help="list the presets, one line each")
     t = sub.add_parser("train", help="train a preset: ladd-nb train PRESET [key=value ...] --out DIR")
-    t.add_argument("preset"); t.add_argument("overrides", nargs="*", help="config overrides key=value")
+    t.add_argument("preset")
+    t.add_argument("overrides", nargs="*", help="config overrides key=value")
     t.add_argument("--out", required=True, help="folder for checkpoints, metrics.jsonl and loss.png")
     t.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out")
     t.add_argument("--no-progress", action="store_true")
-    r = sub.add_parser("prepare", help="text presets: tokenise, pack and cache the data once (before a multi-GPU torchrun)")
-    r.add_argument("preset"); r.add_argument("overrides", nargs="*", help="config overrides key=value")
+    r = sub.add_parser(
+        "prepare", help="text presets: tokenise, pack and cache the data once (before a multi-GPU torchrun)"
+    )
+    r.add_argument("preset")
+    r.add_argument("overrides", nargs="*", help="config overrides key=value")
     s = sub.add_parser("sample", help="sample from a checkpoint")
-    s.add_argument("ckpt"); s.add_argument("--steps", type=int, required=True); s.add_argument("--n", type=int, default=16)
-    s.add_argument("--out", required=True, help="output file, .pt or .txt"); s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--no-ema", action="store_true", help="use the raw weights even if the checkpoint has EMA weights")
-    s.add_argument("--latent-steps", type=int, help="LADD models: latent (code) steps of the sequential schedule")
+    s.add_argument("ckpt")
+    s.add_argument("--steps", type=int, required=True)
+    s.add_argument("--n", type=int, default=16)
+    s.add_argument("--out", required=True, help="output file, .pt or .txt")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument(
+        "--no-ema", action="store_true", help="use the raw weights even if the checkpoint has EMA weights"
+    )
+    s.add_argument(
+        "--latent-steps", type=int, help="LADD models: latent (code) steps of the sequential schedule"
+    )
     s.add_argument("--schedule", choices=["sequential", "joint"], help="LADD models: the sampling schedule")
-    s.add_argument("--ids", action="store_true", help="text presets: write token ids instead of decoded text to .txt")
+    s.add_argument(
+        "--ids", action="store_true", help="text presets: write token ids instead of decoded text to .txt"
+    )
     w = sub.add_parser("sweep", help="evaluate a checkpoint at several step budgets")
-    w.add_argument("ckpt"); w.add_argument("--steps", default="1,2,4,8,16,32,64"); w.add_argument("--out", required=True)
+    w.add_argument("ckpt")
+    w.add_argument("--steps", default="1,2,4,8,16,32,64")
+    w.add_argument("--out", required=True)
     e = sub.add_parser("export", help="write a weights-only copy of a checkpoint (EMA weights if present)")
-    e.add_argument("ckpt"); e.add_argument("out"); e.add_argument("--no-ema", action="store_true")
-    d = sub.add_parser("demo", help="run the toy studies end to end on CPU; write figures and tables to --out")
+    e.add_argument("ckpt")
+    e.add_argument("out")
+    e.add_argument("--no-ema", action="store_true")
+    d = sub.add_parser(
+        "demo", help="run the toy studies end to end on CPU; write figures and tables to --out"
+    )
     d.add_argument("--out", default="demo_out", help="output folder (created)")
     d.add_argument("--quick", action="store_true", help="a small, fast version (for tests)")
     d.add_argument("--seed", type=int, default=0)
@@ -194,26 +347,43 @@ def _parser():
 def shown_path(path) -> str:
     "`path` as the user should read it: relative to the working folder when inside it, else absolute."
     p = Path(path).resolve()
-    try: return p.relative_to(Path.cwd().resolve()).as_posix() or "."
-    except ValueError: return str(p)   # outside the working folder: the full path is the only unambiguous name
+    try:
+        return p.relative_to(Path.cwd().resolve()).as_posix() or "."
+    except ValueError:
+        return str(p)  # outside the working folder: the full path is the only unambiguous name
 
 # %% ../nbs/90_cli.ipynb #fed92171
 def _run(args):
     if args.command == "presets":
-        for name, p in PRESETS.items(): print(f"{name:<18} {p.description}")
+        for name, p in PRESETS.items():
+            print(f"{name:<18} {p.description}")
     elif args.command == "train":
-        tr = train_preset(args.preset, args.overrides, out_dir=args.out, resume=args.resume, progress=not args.no_progress)
+        tr = train_preset(
+            args.preset, args.overrides, out_dir=args.out, resume=args.resume, progress=not args.no_progress
+        )
         print(f"trained {args.preset} to step {tr.step}; checkpoints and metrics in {shown_path(args.out)}")
     elif args.command == "prepare":
         from ladd_nb.text import TextConfig, data_of
+
         cfg = get_config(args.preset, args.overrides)
-        if not isinstance(cfg, TextConfig): raise ValueError(f"preset {args.preset} generates its data; only text presets have a corpus to prepare")
+        if not isinstance(cfg, TextConfig):
+            raise ValueError(
+                f"preset {args.preset} generates its data; only text presets have a corpus to prepare"
+            )
         print(f"data of {args.preset} cached: {data_of(cfg).info}")
     elif args.command == "sample":
         model, cfg, p = model_from_checkpoint(args.ckpt, ema=not args.no_ema)
-        kw = {k: v for k, v in (("latent_steps", args.latent_steps), ("schedule", args.schedule)) if v is not None}
+        kw = {
+            k: v
+            for k, v in (("latent_steps", args.latent_steps), ("schedule", args.schedule))
+            if v is not None
+        }
         unknown = [k for k in kw if k not in inspect.signature(model.sample).parameters]
-        if unknown: raise ValueError(f"preset {p.name} has no {', '.join('--' + k.replace('_', '-') for k in unknown)} option (only LADD models do)")
+        if unknown:
+            raise ValueError(
+                f"preset {p.name} has no {', '.join('--' + k.replace('_', '-') for k in unknown)} option "
+                "(only LADD models do)"
+            )
         r = model.sample(args.n, steps=args.steps, generator=make_generator(args.seed), **kw)
         decode = p.decode(cfg) if p.decode is not None and not args.ids else None
         save_samples(r.x, args.out, {"steps": args.steps, "nfe": r.nfe, "preset": p.name}, decode)
@@ -225,21 +395,36 @@ def _run(args):
     elif args.command == "export":
         print(f"weights written to {export_weights(args.ckpt, args.out, ema=not args.no_ema)}")
     elif args.command == "demo":
-        kw = dict(densities=("checkerboard", "ring"), steps=(1, 2, 4), V=12, train_steps=150) if args.quick else {}
+        kw = (
+            dict(densities=("checkerboard", "ring"), steps=(1, 2, 4), V=12, train_steps=150)
+            if args.quick
+            else {}
+        )
         t0 = time.perf_counter()
         toy2d_study(args.out, seed=args.seed, **kw)
-        if not args.quick:                                  # the binsaw step-budget study, from the shipped checkpoints
+        if not args.quick:  # the binsaw step-budget study, from the shipped checkpoints
             from ladd_nb.binsaw import binsaw_study
-            binsaw_study(out=args.out)
-            from ladd_nb.text import text_study               # the character-level text study, from the shipped checkpoints
-            text_study(args.out)
-        print(f"toy studies done in {time.perf_counter() - t0:.0f}s; results and figures in {shown_path(args.out)}")
 
-def main(argv: list[str]|None=None) -> int:
-    "Entry point of the `ladd-nb` command: errors in what the user asked for end with a message and exit code 2."
+            binsaw_study(out=args.out)
+            from ladd_nb.text import (
+                text_study,
+            )  # the character-level text study, from the shipped checkpoints
+
+            text_study(args.out)
+        print(
+            f"toy studies done in {time.perf_counter() - t0:.0f}s; results and figures in "
+            f"{shown_path(args.out)}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `ladd-nb` command: errors in what the user asked for end with a message and exit
+    code 2."""
     matplotlib.use("Agg")
-    parser = _parser(); args = parser.parse_args(argv)
-    try: _run(args)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        _run(args)
     except (ValueError, TypeError, FileNotFoundError, CheckpointError) as e:
         parser.exit(2, f"ladd-nb {args.command}: error: {e}\n")
     return 0

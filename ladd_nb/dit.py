@@ -21,25 +21,30 @@ __all__ = ['DIT_SIZES', 'TimestepEmbedder', 'rotary_cos_sin', 'apply_rotary', 'm
 # %% ../nbs/04_dit.ipynb #6f8f272a
 class TimestepEmbedder(nn.Module):
     "Embed a time `t[B]` in [0, 1] as sinusoidal features followed by an MLP."
-    def __init__(self, dim: int, freq_dim: int=256):
+
+    def __init__(self, dim: int, freq_dim: int = 256):
         super().__init__()
         self.freq_dim = freq_dim
         self.mlp = nn.Sequential(nn.Linear(freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+
     def forward(self, t):
-        if t.numel() > 1 and bool((t == t[0]).all()):            # one time for the whole batch (sampling): embed it once
+        if t.numel() > 1 and bool(
+            (t == t[0]).all()
+        ):  # one time for the whole batch (sampling): embed it once
             return self.forward(t[:1]).expand(len(t), -1)
         half = self.freq_dim // 2
         freqs = torch.exp(-math.log(10_000) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
-        args = t.float()[:, None] * 1000 * freqs[None]             # times in [0, 1] scaled like DDPM step indices
+        args = t.float()[:, None] * 1000 * freqs[None]  # times in [0, 1] scaled like DDPM step indices
         return self.mlp(torch.cat([args.cos(), args.sin()], -1))
 
 # %% ../nbs/04_dit.ipynb #288521d9
-def rotary_cos_sin(n: int, head_dim: int, device=None, base: float=10_000.):
+def rotary_cos_sin(n: int, head_dim: int, device=None, base: float = 10_000.0):
     "cos and sin tables `[n, head_dim]` for rotary embeddings of positions 0..n-1."
     inv = 1.0 / base ** (torch.arange(0, head_dim, 2, device=device, dtype=torch.float32) / head_dim)
     ang = torch.arange(n, device=device, dtype=torch.float32)[:, None] * inv[None]
     ang = torch.cat([ang, ang], -1)
     return ang.cos(), ang.sin()
+
 
 def apply_rotary(x, cos, sin):
     "Rotate `x[B, H, n, head_dim]` by the position angles (half-split convention)."
@@ -47,35 +52,55 @@ def apply_rotary(x, cos, sin):
     return x * cos + torch.cat([-x2, x1], -1) * sin
 
 # %% ../nbs/04_dit.ipynb #574aa535
-def modulate(x, shift, scale): return x * (1 + scale[:, None]) + shift[:, None]
+def modulate(x, shift, scale):
+    return x * (1 + scale[:, None]) + shift[:, None]
 
-def layer_norm(dim): return nn.LayerNorm(dim, bias=False)
+
+def layer_norm(dim):
+    return nn.LayerNorm(dim, bias=False)
+
 
 class AdaLN(nn.Module):
     "Zero-initialised linear map from the conditioning to `n` modulation vectors of size `dim`."
+
     def __init__(self, cond_dim, dim, n=6):
         super().__init__()
         self.n, self.lin = n, nn.Linear(cond_dim, n * dim)
-        nn.init.zeros_(self.lin.weight); nn.init.zeros_(self.lin.bias)
-    def forward(self, c): return self.lin(F.silu(c)).chunk(self.n, -1)
+        nn.init.zeros_(self.lin.weight)
+        nn.init.zeros_(self.lin.bias)
+
+    def forward(self, c):
+        return self.lin(F.silu(c)).chunk(self.n, -1)
+
 
 class MLP(nn.Sequential):
     "The transformer MLP: dim -> ratio*dim -> dim with tanh-GELU."
+
     def __init__(self, dim, ratio=4, dropout=0.0):
-        super().__init__(nn.Linear(dim, ratio * dim), nn.GELU(approximate="tanh"), nn.Linear(ratio * dim, dim), nn.Dropout(dropout))
+        super().__init__(
+            nn.Linear(dim, ratio * dim),
+            nn.GELU(approximate="tanh"),
+            nn.Linear(ratio * dim, dim),
+            nn.Dropout(dropout),
+        )
 
 # %% ../nbs/04_dit.ipynb #1051bb92
-def attention(q, k, v, cos, sin, key_mask=None, dropout=0.0, causal: bool=False):
-    "SDPA attention with rotary positions; `key_mask[B, n]` is True where a key may be attended; `causal` for the AR reference model (chapter 11)."
-    if causal and key_mask is not None: raise ValueError("causal attention takes no key_mask (the AR reference model packs sequences without padding)")
+def attention(q, k, v, cos, sin, key_mask=None, dropout=0.0, causal: bool = False):
+    """SDPA attention with rotary positions; `key_mask[B, n]` is True where a key may be attended; `causal`
+    for the AR reference model (chapter 11)."""
+    if causal and key_mask is not None:
+        raise ValueError(
+            "causal attention takes no key_mask (the AR reference model packs sequences without padding)"
+        )
     q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
     mask = None if key_mask is None else key_mask[:, None, None, :]
     o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal)
-    return o.transpose(1, 2).flatten(2)                           # [B, n, H*hd]
+    return o.transpose(1, 2).flatten(2)  # [B, n, H*hd]
 
 # %% ../nbs/04_dit.ipynb #2a01197b
 class Stream(nn.Module):
     "The per-stream weights of a DiT block (norms, adaLN-Zero modulation, QKV, attention output, MLP)."
+
     def __init__(self, dim, heads, cond_dim, mlp_ratio=4, dropout=0.0):
         super().__init__()
         self.heads, self.dropout = heads, dropout
@@ -83,164 +108,257 @@ class Stream(nn.Module):
         self.ada = AdaLN(cond_dim, dim)
         self.qkv, self.proj = nn.Linear(dim, 3 * dim, bias=False), nn.Linear(dim, dim)
         self.mlp = MLP(dim, mlp_ratio, dropout)
+
     def pre_attention(self, x, c):
         "Modulate, project to q, k, v `[B, H, n, hd]`; keep the modulation for `post_attention`."
         self._mod = sh1, sc1, g1, sh2, sc2, g2 = self.ada(c)
         q, k, v = self.qkv(modulate(self.norm1(x), sh1, sc1)).chunk(3, -1)
         split = lambda z: z.unflatten(-1, (self.heads, -1)).transpose(1, 2)
         return split(q), split(k), split(v)
+
     def post_attention(self, x, o):
         "Gated residual of the attention output, then the gated MLP."
         sh1, sc1, g1, sh2, sc2, g2 = self._mod
         x = x + g1[:, None] * F.dropout(self.proj(o), self.dropout, self.training)
         return x + g2[:, None] * self.mlp(modulate(self.norm2(x), sh2, sc2))
 
+
 class DiTBlock(nn.Module):
     "A single-stream DiT block."
+
     def __init__(self, dim, heads, cond_dim, mlp_ratio=4, dropout=0.0):
-        super().__init__(); self.s = Stream(dim, heads, cond_dim, mlp_ratio, dropout)
+        super().__init__()
+        self.s = Stream(dim, heads, cond_dim, mlp_ratio, dropout)
+
     def forward(self, x, c, cos, sin, key_mask=None):
         q, k, v = self.s.pre_attention(x, c)
-        return self.s.post_attention(x, attention(q, k, v, cos, sin, key_mask, self.s.dropout if self.training else 0.0))
+        return self.s.post_attention(
+            x, attention(q, k, v, cos, sin, key_mask, self.s.dropout if self.training else 0.0)
+        )
 
 # %% ../nbs/04_dit.ipynb #f183a0e4
 class FinalLayer(nn.Module):
     "adaLN (shift, scale) then a zero-initialised linear head."
+
     def __init__(self, dim, cond_dim, out_dim):
         super().__init__()
         self.norm, self.ada, self.lin = layer_norm(dim), AdaLN(cond_dim, dim, 2), nn.Linear(dim, out_dim)
-        nn.init.zeros_(self.lin.weight); nn.init.zeros_(self.lin.bias)
+        nn.init.zeros_(self.lin.weight)
+        nn.init.zeros_(self.lin.bias)
+
     def forward(self, x, c):
-        sh, sc = self.ada(c); return self.lin(modulate(self.norm(x), sh, sc))
+        sh, sc = self.ada(c)
+        return self.lin(modulate(self.norm(x), sh, sc))
 
 # %% ../nbs/04_dit.ipynb #a8b15f05
 @dataclass(frozen=True)
 class DiTSize:
     "Width, depth, heads and conditioning size of a DiT."
-    dim: int; depth: int; heads: int; cond_dim: int
 
-DIT_SIZES = {"tiny": DiTSize(64, 2, 2, 32), "xxs": DiTSize(32, 4, 2, 16), "xs": DiTSize(64, 4, 4, 32),
-             "s": DiTSize(384, 12, 6, 128), "b": DiTSize(768, 12, 12, 128), "l": DiTSize(1024, 24, 16, 256)}
+    dim: int
+    depth: int
+    heads: int
+    cond_dim: int
+
+
+DIT_SIZES = {
+    "tiny": DiTSize(64, 2, 2, 32),
+    "xxs": DiTSize(32, 4, 2, 16),
+    "xs": DiTSize(64, 4, 4, 32),
+    "s": DiTSize(384, 12, 6, 128),
+    "b": DiTSize(768, 12, 12, 128),
+    "l": DiTSize(1024, 24, 16, 256),
+}
+
 
 def get_size(size) -> DiTSize:
     "A `DiTSize` by name (one of `DIT_SIZES`) or as given."
-    if isinstance(size, DiTSize): return size
-    if size not in DIT_SIZES: raise ValueError(f"unknown DiT size {size!r}; choose one of {list(DIT_SIZES)}")
+    if isinstance(size, DiTSize):
+        return size
+    if size not in DIT_SIZES:
+        raise ValueError(f"unknown DiT size {size!r}; choose one of {list(DIT_SIZES)}")
     return DIT_SIZES[size]
 
 # %% ../nbs/04_dit.ipynb #1f846f0c
 class DiT(nn.Module):
     "The MDLM token denoiser: `(x_t[B,L], t[B], pad_mask) -> logits[B,L,V]`; time-free unless `time_cond`."
-    def __init__(self, vocab_size: int, size="tiny", time_cond: bool=False, dropout: float=0.0):
+
+    def __init__(self, vocab_size: int, size="tiny", time_cond: bool = False, dropout: float = 0.0):
         super().__init__()
         self.V, self.cfg, self.time_cond = vocab_size, get_size(size), time_cond
         d = self.cfg
-        if d.dim % d.heads or (d.dim // d.heads) % 2: raise ValueError(f"dim {d.dim} must split into {d.heads} heads of even size")
-        self.emb = nn.Embedding(vocab_size + 1, d.dim)             # + the mask token
+        if d.dim % d.heads or (d.dim // d.heads) % 2:
+            raise ValueError(f"dim {d.dim} must split into {d.heads} heads of even size")
+        self.emb = nn.Embedding(vocab_size + 1, d.dim)  # + the mask token
         self.t_emb = TimestepEmbedder(d.cond_dim)
-        self.blocks = nn.ModuleList(DiTBlock(d.dim, d.heads, d.cond_dim, dropout=dropout) for _ in range(d.depth))
+        self.blocks = nn.ModuleList(
+            DiTBlock(d.dim, d.heads, d.cond_dim, dropout=dropout) for _ in range(d.depth)
+        )
         self.head = FinalLayer(d.dim, d.cond_dim, vocab_size)
+
     def forward(self, x_t, t, pad_mask=None):
         "`pad_mask[B,L]` is True at real tokens; padded positions are never attended."
         check_tokens(x_t, self.V, self.V, "x_t", ndim=2)
-        c = self.t_emb(t if self.time_cond else torch.zeros_like(t))   # MDLM: the masking pattern tells the time
+        c = self.t_emb(
+            t if self.time_cond else torch.zeros_like(t)
+        )  # MDLM: the masking pattern tells the time
         cos, sin = rotary_cos_sin(x_t.shape[1], self.cfg.dim // self.cfg.heads, x_t.device)
         h = self.emb(x_t)
-        for b in self.blocks: h = b(h, c, cos, sin, pad_mask)
+        for b in self.blocks:
+            h = b(h, c, cos, sin, pad_mask)
         return self.head(h, c)
 
 # %% ../nbs/04_dit.ipynb #a07c868b
-def count_params(module: nn.Module) -> int: return sum(p.numel() for p in module.parameters())
+def count_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
 
-def size_table(vocab_size: int=50_257):
+
+def size_table(vocab_size: int = 50_257):
     "Parameter counts (total, and without the embedding and head) of `DiT` at every size."
     rows = {}
     with torch.device("meta"):
         for name in DIT_SIZES:
-            m = DiT(vocab_size, name); emb = m.emb.weight.numel() + m.head.lin.weight.numel() + m.head.lin.bias.numel()
+            m = DiT(vocab_size, name)
+            emb = m.emb.weight.numel() + m.head.lin.weight.numel() + m.head.lin.bias.numel()
             rows[name] = (count_params(m), count_params(m) - emb)
     return rows
 
 # %% ../nbs/04_dit.ipynb #0e8deccf
-def perturb_zero_init(module: nn.Module, std: float=0.02, seed: int=0):
-    "Give zero-initialised adaLN and head weights small random values (for tests and pictures of a fresh model)."
+def perturb_zero_init(module: nn.Module, std: float = 0.02, seed: int = 0):
+    """Give zero-initialised adaLN and head weights small random values (for tests and pictures of a fresh
+    model)."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for m in module.modules():
             if isinstance(m, (AdaLN, FinalLayer)):
-                lin = m.lin; lin.weight.copy_(torch.randn(lin.weight.shape, generator=g) * std)
+                lin = m.lin
+                lin.weight.copy_(torch.randn(lin.weight.shape, generator=g) * std)
     return module
 
 # %% ../nbs/04_dit.ipynb #c4699ff5
 class JointBlock(nn.Module):
     "An MM-DiT block: separate weights for the token and latent streams, one attention over both."
+
     def __init__(self, dim, heads, cond_dim, mlp_ratio=4, dropout=0.0):
         super().__init__()
-        self.x, self.y = Stream(dim, heads, cond_dim, mlp_ratio, dropout), Stream(dim, heads, cond_dim, mlp_ratio, dropout)
+        self.x, self.y = (
+            Stream(dim, heads, cond_dim, mlp_ratio, dropout),
+            Stream(dim, heads, cond_dim, mlp_ratio, dropout),
+        )
+
     def forward(self, hx, hy, c, cos, sin, key_mask=None):
         (qx, kx, vx), (qy, ky, vy) = self.x.pre_attention(hx, c), self.y.pre_attention(hy, c)
         cat = lambda a, b: torch.cat([a, b], 2)
-        o = attention(cat(qx, qy), cat(kx, ky), cat(vx, vy), cos, sin, key_mask, self.x.dropout if self.training else 0.0)
+        o = attention(
+            cat(qx, qy),
+            cat(kx, ky),
+            cat(vx, vy),
+            cos,
+            sin,
+            key_mask,
+            self.x.dropout if self.training else 0.0,
+        )
         L = hx.shape[1]
         return self.x.post_attention(hx, o[:, :L]), self.y.post_attention(hy, o[:, L:])
 
 # %% ../nbs/04_dit.ipynb #25e95b19
 class JointDiT(nn.Module):
-    "Joint denoiser `(x_t, y_t, t_x, t_y, pad_mask) -> (token logits [B,L,V], latent output)` over [tokens; slots]."
-    def __init__(self, vocab_size: int, n_slots: int,
-                 latent_dim: int|None=None,   # continuous slot inputs of this size (Co-LADD; Di-LADD fed code vectors)
-                 n_codes: int|None=None,      # Di-LADD: code logits out; code ids 0..n_codes (mask) in, unless latent_dim
-                 size="tiny", x_time_cond: bool=False, dropout: float=0.0):
+    """Joint denoiser `(x_t, y_t, t_x, t_y, pad_mask) -> (token logits [B,L,V], latent output)` over [tokens;
+    slots]."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        n_slots: int,
+        latent_dim: int
+        | None = None,  # continuous slot inputs of this size (Co-LADD; Di-LADD fed code vectors)
+        n_codes: int
+        | None = None,  # Di-LADD: code logits out; code ids 0..n_codes (mask) in, unless latent_dim
+        size="tiny",
+        x_time_cond: bool = False,
+        dropout: float = 0.0,
+    ):
         super().__init__()
-        if latent_dim is None and n_codes is None: raise ValueError("give latent_dim (Co-LADD), n_codes (Di-LADD), or both (Di-LADD fed code vectors)")
-        self.V, self.S, self.d, self.K, self.cfg, self.x_time_cond = vocab_size, n_slots, latent_dim, n_codes, get_size(size), x_time_cond
+        if latent_dim is None and n_codes is None:
+            raise ValueError(
+                "give latent_dim (Co-LADD), n_codes (Di-LADD), or both (Di-LADD fed code vectors)"
+            )
+        self.V, self.S, self.d, self.K, self.cfg, self.x_time_cond = (
+            vocab_size,
+            n_slots,
+            latent_dim,
+            n_codes,
+            get_size(size),
+            x_time_cond,
+        )
         H, C = self.cfg.dim, self.cfg.cond_dim
         self.emb_x = nn.Embedding(vocab_size + 1, H)
-        self.emb_y = (nn.Sequential(nn.Linear(latent_dim, 4 * H), nn.SiLU(), nn.Linear(4 * H, H)) if latent_dim
-                      else nn.Embedding(n_codes + 1, H))
+        self.emb_y = (
+            nn.Sequential(nn.Linear(latent_dim, 4 * H), nn.SiLU(), nn.Linear(4 * H, H))
+            if latent_dim
+            else nn.Embedding(n_codes + 1, H)
+        )
         self.t_x, self.t_y = TimestepEmbedder(C), TimestepEmbedder(C)
-        self.blocks = nn.ModuleList(JointBlock(H, self.cfg.heads, C, dropout=dropout) for _ in range(self.cfg.depth))
+        self.blocks = nn.ModuleList(
+            JointBlock(H, self.cfg.heads, C, dropout=dropout) for _ in range(self.cfg.depth)
+        )
         self.head_x, self.head_y = FinalLayer(H, C, vocab_size), FinalLayer(H, C, n_codes or latent_dim)
+
     def forward(self, x_t, y_t, t_x, t_y, pad_mask=None):
         B, L = x_t.shape
         check_tokens(x_t, self.V, self.V, "x_t", ndim=2)
-        if self.d: 
-            if y_t.shape != (B, self.S, self.d): raise ValueError(f"y_t must have shape {(B, self.S, self.d)}, got {tuple(y_t.shape)}")
-        else: check_tokens(y_t, self.K, self.K, "y_t", ndim=2)
+        if self.d:
+            if y_t.shape != (B, self.S, self.d):
+                raise ValueError(f"y_t must have shape {(B, self.S, self.d)}, got {tuple(y_t.shape)}")
+        else:
+            check_tokens(y_t, self.K, self.K, "y_t", ndim=2)
         c = self.t_x(t_x if self.x_time_cond else torch.zeros_like(t_x)) + self.t_y(t_y)
         cos, sin = rotary_cos_sin(L + self.S, self.cfg.dim // self.cfg.heads, x_t.device)
-        mask = None if pad_mask is None else torch.cat([pad_mask, pad_mask.new_ones(B, self.S)], 1)  # slots always visible
+        mask = (
+            None if pad_mask is None else torch.cat([pad_mask, pad_mask.new_ones(B, self.S)], 1)
+        )  # slots always visible
         hx, hy = self.emb_x(x_t), self.emb_y(y_t)
-        for b in self.blocks: hx, hy = b(hx, hy, c, cos, sin, mask)
+        for b in self.blocks:
+            hx, hy = b(hx, hy, c, cos, sin, mask)
         return self.head_x(hx, c), self.head_y(hy, c)
 
 # %% ../nbs/04_dit.ipynb #52712762
 class LatentDiT(nn.Module):
     "Latent denoiser `(y_t[B,S,d], t_y[B]) -> y0_hat[B,S,d]` for the sequential schedule."
-    def __init__(self, n_slots: int, latent_dim: int, size="tiny", dropout: float=0.0):
+
+    def __init__(self, n_slots: int, latent_dim: int, size="tiny", dropout: float = 0.0):
         super().__init__()
         self.S, self.d, self.cfg = n_slots, latent_dim, get_size(size)
         H, C = self.cfg.dim, self.cfg.cond_dim
         self.emb, self.t_emb = nn.Linear(latent_dim, H), TimestepEmbedder(C)
-        self.blocks = nn.ModuleList(DiTBlock(H, self.cfg.heads, C, dropout=dropout) for _ in range(self.cfg.depth))
+        self.blocks = nn.ModuleList(
+            DiTBlock(H, self.cfg.heads, C, dropout=dropout) for _ in range(self.cfg.depth)
+        )
         self.head = FinalLayer(H, C, latent_dim)
+
     def forward(self, y_t, t_y):
-        if y_t.ndim != 3 or y_t.shape[1:] != (self.S, self.d): raise ValueError(f"y_t must have shape [B, {self.S}, {self.d}], got {tuple(y_t.shape)}")
-        c = self.t_emb(t_y); cos, sin = rotary_cos_sin(self.S, self.cfg.dim // self.cfg.heads, y_t.device)
+        if y_t.ndim != 3 or y_t.shape[1:] != (self.S, self.d):
+            raise ValueError(f"y_t must have shape [B, {self.S}, {self.d}], got {tuple(y_t.shape)}")
+        c = self.t_emb(t_y)
+        cos, sin = rotary_cos_sin(self.S, self.cfg.dim // self.cfg.heads, y_t.device)
         h = self.emb(y_t)
-        for b in self.blocks: h = b(h, c, cos, sin)
+        for b in self.blocks:
+            h = b(h, c, cos, sin)
         return self.head(h, c)
 
 # %% ../nbs/04_dit.ipynb #10309f3d
-def params_without_grad(model: nn.Module, loss_fn, steps: int=3, lr: float=1e-2) -> list[str]:
-    "Names of parameters whose gradient is still zero or missing after `steps` Adam steps on `loss_fn(model)`."
+def params_without_grad(model: nn.Module, loss_fn, steps: int = 3, lr: float = 1e-2) -> list[str]:
+    """Names of parameters whose gradient is still zero or missing after `steps` Adam steps on
+    `loss_fn(model)`."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     for _ in range(steps):
-        opt.zero_grad(); loss_fn(model).backward(); opt.step()
+        opt.zero_grad()
+        loss_fn(model).backward()
+        opt.step()
     return [n for n, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
 
 # %% ../nbs/04_dit.ipynb #404ad3d0
-def joint_attention_map(net: JointDiT, x_t, y_t, t_x, t_y, pad_mask=None, head: int=0):
+def joint_attention_map(net: JointDiT, x_t, y_t, t_x, t_y, pad_mask=None, head: int = 0):
     "Attention weights `[L+S, L+S]` of one head of the first joint block, averaged over the batch."
     blk, c = net.blocks[0], net.t_x(t_x if net.x_time_cond else torch.zeros_like(t_x)) + net.t_y(t_y)
     (qx, kx, _), (qy, ky, _) = blk.x.pre_attention(net.emb_x(x_t), c), blk.y.pre_attention(net.emb_y(y_t), c)

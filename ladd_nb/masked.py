@@ -22,146 +22,222 @@ __all__ = ['MaskedProcess', 'q_sample', 'subs_log_probs', 'masked_losses', 'Tabl
 # %% ../nbs/02_masked.ipynb #79f9b4a8
 class MaskedProcess:
     "The absorbing (masking) forward process over a vocabulary of `vocab_size` tokens plus a mask id."
-    def __init__(self, vocab_size: int, schedule: str|MaskSchedule="linear", mask_id: int|None=None):
-        if not isinstance(vocab_size, int) or vocab_size < 1: raise ValueError(f"vocab_size must be a positive int, got {vocab_size!r}")
+
+    def __init__(self, vocab_size: int, schedule: str | MaskSchedule = "linear", mask_id: int | None = None):
+        if not isinstance(vocab_size, int) or vocab_size < 1:
+            raise ValueError(f"vocab_size must be a positive int, got {vocab_size!r}")
         self.V, self.schedule = vocab_size, get_mask_schedule(schedule)
         self.mask_id = vocab_size if mask_id is None else mask_id
         if 0 <= self.mask_id < vocab_size:
-            raise ValueError(f"mask id {self.mask_id} lies inside the vocabulary [0, {vocab_size}); use mask_id = vocab_size")
-    def __repr__(self): return f"MaskedProcess(V={self.V}, mask_id={self.mask_id}, schedule={self.schedule})"
+            raise ValueError(
+                f"mask id {self.mask_id} lies inside the vocabulary [0, {vocab_size}); use mask_id = "
+                "vocab_size"
+            )
+
+    def __repr__(self):
+        return f"MaskedProcess(V={self.V}, mask_id={self.mask_id}, schedule={self.schedule})"
 
 # %% ../nbs/02_masked.ipynb #6b29cb35
 def _check_times(t, B, name="t"):
-    if not isinstance(t, torch.Tensor) or t.shape != (B,): raise ValueError(f"{name} must be a tensor of shape ({B},), one time per sequence; got {getattr(t, 'shape', t)}")
-    if ((t < 0) | (t > 1)).any() or not torch.isfinite(t).all(): raise ValueError(f"{name} must lie in [0, 1]")
+    if not isinstance(t, torch.Tensor) or t.shape != (B,):
+        raise ValueError(
+            f"{name} must be a tensor of shape ({B},), one time per sequence; got {getattr(t, 'shape', t)}"
+        )
+    if ((t < 0) | (t > 1)).any() or not torch.isfinite(t).all():
+        raise ValueError(f"{name} must lie in [0, 1]")
     return t
+
 
 def q_sample(self: MaskedProcess, x0: torch.Tensor, t: torch.Tensor, generator=None) -> torch.Tensor:
     "Mask each position of `x0[B,L]` independently with probability 1 - alpha_t."
-    check_tokens(x0, self.V, name="x0", ndim=2); _check_times(t, x0.shape[0])
-    keep = torch.rand(x0.shape, generator=generator, device=x0.device) < self.schedule.alpha(t.float())[:, None]
+    check_tokens(x0, self.V, name="x0", ndim=2)
+    _check_times(t, x0.shape[0])
+    keep = (
+        torch.rand(x0.shape, generator=generator, device=x0.device) < self.schedule.alpha(t.float())[:, None]
+    )
     return torch.where(keep, x0, torch.full_like(x0, self.mask_id))
+
+
 MaskedProcess.q_sample = q_sample
 
 # %% ../nbs/02_masked.ipynb #6d4675f6
 def _check_logits(logits, x_t, V):
     if logits.ndim != 3 or logits.shape[:2] != x_t.shape or logits.shape[-1] not in (V, V + 1):
-        raise ValueError(f"denoiser must return logits of shape {tuple(x_t.shape) + (V,)} (or {V + 1} with a mask column); got {tuple(logits.shape)}")
+        raise ValueError(
+            f"denoiser must return logits of shape {tuple(x_t.shape) + (V,)} (or {V + 1} with a mask "
+            f"column); got {tuple(logits.shape)}"
+        )
 
-def subs_log_probs(logits: torch.Tensor, # denoiser output `[B,L,V]` or `[B,L,V+1]`
-                   x_t: torch.Tensor,    # current tokens `[B,L]`
-                   process: MaskedProcess,
-                   temperature: float=1.0 # divides the log-probabilities of masked positions
-                  ) -> torch.Tensor:
+
+def subs_log_probs(
+    logits: torch.Tensor,  # denoiser output `[B,L,V]` or `[B,L,V+1]`
+    x_t: torch.Tensor,  # current tokens `[B,L]`
+    process: MaskedProcess,
+    temperature: float = 1.0,  # divides the log-probabilities of masked positions
+) -> torch.Tensor:
     "Log-probabilities over the V real tokens: the mask excluded, visible tokens copied through."
     V = process.V
     _check_logits(logits, x_t, V)
-    if temperature <= 0: raise ValueError(f"temperature must be > 0, got {temperature}")
-    logp = logits[..., :V].double().log_softmax(-1)          # drop the mask column; sample in float64
-    if temperature != 1.0: logp = (logp / temperature).log_softmax(-1)
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    logp = logits[..., :V].double().log_softmax(-1)  # drop the mask column; sample in float64
+    if temperature != 1.0:
+        logp = (logp / temperature).log_softmax(-1)
     visible = x_t != process.mask_id
     copy = torch.full_like(logp, -math.inf).scatter(-1, x_t.clamp(max=V - 1)[..., None], 0.0)
     return torch.where(visible[..., None], copy, logp)
 
 # %% ../nbs/02_masked.ipynb #5fc4cce5
-def masked_losses(denoiser: Callable, process: MaskedProcess,
-                  x0: torch.Tensor,             # clean tokens `[B,L]`
-                  t: torch.Tensor|None=None,    # times `[B]`; default: low-discrepancy
-                  generator=None,
-                  shard: tuple[int, int]|None=None # (rank, world): keep this process's slice of the batch
-                 ) -> dict:
+def masked_losses(
+    denoiser: Callable,
+    process: MaskedProcess,
+    x0: torch.Tensor,  # clean tokens `[B,L]`
+    t: torch.Tensor | None = None,  # times `[B]`; default: low-discrepancy
+    generator=None,
+    shard: tuple[int, int] | None = None,  # (rank, world): keep this process's slice of the batch
+) -> dict:
     "Per-sequence `nelbo` (nats, one-sample estimate) and `masked_ce` (unweighted, nats per position)."
     check_tokens(x0, process.V, name="x0", ndim=2)
-    if t is None: t = low_discrepancy_times(x0.shape[0], eps=process.schedule.eps, generator=generator, device=x0.device)
+    if t is None:
+        t = low_discrepancy_times(
+            x0.shape[0], eps=process.schedule.eps, generator=generator, device=x0.device
+        )
     xt = process.q_sample(x0, t, generator=generator)
-    if shard is not None:   # noise is drawn for the whole batch, so results do not depend on the number of processes
-        sl = shard_slice(x0.shape[0], *shard); x0, t, xt = x0[sl], t[sl], xt[sl]
+    if (
+        shard is not None
+    ):  # noise is drawn for the whole batch, so results do not depend on the number of processes
+        sl = shard_slice(x0.shape[0], *shard)
+        x0, t, xt = x0[sl], t[sl], xt[sl]
     logp = _train_log_probs(denoiser(xt, t), xt, process)
-    ce = -logp.gather(-1, x0[..., None]).squeeze(-1) * (xt == process.mask_id)   # CE at masked positions only
-    return {"nelbo": process.schedule.nelbo_weight(t.to(ce.dtype)) * ce.sum(-1),
-            "masked_ce": ce.sum(-1) / x0.shape[1], "t": t}
+    ce = -logp.gather(-1, x0[..., None]).squeeze(-1) * (xt == process.mask_id)  # CE at masked positions only
+    return {
+        "nelbo": process.schedule.nelbo_weight(t.to(ce.dtype)) * ce.sum(-1),
+        "masked_ce": ce.sum(-1) / x0.shape[1],
+        "t": t,
+    }
+
 
 def _train_log_probs(logits, xt, process):
-    "Like `subs_log_probs` at masked positions, but in the logits' dtype (float64 is only needed for sampling)."
+    """Like `subs_log_probs` at masked positions, but in the logits' dtype (float64 is only needed for
+    sampling)."""
     _check_logits(logits, xt, process.V)
-    return logits[..., :process.V].log_softmax(-1)
+    return logits[..., : process.V].log_softmax(-1)
 
 # %% ../nbs/02_masked.ipynb #da174e91
 class TableDenoiser:
     "Exact denoiser for a joint probability table `P` of shape `[V]*L` (L small)."
+
     def __init__(self, P: torch.Tensor, process: MaskedProcess):
-        if P.ndim < 1 or any(s != process.V for s in P.shape): raise ValueError(f"P must have shape [V]*L with V={process.V}, got {tuple(P.shape)}")
-        if (P < 0).any() or abs(P.sum().item() - 1) > 1e-6: raise ValueError("P must be a probability table (non-negative, summing to 1)")
+        if P.ndim < 1 or any(s != process.V for s in P.shape):
+            raise ValueError(f"P must have shape [V]*L with V={process.V}, got {tuple(P.shape)}")
+        if (P < 0).any() or abs(P.sum().item() - 1) > 1e-6:
+            raise ValueError("P must be a probability table (non-negative, summing to 1)")
         self.P, self.process, self.L = P.double(), process, P.ndim
-    def __call__(self, x_t: torch.Tensor, t: torch.Tensor|None=None) -> torch.Tensor:
+
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
         check_tokens(x_t, self.process.V, self.process.mask_id, name="x_t", ndim=2)
         V, L, m = self.process.V, self.L, self.process.mask_id
-        if x_t.shape[1] != L: raise ValueError(f"x_t must have {L} positions, got {x_t.shape[1]}")
-        ev = torch.where((x_t == m)[..., None], torch.ones(V, dtype=torch.float64),
-                         F.one_hot(x_t.clamp(max=V - 1), V).double())            # evidence [B,L,V]
+        if x_t.shape[1] != L:
+            raise ValueError(f"x_t must have {L} positions, got {x_t.shape[1]}")
+        ev = torch.where(
+            (x_t == m)[..., None],
+            torch.ones(V, dtype=torch.float64),
+            F.one_hot(x_t.clamp(max=V - 1), V).double(),
+        )  # evidence [B,L,V]
         letters = "abcdefgh"[:L]
         out = []
         for l in range(L):
             ops = [f"B{letters[j]}" for j in range(L) if j != l]
-            w = torch.einsum(f"{letters},{','.join(ops)}->B{letters[l]}", self.P, *[ev[:, j] for j in range(L) if j != l])
-            out.append(torch.where(w.sum(-1, keepdim=True) > 0, w, torch.ones_like(w)))  # impossible evidence: uniform
+            w = torch.einsum(
+                f"{letters},{','.join(ops)}->B{letters[l]}", self.P, *[ev[:, j] for j in range(L) if j != l]
+            )
+            out.append(
+                torch.where(w.sum(-1, keepdim=True) > 0, w, torch.ones_like(w))
+            )  # impossible evidence: uniform
         probs = torch.stack(out, 1)
         return (probs / probs.sum(-1, keepdim=True)).log()
 
 # %% ../nbs/02_masked.ipynb #510df15f
-def mc_nelbo(denoiser, process, x0: torch.Tensor, n_t: int=4000, generator=None):
+def mc_nelbo(denoiser, process, x0: torch.Tensor, n_t: int = 4000, generator=None):
     "Monte-Carlo NELBO of each sequence of `x0[B,L]` with `n_t` i.i.d. uniform times: (mean, standard error)."
     B = x0.shape[0]
-    t = process.schedule.eps + (1 - process.schedule.eps) * torch.rand(n_t * B, generator=generator, dtype=torch.float64)
-    nelbo = masked_losses(denoiser, process, x0.repeat_interleave(n_t, 0), t, generator=generator)["nelbo"].reshape(B, n_t)
+    t = process.schedule.eps + (1 - process.schedule.eps) * torch.rand(
+        n_t * B, generator=generator, dtype=torch.float64
+    )
+    nelbo = masked_losses(denoiser, process, x0.repeat_interleave(n_t, 0), t, generator=generator)[
+        "nelbo"
+    ].reshape(B, n_t)
     return nelbo.mean(1), nelbo.std(1) / math.sqrt(n_t)
 
 # %% ../nbs/02_masked.ipynb #fa8ef9f3
 @dataclass
 class SampleResult:
     "Samples with their cost: `nfe` per network, and optionally the trajectory."
-    x: torch.Tensor                      # final tokens [n, L]
-    nfe: dict                            # network evaluations, e.g. {"token": K+1}
-    times: torch.Tensor                  # the time grid used
-    trajectory: torch.Tensor|None = None # [K+2, n, L]: all-mask start, after each step, after noise removal
+
+    x: torch.Tensor  # final tokens [n, L]
+    nfe: dict  # network evaluations, e.g. {"token": K+1}
+    times: torch.Tensor  # the time grid used
+    trajectory: torch.Tensor | None = (
+        None  # [K+2, n, L]: all-mask start, after each step, after noise removal
+    )
 
 # %% ../nbs/02_masked.ipynb #8112ca1d
 def reveal_step(x_t, logp, alpha_t, alpha_s, process, generator=None):
-    "One ancestral step: each masked position is revealed w.p. (alpha_s - alpha_t)/(1 - alpha_t), from `logp`."
+    """One ancestral step: each masked position is revealed w.p. (alpha_s - alpha_t)/(1 - alpha_t), from
+    `logp`."""
     masked = x_t == process.mask_id
     p_reveal = float((alpha_s - alpha_t) / (1 - alpha_t))
-    probs = torch.cat([p_reveal * logp[masked].exp(),                                  # reveal as token v
-                       torch.full((int(masked.sum()), 1), 1 - p_reveal, dtype=logp.dtype, device=logp.device)], -1)
+    probs = torch.cat(
+        [
+            p_reveal * logp[masked].exp(),  # reveal as token v
+            torch.full((int(masked.sum()), 1), 1 - p_reveal, dtype=logp.dtype, device=logp.device),
+        ],
+        -1,
+    )
     idx = sample_categorical(probs, generator=generator)
     x = x_t.clone()
     # category V means "stay masked": write the process's mask id, which need not be V
     x[masked] = torch.where(idx == process.V, torch.full_like(idx, process.mask_id), idx)
     return x
 
+
 def final_step(x_t, logp, process, last="sample", generator=None):
     "Noise removal: fill every still-masked position by sampling (`last='sample'`) or argmax (`'greedy'`)."
     masked = x_t == process.mask_id
     x = x_t.clone()
     if masked.any():
-        x[masked] = sample_categorical(logp[masked].exp(), generator=generator) if last == "sample" else logp[masked].argmax(-1)
+        x[masked] = (
+            sample_categorical(logp[masked].exp(), generator=generator)
+            if last == "sample"
+            else logp[masked].argmax(-1)
+        )
     return x
 
 # %% ../nbs/02_masked.ipynb #4ce04b4b
 def _validate_sampling(n, length, steps, temperature, last):
-    check_steps(n, "n"); check_steps(length, "length"); K = check_steps(steps)
-    if not (isinstance(temperature, (int, float)) and temperature > 0): raise ValueError(f"temperature must be > 0, got {temperature!r}")
-    if last not in ("sample", "greedy"): raise ValueError(f"last must be 'sample' or 'greedy', got {last!r}")
+    check_steps(n, "n")
+    check_steps(length, "length")
+    K = check_steps(steps)
+    if not (isinstance(temperature, (int, float)) and temperature > 0):
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    if last not in ("sample", "greedy"):
+        raise ValueError(f"last must be 'sample' or 'greedy', got {last!r}")
     return K
 
-def sample_masked(denoiser: Callable, process: MaskedProcess,
-                  n: int,                  # number of sequences
-                  length: int,             # L, sequence length
-                  steps: int,              # K, number of steps (NFE = K + 1)
-                  grid: str="uniform",     # time grid: "uniform" or "cosine"
-                  temperature: float=1.0,
-                  last: str="sample",      # noise-removal step: "sample" or "greedy"
-                  return_trajectory: bool=False,
-                  generator=None, device="cpu") -> SampleResult:
+
+def sample_masked(
+    denoiser: Callable,
+    process: MaskedProcess,
+    n: int,  # number of sequences
+    length: int,  # L, sequence length
+    steps: int,  # K, number of steps (NFE = K + 1)
+    grid: str = "uniform",  # time grid: "uniform" or "cosine"
+    temperature: float = 1.0,
+    last: str = "sample",  # noise-removal step: "sample" or "greedy"
+    return_trajectory: bool = False,
+    generator=None,
+    device="cpu",
+) -> SampleResult:
     "Ancestral K-step sampling of a masked diffusion model from the all-mask sequence."
     K = _validate_sampling(n, length, steps, temperature, last)
     ts = time_grid(K, grid)
@@ -171,43 +247,66 @@ def sample_masked(denoiser: Callable, process: MaskedProcess,
     for i in range(K):
         logp = subs_log_probs(denoiser(x, ts[i].float().expand(n).to(device)), x, process, temperature)
         x = reveal_step(x, logp, alpha[i], alpha[i + 1], process, generator)
-        if traj is not None: traj.append(x)
+        if traj is not None:
+            traj.append(x)
     logp = subs_log_probs(denoiser(x, ts[K].float().expand(n).to(device)), x, process, temperature)
     x = final_step(x, logp, process, last, generator)
-    if traj is not None: traj.append(x)
+    if traj is not None:
+        traj.append(x)
     return SampleResult(x, {"token": K + 1}, ts, torch.stack(traj) if traj is not None else None)
 
 # %% ../nbs/02_masked.ipynb #0e4e85a5
 def all_states(V: int, L: int, mask_id: int) -> torch.Tensor:
-    "Every partially masked sequence of length L over V tokens plus the mask: `[(V+1)**L, L]`, base V+1 order."
+    """Every partially masked sequence of length L over V tokens plus the mask: `[(V+1)**L, L]`, base V+1
+    order."""
     digits = torch.cartesian_prod(*[torch.arange(V + 1)] * L).reshape(-1, L)
     return torch.where(digits == V, torch.full_like(digits, mask_id), digits)
+
 
 def _step_transition(logp, states, p_reveal, process, greedy=False):
     "Next-state distribution `[S, S]` of one step, as a product over positions of per-position outcomes."
     V = process.V
     masked = states == process.mask_id
     probs = logp.exp() if not greedy else F.one_hot(logp.argmax(-1), V).double()
-    out = torch.cat([p_reveal * probs, torch.full_like(probs[..., :1], 1 - p_reveal)], -1)   # [S, L, V+1]
+    out = torch.cat([p_reveal * probs, torch.full_like(probs[..., :1], 1 - p_reveal)], -1)  # [S, L, V+1]
     visible = F.one_hot(torch.where(masked, V, states), V + 1).double()
     out = torch.where(masked[..., None], out, visible)
     T = out[:, 0]
-    for l in range(1, states.shape[1]): T = (T[:, :, None] * out[:, l, None, :]).reshape(len(states), -1)
+    for l in range(1, states.shape[1]):
+        T = (T[:, :, None] * out[:, l, None, :]).reshape(len(states), -1)
     return T
 
+
 @torch.no_grad()
-def exact_sample_law(denoiser: Callable, process: MaskedProcess, length: int, steps: int,
-                     grid: str="uniform", temperature: float=1.0, last: str="sample") -> torch.Tensor:
-    "Exact law `[V]*L` of `sample_masked`'s output, by propagating the sampler's Markov chain over all states."
+def exact_sample_law(
+    denoiser: Callable,
+    process: MaskedProcess,
+    length: int,
+    steps: int,
+    grid: str = "uniform",
+    temperature: float = 1.0,
+    last: str = "sample",
+) -> torch.Tensor:
+    """Exact law `[V]*L` of `sample_masked`'s output, by propagating the sampler's Markov chain over all
+    states."""
     K = _validate_sampling(1, length, steps, temperature, last)
     V, L = process.V, length
-    if (V + 1) ** L > 20_000: raise ValueError(f"(V+1)**L = {(V + 1) ** L} states is too many for the exact law; use L <= 3 or a small V")
+    if (V + 1) ** L > 20_000:
+        raise ValueError(
+            f"(V+1)**L = {(V + 1) ** L} states is too many for the exact law; use L <= 3 or a small V"
+        )
     states = all_states(V, L, process.mask_id)
-    ts = time_grid(K, grid); alpha = process.schedule.alpha(ts)
-    law = torch.zeros(len(states), dtype=torch.float64); law[-1] = 1.0                   # start: all masked
+    ts = time_grid(K, grid)
+    alpha = process.schedule.alpha(ts)
+    law = torch.zeros(len(states), dtype=torch.float64)
+    law[-1] = 1.0  # start: all masked
     for i in range(K + 1):
-        logp = subs_log_probs(denoiser(states, ts[min(i, K)].float().expand(len(states))), states, process, temperature)
-        p_reveal = float((alpha[i + 1] - alpha[i]) / (1 - alpha[i])) if i < K else 1.0   # noise removal reveals all
+        logp = subs_log_probs(
+            denoiser(states, ts[min(i, K)].float().expand(len(states))), states, process, temperature
+        )
+        p_reveal = (
+            float((alpha[i + 1] - alpha[i]) / (1 - alpha[i])) if i < K else 1.0
+        )  # noise removal reveals all
         law = law @ _step_transition(logp, states, p_reveal, process, greedy=(i == K and last == "greedy"))
     clean = (states != process.mask_id).all(1)
     return law[clean].reshape([V] * L)
@@ -215,28 +314,53 @@ def exact_sample_law(denoiser: Callable, process: MaskedProcess, length: int, st
 # %% ../nbs/02_masked.ipynb #ab13d609
 class MDLM(nn.Module):
     "Masked diffusion language model: a denoising network plus the absorbing process."
-    def __init__(self, net: nn.Module,      # denoiser network: (x_t, t) -> logits [B,L,V(+1)]
-                 vocab_size: int, seq_len: int,
-                 schedule: str="linear",
-                 loss_type: str="nelbo"):   # optimise "nelbo" (ELBO-weighted) or "ce" (unweighted masked CE)
+
+    def __init__(
+        self,
+        net: nn.Module,  # denoiser network: (x_t, t) -> logits [B,L,V(+1)]
+        vocab_size: int,
+        seq_len: int,
+        schedule: str = "linear",
+        loss_type: str = "nelbo",
+    ):  # optimise "nelbo" (ELBO-weighted) or "ce" (unweighted masked CE)
         super().__init__()
-        if loss_type not in ("nelbo", "ce"): raise ValueError(f"loss_type must be 'nelbo' or 'ce', got {loss_type!r}")
-        self.net, self.process, self.seq_len, self.loss_type = net, MaskedProcess(vocab_size, schedule), check_steps(seq_len, "seq_len"), loss_type
-    def forward(self, x_t, t): return self.net(x_t, t)
+        if loss_type not in ("nelbo", "ce"):
+            raise ValueError(f"loss_type must be 'nelbo' or 'ce', got {loss_type!r}")
+        self.net, self.process, self.seq_len, self.loss_type = (
+            net,
+            MaskedProcess(vocab_size, schedule),
+            check_steps(seq_len, "seq_len"),
+            loss_type,
+        )
+
+    def forward(self, x_t, t):
+        return self.net(x_t, t)
+
     def loss(self, batch: torch.Tensor, generator=None, shard=None) -> dict:
-        "Training loss and metrics on a batch of clean sequences `[B,L]` (this process's `shard` of it, if given)."
-        if batch.ndim != 2 or batch.shape[1] != self.seq_len: raise ValueError(f"batch must have shape [B, {self.seq_len}], got {tuple(batch.shape)}")
+        """Training loss and metrics on a batch of clean sequences `[B,L]` (this process's `shard` of it, if
+        given)."""
+        if batch.ndim != 2 or batch.shape[1] != self.seq_len:
+            raise ValueError(f"batch must have shape [B, {self.seq_len}], got {tuple(batch.shape)}")
         out = masked_losses(self, self.process, batch, generator=generator, shard=shard)
         nelbo, ce = out["nelbo"].mean(), out["masked_ce"].mean()
-        return {"loss": nelbo / self.seq_len if self.loss_type == "nelbo" else ce, "nelbo": nelbo, "masked_ce": ce}
+        return {
+            "loss": nelbo / self.seq_len if self.loss_type == "nelbo" else ce,
+            "nelbo": nelbo,
+            "masked_ce": ce,
+        }
+
     @torch.no_grad()
-    def nll_bound(self, x0: torch.Tensor, schedule: str|None=None, generator=None) -> torch.Tensor:
+    def nll_bound(self, x0: torch.Tensor, schedule: str | None = None, generator=None) -> torch.Tensor:
         "Per-sequence upper bound (nats, float64) on -log p(x0): the NELBO, one Monte-Carlo draw."
-        if schedule not in (None, "-"): raise ValueError(f"MDLM has one sampling path; got schedule={schedule!r}")
+        if schedule not in (None, "-"):
+            raise ValueError(f"MDLM has one sampling path; got schedule={schedule!r}")
         was = self.training
         self.eval()
-        try: return masked_losses(self, self.process, x0, generator=generator)["nelbo"].double()
-        finally: self.train(was)
+        try:
+            return masked_losses(self, self.process, x0, generator=generator)["nelbo"].double()
+        finally:
+            self.train(was)
+
     @torch.no_grad()
     def sample(self, n: int, steps: int, **kwargs) -> SampleResult:
         "Draw `n` sequences with a K-step ancestral sampler (see `sample_masked`)."

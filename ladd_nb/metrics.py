@@ -20,158 +20,248 @@ __all__ = ['ARModel', 'gen_ppl', 'unigram_entropy', 'token_kl', 'heldout_bits', 
 
 # %% ../nbs/11_metrics.ipynb #086696f0
 class ARModel(nn.Module):
-    "Autoregressive reference LM on the DiT backbone with causal attention: `loss`, exact `nll`, and ancestral `sample`."
-    exact_likelihood = True                       # `nll_bound` is the exact -log p: one evaluation is enough
+    """Autoregressive reference LM on the DiT backbone with causal attention: `loss`, exact `nll`, and
+    ancestral `sample`."""
+
+    exact_likelihood = True  # `nll_bound` is the exact -log p: one evaluation is enough
+
     def __init__(self, vocab_size: int, seq_len: int, size="tiny"):
         super().__init__()
         self.V, self.L = vocab_size, check_steps(seq_len, "seq_len")
-        self.net = DiT(vocab_size, size)          # embedding has V+1 rows: row V is the begin token
-    def logits(self, x: torch.Tensor, at: int|None=None) -> torch.Tensor:
-        "Next-token logits `[B,L,V]` for clean sequences `x[B,L]` (position i sees x[<i]); only position `at` if given, `[B,V]`."
+        self.net = DiT(vocab_size, size)  # embedding has V+1 rows: row V is the begin token
+
+    def logits(self, x: torch.Tensor, at: int | None = None) -> torch.Tensor:
+        """Next-token logits `[B,L,V]` for clean sequences `x[B,L]` (position i sees x[<i]); only position
+        `at` if given, `[B,V]`."""
         check_tokens(x, self.V, name="x", ndim=2)
         n, (B, L) = self.net, x.shape
         inp = torch.cat([x.new_full((B, 1), self.V), x[:, :-1]], 1)
-        c = n.t_emb(torch.zeros(B, device=x.device))       # time-free, like the MDLM denoiser
+        c = n.t_emb(torch.zeros(B, device=x.device))  # time-free, like the MDLM denoiser
         cos, sin = rotary_cos_sin(L, n.cfg.dim // n.cfg.heads, x.device)
         h = n.emb(inp)
         for b in n.blocks:
             q, k, v = b.s.pre_attention(h, c)
             h = b.s.post_attention(h, attention(q, k, v, cos, sin, causal=True))
-        return n.head(h, c) if at is None else n.head(h[:, at:at + 1], c)[:, 0]
+        return n.head(h, c) if at is None else n.head(h[:, at : at + 1], c)[:, 0]
+
     @torch.no_grad()
     def nll(self, x: torch.Tensor) -> torch.Tensor:
-        "Exact negative log-likelihood (nats) of each sequence, `[B]`, in float64 (in chunks of rows: a float64 [B,L,V] is large for V = 50k)."
+        """Exact negative log-likelihood (nats) of each sequence, `[B]`, in float64 (in chunks of rows: a
+        float64 [B,L,V] is large for V = 50k)."""
         rows = max(1, 2**24 // (x.shape[1] * self.V))
         out = []
         for xc in x.split(rows):
             logp = self.logits(xc).double().log_softmax(-1)
             out.append(-logp.gather(-1, xc[..., None]).squeeze(-1).sum(-1))
         return torch.cat(out)
-    def nll_bound(self, x0: torch.Tensor, schedule: str|None=None, generator=None) -> torch.Tensor:
+
+    def nll_bound(self, x0: torch.Tensor, schedule: str | None = None, generator=None) -> torch.Tensor:
         "The exact -log p(x0) (nats), under the name every model shares for its likelihood bound."
-        if schedule not in (None, "ar"): raise ValueError(f"an AR model has one sampling path; got schedule={schedule!r}")
+        if schedule not in (None, "ar"):
+            raise ValueError(f"an AR model has one sampling path; got schedule={schedule!r}")
         return self.nll(x0)
+
     def loss(self, batch: torch.Tensor, generator=None, shard=None) -> dict:
-        "Mean next-token cross-entropy on this process's `shard` of the batch (no noise: `generator` is unused)."
-        if batch.ndim != 2 or batch.shape[1] != self.L: raise ValueError(f"batch must have shape [B, {self.L}], got {tuple(batch.shape)}")
+        """Mean next-token cross-entropy on this process's `shard` of the batch (no noise: `generator` is
+        unused)."""
+        if batch.ndim != 2 or batch.shape[1] != self.L:
+            raise ValueError(f"batch must have shape [B, {self.L}], got {tuple(batch.shape)}")
         x = batch[shard_slice(batch.shape[0], *shard)] if shard is not None else batch
         ce = F.cross_entropy(self.logits(x).flatten(0, 1).float(), x.flatten())
         return {"loss": ce, "nll": ce * self.L, "bits_per_token": ce / math.log(2)}
+
     @torch.no_grad()
-    def sample(self, n: int, steps: int|None=None, temperature: float=1.0, generator=None) -> SampleResult:
+    def sample(
+        self, n: int, steps: int | None = None, temperature: float = 1.0, generator=None
+    ) -> SampleResult:
         "Ancestral sampling, one token per network call (`steps` is ignored: an AR model always takes L)."
         dev = next(self.parameters()).device
         x = torch.zeros(check_steps(n, "n"), self.L, dtype=torch.long, device=dev)
-        for i in range(self.L):                     # no KV cache: L is small here, and the code stays short
+        for i in range(self.L):  # no KV cache: L is small here, and the code stays short
             p = (self.logits(x, at=i).double() / temperature).softmax(-1)
             x[:, i] = sample_categorical(p, generator=generator)
         return SampleResult(x, {"token": self.L}, torch.empty(0))
 
 # %% ../nbs/11_metrics.ipynb #6ee6256d
 @torch.no_grad()
-def gen_ppl(ref: ARModel, x: torch.Tensor, batch: int=256) -> float:
+def gen_ppl(ref: ARModel, x: torch.Tensor, batch: int = 256) -> float:
     "Generative perplexity of samples `x[n, L]` under the AR reference: exp(total NLL / total tokens)."
-    if x.shape[1] != ref.L: raise ValueError(f"samples have length {x.shape[1]}, the reference model {ref.L}")
-    dev = next(ref.parameters()).device; ref.eval()
-    tot = sum(float(ref.nll(x[i:i + batch].to(dev)).sum()) for i in range(0, len(x), batch))
+    if x.shape[1] != ref.L:
+        raise ValueError(f"samples have length {x.shape[1]}, the reference model {ref.L}")
+    dev = next(ref.parameters()).device
+    ref.eval()
+    tot = sum(float(ref.nll(x[i : i + batch].to(dev)).sum()) for i in range(0, len(x), batch))
     return math.exp(tot / x.numel())
+
 
 def unigram_entropy(x: torch.Tensor) -> torch.Tensor:
     "Per-sample entropy (nats) of each sequence's token frequencies, `[n]` (DUO's and LADD's entropy metric)."
-    if x.ndim != 2: raise ValueError(f"x must be [n, L], got shape {tuple(x.shape)}")
-    f = torch.zeros(len(x), int(x.max()) + 1, dtype=torch.float64).scatter_add_(1, x.cpu(), torch.ones_like(x.cpu(), dtype=torch.float64))
+    if x.ndim != 2:
+        raise ValueError(f"x must be [n, L], got shape {tuple(x.shape)}")
+    f = torch.zeros(len(x), int(x.max()) + 1, dtype=torch.float64).scatter_add_(
+        1, x.cpu(), torch.ones_like(x.cpu(), dtype=torch.float64)
+    )
     f /= x.shape[1]
     return -(f * f.clamp_min(1e-300).log()).sum(-1)
 
-def token_kl(x: torch.Tensor, ref_x: torch.Tensor, vocab_size: int, prior: float=0.5) -> float:
-    "KL(reference || samples) in nats between unigram token distributions; sample counts get `prior` per token (no infinities)."
-    check_tokens(x, vocab_size, name="x"); check_tokens(ref_x, vocab_size, name="ref_x")
-    p = torch.bincount(ref_x.flatten().cpu(), minlength=vocab_size).double(); p /= p.sum()
-    q = torch.bincount(x.flatten().cpu(), minlength=vocab_size).double() + prior; q /= q.sum()
+
+def token_kl(x: torch.Tensor, ref_x: torch.Tensor, vocab_size: int, prior: float = 0.5) -> float:
+    """KL(reference || samples) in nats between unigram token distributions; sample counts get `prior` per
+    token (no infinities)."""
+    check_tokens(x, vocab_size, name="x")
+    check_tokens(ref_x, vocab_size, name="ref_x")
+    p = torch.bincount(ref_x.flatten().cpu(), minlength=vocab_size).double()
+    p /= p.sum()
+    q = torch.bincount(x.flatten().cpu(), minlength=vocab_size).double() + prior
+    q /= q.sum()
     return float((p * (p.clamp_min(1e-300) / q).log()).sum())
 
 # %% ../nbs/11_metrics.ipynb #9daf46cf
 @torch.no_grad()
-def heldout_bits(model, rows: torch.Tensor, repeats: int=4, batch: int=256, seed: int=0,
-                 schedule: str|None=None    # LADD models: the sampling path whose bound is reported
-                ) -> tuple[float, float]:
-    "(bits per token, standard error) on held-out `rows` from the model's `nll_bound`: exact (AR) or a Monte-Carlo bound."
-    if not hasattr(model, "nll_bound"): raise ValueError(f"{type(model).__name__} has no nll_bound: no likelihood to report")
+def heldout_bits(
+    model,
+    rows: torch.Tensor,
+    repeats: int = 4,
+    batch: int = 256,
+    seed: int = 0,
+    schedule: str | None = None,  # LADD models: the sampling path whose bound is reported
+) -> tuple[float, float]:
+    """(bits per token, standard error) on held-out `rows` from the model's `nll_bound`: exact (AR) or a
+    Monte-Carlo bound."""
+    if not hasattr(model, "nll_bound"):
+        raise ValueError(f"{type(model).__name__} has no nll_bound: no likelihood to report")
     dev = next(model.parameters()).device
     exact = getattr(model, "exact_likelihood", False)
     g = make_generator(seed, dev)
     vals = []
     for _ in range(1 if exact else repeats):
         for i in range(0, len(rows), batch):
-            x = rows[i:i + batch].to(dev)
+            x = rows[i : i + batch].to(dev)
             vals.append(model.nll_bound(x, schedule=schedule, generator=g).double().cpu())
     v = torch.cat(vals) / (rows.shape[1] * math.log(2))
     return float(v.mean()), 0.0 if exact else float(v.std() / math.sqrt(len(v)))
 
 # %% ../nbs/11_metrics.ipynb #4949a4b1
 @torch.no_grad()
-def gpt2_gen_ppl(texts: list[str], model_name: str="gpt2-large", allow_network: bool=False, batch: int=8, device=None) -> float:
+def gpt2_gen_ppl(
+    texts: list[str], model_name: str = "gpt2-large", allow_network: bool = False, batch: int = 8, device=None
+) -> float:
     "Gen PPL of `texts` under GPT-2 Large (retokenised, first-EOS rule, 1,024-token chunks, token-weighted)."
     from ladd_nb.text import hub_allowed
-    try: from transformers import AutoModelForCausalLM, AutoTokenizer
-    except ImportError: raise ImportError("gpt2_gen_ppl needs transformers: pip install 'ladd_nb[text]'") from None
+
+    try:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError:
+        raise ImportError("gpt2_gen_ppl needs transformers: pip install 'ladd_nb[text]'") from None
     local = not hub_allowed(allow_network)
     tok = AutoTokenizer.from_pretrained(model_name, local_files_only=local)
     lm = AutoModelForCausalLM.from_pretrained(model_name, local_files_only=local).eval()
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu"); lm.to(device)
-    eos = tok.eos_token; tot, count = 0.0, 0
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    lm.to(device)
+    eos = tok.eos_token
+    tot, count = 0.0, 0
     for text in texts:
-        if eos in text: text = text[:text.index(eos) + len(eos)]             # first-EOS rule
+        if eos in text:
+            text = text[: text.index(eos) + len(eos)]  # first-EOS rule
         ids = torch.tensor(tok(text)["input_ids"], device=device)
         for i in range(0, len(ids), 1024):
-            chunk = ids[i:i + 1024]
-            if len(chunk) < 2: continue
+            chunk = ids[i : i + 1024]
+            if len(chunk) < 2:
+                continue
             logp = lm(chunk[None]).logits[0, :-1].double().log_softmax(-1)
-            tot -= float(logp.gather(-1, chunk[1:, None]).sum()); count += len(chunk) - 1
+            tot -= float(logp.gather(-1, chunk[1:, None]).sum())
+            count += len(chunk) - 1
     return math.exp(tot / count)
 
 # %% ../nbs/11_metrics.ipynb #95b3da8d
 def load_reference(c) -> ARModel:
-    "The AR reference model named by `c.ref` (shipped checkpoint name or path), checked to match the corpus, tokenizer and length."
+    """The AR reference model named by `c.ref` (shipped checkpoint name or path), checked to match the corpus,
+    tokenizer and length."""
     from ladd_nb.train import model_from_checkpoint, shipped_checkpoint
+
     path = Path(c.ref) if Path(c.ref).is_file() else shipped_checkpoint(c.ref)
     ref, rc, _ = model_from_checkpoint(path)
-    if not isinstance(ref, ARModel): raise ValueError(f"reference {c.ref!r} is not an AR model (preset {rc.model!r})")
-    for k in ("corpus", "tokenizer", "length", "bpe_vocab", "valid_frac", "max_train_tokens"):   # same data, same held-out split
-        if getattr(rc, k) != getattr(c, k): raise ValueError(f"reference {c.ref!r} has {k}={getattr(rc, k)!r}, this model {getattr(c, k)!r}; train a matching one (preset *-ar)")
+    if not isinstance(ref, ARModel):
+        raise ValueError(f"reference {c.ref!r} is not an AR model (preset {rc.model!r})")
+    for k in (
+        "corpus",
+        "tokenizer",
+        "length",
+        "bpe_vocab",
+        "valid_frac",
+        "max_train_tokens",
+    ):  # same data, same held-out split
+        if getattr(rc, k) != getattr(c, k):
+            raise ValueError(
+                f"reference {c.ref!r} has {k}={getattr(rc, k)!r}, this model {getattr(c, k)!r}; train a "
+                "matching one (preset *-ar)"
+            )
     return ref
+
 
 def _schedules(model):
     from ladd_nb.diladd import DiLADD
-    if isinstance(model, ARModel): return ("ar",)
+
+    if isinstance(model, ARModel):
+        return ("ar",)
     return ("sequential", "joint") if isinstance(model, DiLADD) else (getattr(model, "schedule", "-"),)
 
+
 @torch.no_grad()
-def text_eval(model, c, steps, out_dir=None, n: int|None=None, ref: ARModel|None=None, log=None,
-              seed: int=0) -> list[dict]:
-    "Rows {K, schedule, nfe_*, gen_ppl, entropy, token_kl, data_*, heldout_bits, sample_s} at each K; samples written to `out_dir`."
+def text_eval(
+    model, c, steps, out_dir=None, n: int | None = None, ref: ARModel | None = None, log=None, seed: int = 0
+) -> list[dict]:
+    """Rows {K, schedule, nfe_*, gen_ppl, entropy, token_kl, data_*, heldout_bits, sample_s} at each K;
+    samples written to `out_dir`."""
     from ladd_nb.text import data_of
+
     data, ref = data_of(c), ref or load_reference(c)
-    n = n or c.eval_samples; model.eval(); V = data.tokenizer.vocab_size
+    n = n or c.eval_samples
+    model.eval()
+    V = data.tokenizer.vocab_size
     held = data.valid[:n]
-    base = dict(data_gen_ppl=round(gen_ppl(ref, held), 3), data_entropy=round(float(unigram_entropy(held).mean()), 4))
+    base = dict(
+        data_gen_ppl=round(gen_ppl(ref, held), 3), data_entropy=round(float(unigram_entropy(held).mean()), 4)
+    )
     dev = next(model.parameters()).device
-    if hasattr(model, "fit_bound"):      # the bound's free settings (Co-LADD), chosen on training rows
+    if hasattr(model, "fit_bound"):  # the bound's free settings (Co-LADD), chosen on training rows
         model.fit_bound(data.train[:512].to(dev), generator=make_generator(seed, dev))
     rows = []
     for s in _schedules(model):
         # the likelihood bound of the sampling path the samples come from
         bits = heldout_bits(model, data.valid[:1024], seed=seed, schedule=None if s in ("-", "ar") else s)
-        for K in ([c.length] if s == "ar" else sorted({min(int(k), c.length) for k in steps})):
-            kw = {} if s in ("-", "ar") else {"schedule": s} | ({"latent_steps": c.eval_latent_steps} if s == "sequential" else {})
-            g = make_generator(seed + K, next(model.parameters()).device)   # the same samples at K, run after run
-            t0 = time.perf_counter(); r = model.sample(n, K, generator=g, **kw); sec = time.perf_counter() - t0
+        for K in [c.length] if s == "ar" else sorted({min(int(k), c.length) for k in steps}):
+            kw = (
+                {}
+                if s in ("-", "ar")
+                else {"schedule": s} | ({"latent_steps": c.eval_latent_steps} if s == "sequential" else {})
+            )
+            g = make_generator(
+                seed + K, next(model.parameters()).device
+            )  # the same samples at K, run after run
+            t0 = time.perf_counter()
+            r = model.sample(n, K, generator=g, **kw)
+            sec = time.perf_counter() - t0
             x = r.x.cpu()
-            rows.append(dict(K=K, schedule=s, gen_ppl=round(gen_ppl(ref, x), 3), entropy=round(float(unigram_entropy(x).mean()), 4),
-                             token_kl=round(token_kl(x, data.valid, V), 5), **{f"nfe_{k}": v for k, v in r.nfe.items()}, **base,
-                             heldout_bits=round(bits[0], 4), heldout_bits_se=round(bits[1], 4), sample_s=round(sec, 3)))
+            rows.append(
+                dict(
+                    K=K,
+                    schedule=s,
+                    gen_ppl=round(gen_ppl(ref, x), 3),
+                    entropy=round(float(unigram_entropy(x).mean()), 4),
+                    token_kl=round(token_kl(x, data.valid, V), 5),
+                    **{f"nfe_{k}": v for k, v in r.nfe.items()},
+                    **base,
+                    heldout_bits=round(bits[0], 4),
+                    heldout_bits_se=round(bits[1], 4),
+                    sample_s=round(sec, 3),
+                )
+            )
             if out_dir is not None:
                 Path(out_dir).mkdir(parents=True, exist_ok=True)
-                (Path(out_dir) / f"samples_{s}_K{K}.txt").write_text("\n".join(data.tokenizer.decode(t) for t in x[:16]) + "\n")
-            if log: log(rows[-1])
+                (Path(out_dir) / f"samples_{s}_K{K}.txt").write_text(
+                    "\n".join(data.tokenizer.decode(t) for t in x[:16]) + "\n"
+                )
+            if log:
+                log(rows[-1])
     return rows

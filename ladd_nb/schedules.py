@@ -21,15 +21,23 @@ __all__ = ['MASK_SCHEDULES', 'VP_SCHEDULES', 'MaskSchedule', 'LinearSchedule', '
 @dataclass(frozen=True)
 class MaskSchedule:
     "A clamped masking schedule alpha_t = (1-2 eps) f(t) + eps; subclasses define the shape `f` and `df`."
+
     eps: float = 1e-4
-    def f(self, t): raise NotImplementedError
-    def df(self, t): raise NotImplementedError
+
+    def f(self, t):
+        raise NotImplementedError
+
+    def df(self, t):
+        raise NotImplementedError
+
     def alpha(self, t):
         "Probability that a token is still unmasked at time `t`."
         return (1 - 2 * self.eps) * self.f(t) + self.eps
+
     def dalpha(self, t):
         "Time derivative of `alpha` (negative)."
         return (1 - 2 * self.eps) * self.df(t)
+
     def nelbo_weight(self, t):
         "The NELBO weight -alpha'_t / (1 - alpha_t), positive."
         return -self.dalpha(t) / (1 - self.alpha(t))
@@ -38,36 +46,63 @@ class MaskSchedule:
 @dataclass(frozen=True)
 class LinearSchedule(MaskSchedule):
     "f(t) = 1 - t (the LADD default for tokens)."
-    def f(self, t): return 1 - t
-    def df(self, t): return -torch.ones_like(t)
+
+    def f(self, t):
+        return 1 - t
+
+    def df(self, t):
+        return -torch.ones_like(t)
+
 
 @dataclass(frozen=True)
 class CosineSchedule(MaskSchedule):
     "f(t) = 1 - cos(pi/2 (1 - t)) (MD4 form)."
-    def f(self, t): return 1 - torch.cos(math.pi / 2 * (1 - t))
-    def df(self, t): return -math.pi / 2 * torch.sin(math.pi / 2 * (1 - t))
+
+    def f(self, t):
+        return 1 - torch.cos(math.pi / 2 * (1 - t))
+
+    def df(self, t):
+        return -math.pi / 2 * torch.sin(math.pi / 2 * (1 - t))
+
 
 @dataclass(frozen=True)
 class PolynomialSchedule(MaskSchedule):
     "f(t) = 1 - t^p."
+
     power: float = 2.0
-    def f(self, t): return 1 - t ** self.power
-    def df(self, t): return -self.power * t ** (self.power - 1)
+
+    def f(self, t):
+        return 1 - t**self.power
+
+    def df(self, t):
+        return -self.power * t ** (self.power - 1)
+
 
 @dataclass(frozen=True)
 class LogLinearSchedule(MaskSchedule):
     "alpha_t = 1 - (1 - eps) t, i.e. exp(-sigma) with sigma = -log(1 - (1-eps) t) (MDLM, SEDD)."
-    def alpha(self, t): return 1 - (1 - self.eps) * t
-    def dalpha(self, t): return -(1 - self.eps) * torch.ones_like(t)
+
+    def alpha(self, t):
+        return 1 - (1 - self.eps) * t
+
+    def dalpha(self, t):
+        return -(1 - self.eps) * torch.ones_like(t)
 
 # %% ../nbs/01_schedules.ipynb #cd57c2b2
-MASK_SCHEDULES = {"linear": LinearSchedule, "cosine": CosineSchedule,
-                  "polynomial": PolynomialSchedule, "loglinear": LogLinearSchedule}
+MASK_SCHEDULES = {
+    "linear": LinearSchedule,
+    "cosine": CosineSchedule,
+    "polynomial": PolynomialSchedule,
+    "loglinear": LogLinearSchedule,
+}
 
-def get_mask_schedule(name: str="linear", **kwargs) -> MaskSchedule:
+
+def get_mask_schedule(name: str = "linear", **kwargs) -> MaskSchedule:
     "Masking schedule by name: one of `MASK_SCHEDULES`."
-    if isinstance(name, MaskSchedule): return name
-    if name not in MASK_SCHEDULES: raise ValueError(f"unknown masking schedule {name!r}; choose one of {sorted(MASK_SCHEDULES)}")
+    if isinstance(name, MaskSchedule):
+        return name
+    if name not in MASK_SCHEDULES:
+        raise ValueError(f"unknown masking schedule {name!r}; choose one of {sorted(MASK_SCHEDULES)}")
     return MASK_SCHEDULES[name](**kwargs)
 
 # %% ../nbs/01_schedules.ipynb #4febf92b
@@ -77,73 +112,121 @@ def plot_mask_schedules(names=("linear", "cosine", "polynomial", "loglinear"), f
     fig, (a, b) = plt.subplots(1, 2, figsize=figsize)
     for n in names:
         s = get_mask_schedule(n)
-        a.plot(t, s.alpha(t), label=n); b.plot(t, s.nelbo_weight(t), label=n)
-    a.set(xlabel="t", title=r"$\alpha_t$"); b.set(xlabel="t", title=r"$-\alpha'_t/(1-\alpha_t)$", yscale="log")
-    a.legend(fontsize=7); fig.tight_layout()
+        a.plot(t, s.alpha(t), label=n)
+        b.plot(t, s.nelbo_weight(t), label=n)
+    a.set(xlabel="t", title=r"$\alpha_t$")
+    b.set(xlabel="t", title=r"$-\alpha'_t/(1-\alpha_t)$", yscale="log")
+    a.legend(fontsize=7)
+    fig.tight_layout()
     return fig
 
 # %% ../nbs/01_schedules.ipynb #83d7ff86
 @dataclass(frozen=True)
 class VPSchedule:
     "Variance-preserving schedule: alpha_bar_t^2 = (1-2 eps) g(t) + eps, sigma_bar_t^2 = 1 - alpha_bar_t^2."
+
     eps: float = 1e-4
-    def g(self, t): raise NotImplementedError
-    def dg(self, t): raise NotImplementedError
-    def alpha_bar2(self, t): return (1 - 2 * self.eps) * self.g(t) + self.eps
-    def dalpha_bar2(self, t): return (1 - 2 * self.eps) * self.dg(t)
-    def alpha_bar(self, t): return self.alpha_bar2(t).sqrt()
-    def sigma_bar(self, t): return (1 - self.alpha_bar2(t)).sqrt()
+
+    def g(self, t):
+        raise NotImplementedError
+
+    def dg(self, t):
+        raise NotImplementedError
+
+    def alpha_bar2(self, t):
+        return (1 - 2 * self.eps) * self.g(t) + self.eps
+
+    def dalpha_bar2(self, t):
+        return (1 - 2 * self.eps) * self.dg(t)
+
+    def alpha_bar(self, t):
+        return self.alpha_bar2(t).sqrt()
+
+    def sigma_bar(self, t):
+        return (1 - self.alpha_bar2(t)).sqrt()
+
     def snr(self, t):
         "Signal-to-noise ratio alpha_bar^2 / sigma_bar^2."
-        a2 = self.alpha_bar2(t); return a2 / (1 - a2)
+        a2 = self.alpha_bar2(t)
+        return a2 / (1 - a2)
+
     def dsnr(self, t):
         "Time derivative of the SNR (negative): d/dt [a2 / (1 - a2)] = a2' / (1 - a2)^2."
         return self.dalpha_bar2(t) / (1 - self.alpha_bar2(t)) ** 2
 
+
 @dataclass(frozen=True)
 class SqrtVP(VPSchedule):
     "g(t) = sqrt(1 - t) (the LADD default)."
-    def g(self, t): return (1 - t).clamp(min=0).sqrt()
-    def dg(self, t): return -0.5 / (1 - t).clamp(min=1e-12).sqrt()
+
+    def g(self, t):
+        return (1 - t).clamp(min=0).sqrt()
+
+    def dg(self, t):
+        return -0.5 / (1 - t).clamp(min=1e-12).sqrt()
+
 
 @dataclass(frozen=True)
 class CosineVP(VPSchedule):
     "g(t) = cos^2((t + 0.008) / 1.008 * pi/2) (improved DDPM)."
-    def g(self, t): return torch.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
-    def dg(self, t): return -math.pi / 2 / 1.008 * torch.sin((t + 0.008) / 1.008 * math.pi)
+
+    def g(self, t):
+        return torch.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
+
+    def dg(self, t):
+        return -math.pi / 2 / 1.008 * torch.sin((t + 0.008) / 1.008 * math.pi)
+
 
 @dataclass(frozen=True)
 class LinearVP(VPSchedule):
     "g(t) = 1 - t."
-    def g(self, t): return 1 - t
-    def dg(self, t): return -torch.ones_like(t)
+
+    def g(self, t):
+        return 1 - t
+
+    def dg(self, t):
+        return -torch.ones_like(t)
+
 
 VP_SCHEDULES = {"sqrt": SqrtVP, "cosine": CosineVP, "linear": LinearVP}
 
-def get_vp_schedule(name: str="sqrt", **kwargs) -> VPSchedule:
+
+def get_vp_schedule(name: str = "sqrt", **kwargs) -> VPSchedule:
     "Gaussian VP schedule by name: one of `VP_SCHEDULES`."
-    if isinstance(name, VPSchedule): return name
-    if name not in VP_SCHEDULES: raise ValueError(f"unknown VP schedule {name!r}; choose one of {sorted(VP_SCHEDULES)}")
+    if isinstance(name, VPSchedule):
+        return name
+    if name not in VP_SCHEDULES:
+        raise ValueError(f"unknown VP schedule {name!r}; choose one of {sorted(VP_SCHEDULES)}")
     return VP_SCHEDULES[name](**kwargs)
 
 # %% ../nbs/01_schedules.ipynb #879019a6
-def time_grid(steps: int,          # K, the number of steps
-              kind: str="uniform", # "uniform" or "cosine"
-              t_end: float=1e-5,   # the last time t_K
-              dtype=torch.float64):
+def time_grid(
+    steps: int,  # K, the number of steps
+    kind: str = "uniform",  # "uniform" or "cosine"
+    t_end: float = 1e-5,  # the last time t_K
+    dtype=torch.float64,
+):
     "Decreasing sampling times t_0 = 1 > ... > t_K = `t_end` (K+1 points)."
     K = check_steps(steps)
-    if not 0 < t_end < 1: raise ValueError(f"t_end must lie in (0, 1), got {t_end}")
+    if not 0 < t_end < 1:
+        raise ValueError(f"t_end must lie in (0, 1), got {t_end}")
     u = torch.linspace(1, t_end, K + 1, dtype=dtype)
-    if kind == "uniform": return u
+    if kind == "uniform":
+        return u
     if kind == "cosine":
-        t = torch.cos((1 - u) * math.pi / 2); t[-1] = t_end; return t
+        t = torch.cos((1 - u) * math.pi / 2)
+        t[-1] = t_end
+        return t
     raise ValueError(f"unknown time grid {kind!r}; choose 'uniform' or 'cosine'")
 
 # %% ../nbs/01_schedules.ipynb #41d8e960
-def low_discrepancy_times(batch_size: int,      # B
-                          eps: float=1e-4,       # smallest time
-                          generator=None, device="cpu", dtype=torch.float32):
+def low_discrepancy_times(
+    batch_size: int,  # B
+    eps: float = 1e-4,  # smallest time
+    generator=None,
+    device="cpu",
+    dtype=torch.float32,
+):
     "Stratified training times: one in each of B equal slices of [eps, 1], in random order."
     B = check_steps(batch_size, "batch_size")
     u0 = torch.rand((), generator=generator, device=device, dtype=torch.float64)

@@ -22,235 +22,413 @@ __all__ = ['HUB_CORPORA', 'TEXT8_ALPHABET', 'HF_VOCAB', 'MODELS', 'NAMES', 'TEXT
 
 # %% ../nbs/10_text.ipynb #4c3dec32
 def cpython_docs_texts() -> list[str]:
-    "The documentation topics that ship inside CPython (`pydoc_data.topics`), one document per topic, in a fixed order."
+    """The documentation topics that ship inside CPython (`pydoc_data.topics`), one document per topic, in a
+    fixed order."""
     from pydoc_data.topics import topics
+
     return [topics[k] for k in sorted(topics)]
 
-HUB_CORPORA = {   # name -> (hub dataset id, config, text column, validation split)
+
+HUB_CORPORA = {  # name -> (hub dataset id, config, text column, validation split)
     "text8": ("afmck/text8", None, "text", "validation"),
     "lm1b": ("billion-word-benchmark/lm1b", None, "text", "test"),
     "openwebtext": ("Skylion007/openwebtext", None, "text", None),
 }
 
+
 def hub_allowed(allow_network: bool) -> bool:
-    "Whether this run may contact the Hugging Face Hub: only when asked for and not switched off by `HF_HUB_OFFLINE`/`HF_DATASETS_OFFLINE`."
-    off = any(os.environ.get(k, "0").lower() in ("1", "true", "yes") for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    """Whether this run may contact the Hugging Face Hub: only when asked for and not switched off by
+    `HF_HUB_OFFLINE`/`HF_DATASETS_OFFLINE`."""
+    off = any(
+        os.environ.get(k, "0").lower() in ("1", "true", "yes")
+        for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
     return allow_network and not off
 
 # %% ../nbs/10_text.ipynb #d922e805
-def load_corpus(name: str="cpython-docs",  # "cpython-docs", local text files (a path, a glob, or paths joined by commas), or a hub corpus
-                split: str="train",        # hub corpora only: "train" or "validation" (their own held-out split, if they have one)
-                streaming: bool=False,     # iterate without loading everything (large corpora)
-                allow_network: bool=False):
-    "A `datasets` dataset (or `IterableDataset` if `streaming`) with one document per row in the column `text`."
+def load_corpus(
+    # "cpython-docs", local text files (a path, a glob, or paths joined by commas), or a hub corpus
+    name: str = "cpython-docs",
+    split: str = "train",  # hub corpora only: "train" or "validation" (their own held-out split, if any)
+    streaming: bool = False,  # iterate without loading everything (large corpora)
+    allow_network: bool = False,
+):
+    """A `datasets` dataset (or `IterableDataset` if `streaming`) with one document per row in the column
+    `text`."""
     import datasets
+
     if name == "cpython-docs":
         ds = datasets.Dataset.from_dict({"text": cpython_docs_texts()})
         return ds.to_iterable_dataset() if streaming else ds
     if name in HUB_CORPORA:
         if not hub_allowed(allow_network):
-            raise ValueError(f"corpus {name!r} comes from the Hugging Face Hub: pass allow_network=True (preset key allow_network=true) "
-                             "on a machine with network and HF_HUB_OFFLINE unset; offline, use 'cpython-docs' or local text files")
+            raise ValueError(
+                f"corpus {name!r} comes from the Hugging Face Hub: pass allow_network=True (preset key "
+                "allow_network=true) "
+                "on a machine with network and HF_HUB_OFFLINE unset; offline, use 'cpython-docs' or local "
+                "text files"
+            )
         repo, config, col, valid = HUB_CORPORA[name]
         if split != "train":
-            if valid is None: raise ValueError(f"{name} has no held-out split of its own; split_documents holds out documents of 'train'")
+            if valid is None:
+                raise ValueError(
+                    f"{name} has no held-out split of its own; split_documents holds out documents of 'train'"
+                )
             split = valid
         ds = datasets.load_dataset(repo, config, split=split, streaming=streaming)
         return ds.rename_column(col, "text") if col != "text" else ds
     import glob
-    files = [f for part in name.split(",") for f in (sorted(glob.glob(part)) if any(c in part for c in "*?[") else [part])]
+
+    files = [
+        f
+        for part in name.split(",")
+        for f in (sorted(glob.glob(part)) if any(c in part for c in "*?[") else [part])
+    ]
     missing = [f for f in files if not Path(f).is_file()]
-    if missing: raise FileNotFoundError(f"no text file {missing[0]!r}; corpus must be 'cpython-docs', one of {list(HUB_CORPORA)}, or local text files")
-    # one document per paragraph (blank-line separated), so that a held-out split is possible even with one file
-    return datasets.load_dataset("text", data_files=files, sample_by="paragraph", split="train", streaming=streaming)
+    if missing:
+        raise FileNotFoundError(
+            f"no text file {missing[0]!r}; corpus must be 'cpython-docs', one of {list(HUB_CORPORA)}, or "
+            "local text files"
+        )
+    # one document per paragraph (blank-line separated), so that a held-out split is possible even with
+    # one file
+    return datasets.load_dataset(
+        "text", data_files=files, sample_by="paragraph", split="train", streaming=streaming
+    )
 
 # %% ../nbs/10_text.ipynb #cbf16de2
-def is_valid_doc(text: str, valid_frac: float, seed: int=0) -> bool:
-    "Whether a document belongs to the held-out split: a hash of its text (and the seed), uniform on [0, 1), below `valid_frac`."
+def is_valid_doc(text: str, valid_frac: float, seed: int = 0) -> bool:
+    """Whether a document belongs to the held-out split: a hash of its text (and the seed), uniform on [0, 1),
+    below `valid_frac`."""
     h = hashlib.blake2b(f"{seed}:{text}".encode(), digest_size=8).digest()
     return int.from_bytes(h, "big") / 2**64 < valid_frac
 
-def split_documents(ds, valid_frac: float=0.05, seed: int=0):
+
+def split_documents(ds, valid_frac: float = 0.05, seed: int = 0):
     "(train, valid) datasets of whole documents (see `is_valid_doc`); works on streamed datasets too."
-    if not 0 < valid_frac < 1: raise ValueError(f"valid_frac must be in (0, 1), got {valid_frac!r}")
-    return (ds.filter(lambda r: not is_valid_doc(r["text"], valid_frac, seed)),
-            ds.filter(lambda r: is_valid_doc(r["text"], valid_frac, seed)))
+    if not 0 < valid_frac < 1:
+        raise ValueError(f"valid_frac must be in (0, 1), got {valid_frac!r}")
+    return (
+        ds.filter(lambda r: not is_valid_doc(r["text"], valid_frac, seed)),
+        ds.filter(lambda r: is_valid_doc(r["text"], valid_frac, seed)),
+    )
 
 # %% ../nbs/10_text.ipynb #580f5aba
 TEXT8_ALPHABET = " abcdefghijklmnopqrstuvwxyz"
 _DIGITS = "zero one two three four five six seven eight nine".split()
 
+
 class CharTokenizer:
     "text8's alphabet: space = 0, a-z = 1..26 (the mask id of a model over it is 27)."
+
     name, vocab_size, sep_id = "char", 27, 0
+
     def normalize(self, text: str) -> str:
         "Lower case, digits spelled out, anything else a space, runs of spaces collapsed (text8's rules)."
         text = re.sub(r"[0-9]", lambda m: f" {_DIGITS[int(m.group())]} ", text.lower())
         return re.sub(r" +", " ", re.sub(r"[^a-z]", " ", text)).strip()
-    def encode(self, text: str, normalize: bool=True) -> list[int]:
-        "Token ids of `text` (normalised first unless `normalize=False`, in which case characters outside the alphabet are an error)."
-        if normalize: text = self.normalize(text)
+
+    def encode(self, text: str, normalize: bool = True) -> list[int]:
+        """Token ids of `text` (normalised first unless `normalize=False`, in which case characters outside
+        the alphabet are an error)."""
+        if normalize:
+            text = self.normalize(text)
         bad = sorted(set(text) - set(TEXT8_ALPHABET))
-        if bad: raise ValueError(f"characters {bad[:10]} are not in the text8 alphabet (space and a-z); use normalize=True")
+        if bad:
+            raise ValueError(
+                f"characters {bad[:10]} are not in the text8 alphabet (space and a-z); use normalize=True"
+            )
         return [TEXT8_ALPHABET.index(ch) if ch != " " else 0 for ch in text]
+
     def decode(self, ids) -> str:
-        ids = torch.as_tensor(ids); check_tokens(ids, 27, name="ids")
+        ids = torch.as_tensor(ids)
+        check_tokens(ids, 27, name="ids")
         return "".join(TEXT8_ALPHABET[i] for i in ids.tolist())
 
 # %% ../nbs/10_text.ipynb #edfe91e3
 class BPETokenizer:
     "Byte-level BPE from Hugging Face `tokenizers`, trained on a corpus; `<|endoftext|>` separates documents."
+
     name, EOS = "bpe", "<|endoftext|>"
+
     def __init__(self, tok):
-        self.tok = tok; self.vocab_size = tok.get_vocab_size(); self.sep_id = tok.token_to_id(self.EOS)
+        self.tok = tok
+        self.vocab_size = tok.get_vocab_size()
+        self.sep_id = tok.token_to_id(self.EOS)
+
     @classmethod
-    def train(cls, texts: Iterable[str], vocab_size: int=1024, min_frequency: int=2) -> BPETokenizer:
+    def train(cls, texts: Iterable[str], vocab_size: int = 1024, min_frequency: int = 2) -> BPETokenizer:
         "Train a byte-level BPE with `vocab_size` tokens (256 bytes + merges + EOS) on `texts`."
         from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
-        if vocab_size < 257: raise ValueError(f"vocab_size must be at least 257 (256 bytes + EOS), got {vocab_size}")
-        tok = Tokenizer(models.BPE()); tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False); tok.decoder = decoders.ByteLevel()
-        tr = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=[cls.EOS],
-                                 initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+
+        if vocab_size < 257:
+            raise ValueError(f"vocab_size must be at least 257 (256 bytes + EOS), got {vocab_size}")
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        tr = trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            special_tokens=[cls.EOS],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        )
         tok.train_from_iterator(texts, tr)
         return cls(tok)
-    def save(self, path): self.tok.save(str(path))
+
+    def save(self, path):
+        self.tok.save(str(path))
+
     @classmethod
     def load(cls, path):
         from tokenizers import Tokenizer
+
         return cls(Tokenizer.from_file(str(path)))
-    def encode(self, text: str) -> list[int]: return self.tok.encode(text).ids
+
+    def encode(self, text: str) -> list[int]:
+        return self.tok.encode(text).ids
+
     def decode(self, ids) -> str:
-        ids = torch.as_tensor(ids); check_tokens(ids, self.vocab_size, name="ids")
+        ids = torch.as_tensor(ids)
+        check_tokens(ids, self.vocab_size, name="ids")
         return self.tok.decode(ids.tolist(), skip_special_tokens=False)
 
 # %% ../nbs/10_text.ipynb #6dd21505
 HF_VOCAB = {"gpt2": 50257, "bert-base-uncased": 30522}
 
+
 class HFTokenizer:
     "A `transformers` tokenizer (GPT-2, BERT, ...): from the local cache unless `allow_network`."
-    def __init__(self, name: str, allow_network: bool=False):
-        try: from transformers import AutoTokenizer
-        except ImportError: raise ImportError(f"tokenizer {name!r} needs transformers: pip install 'ladd_nb[text]'") from None
-        try: self.tok = AutoTokenizer.from_pretrained(name, local_files_only=not hub_allowed(allow_network))
+
+    def __init__(self, name: str, allow_network: bool = False):
+        try:
+            from transformers import AutoTokenizer
+        except ImportError:
+            raise ImportError(f"tokenizer {name!r} needs transformers: pip install 'ladd_nb[text]'") from None
+        try:
+            self.tok = AutoTokenizer.from_pretrained(name, local_files_only=not hub_allowed(allow_network))
         except OSError as e:
-            raise ValueError(f"tokenizer {name!r} is not in the local Hugging Face cache; run once with allow_network=True on a machine with network ({str(e)[:120]})") from None
+            raise ValueError(
+                f"tokenizer {name!r} is not in the local Hugging Face cache; run once with "
+                f"allow_network=True on a machine with network ({str(e)[:120]})"
+            ) from None
         self.name, self.vocab_size = name, len(self.tok)
         self.sep_id = self.tok.eos_token_id if self.tok.eos_token_id is not None else self.tok.sep_token_id
-    def encode(self, text: str) -> list[int]: return self.tok(text, add_special_tokens=False)["input_ids"]
+
+    def encode(self, text: str) -> list[int]:
+        return self.tok(text, add_special_tokens=False)["input_ids"]
+
     def decode(self, ids) -> str:
-        ids = torch.as_tensor(ids); check_tokens(ids, self.vocab_size, name="ids")
+        ids = torch.as_tensor(ids)
+        check_tokens(ids, self.vocab_size, name="ids")
         return self.tok.decode(ids.tolist())
 
 # %% ../nbs/10_text.ipynb #8f8cfa7a
-def get_tokenizer(name: str, train_texts: Iterable[str]|None=None, bpe_vocab: int=1024, allow_network: bool=False):
+def get_tokenizer(
+    name: str, train_texts: Iterable[str] | None = None, bpe_vocab: int = 1024, allow_network: bool = False
+):
     "`'char'`, `'bpe'` (trained on `train_texts`) or a `transformers` tokenizer name."
-    if name == "char": return CharTokenizer()
+    if name == "char":
+        return CharTokenizer()
     if name == "bpe":
-        if train_texts is None: raise ValueError("a BPE tokenizer is trained on the corpus: pass train_texts")
+        if train_texts is None:
+            raise ValueError("a BPE tokenizer is trained on the corpus: pass train_texts")
         return BPETokenizer.train(train_texts, bpe_vocab)
     return HFTokenizer(name, allow_network)
 
-def vocab_size_of(tokenizer: str, bpe_vocab: int=1024) -> int:
+
+def vocab_size_of(tokenizer: str, bpe_vocab: int = 1024) -> int:
     "Model vocabulary for a tokenizer name, without loading it (checkpoints rebuild their model offline)."
-    if tokenizer == "char": return 27
-    if tokenizer == "bpe": return bpe_vocab
-    if tokenizer in HF_VOCAB: return HF_VOCAB[tokenizer]
+    if tokenizer == "char":
+        return 27
+    if tokenizer == "bpe":
+        return bpe_vocab
+    if tokenizer in HF_VOCAB:
+        return HF_VOCAB[tokenizer]
     return HFTokenizer(tokenizer).vocab_size
 
 # %% ../nbs/10_text.ipynb #7f0e8c49
-def iter_packed(token_lists: Iterable[list[int]], length: int, sep_id: int|None) -> Iterator[list[int]]:
-    "Rows of exactly `length` tokens from documents joined by `sep_id`; the final partial row is kept in `.leftover` of the returned object."
+def iter_packed(token_lists: Iterable[list[int]], length: int, sep_id: int | None) -> Iterator[list[int]]:
+    """Rows of exactly `length` tokens from documents joined by `sep_id`; the final partial row is kept in
+    `.leftover` of the returned object."""
     check_steps(length, "length")
     buf: list[int] = []
     for ids in token_lists:
-        if buf and sep_id is not None: buf.append(sep_id)
+        if buf and sep_id is not None:
+            buf.append(sep_id)
         buf.extend(ids)
         while len(buf) >= length:
-            yield buf[:length]; buf = buf[length:]
+            yield buf[:length]
+            buf = buf[length:]
     iter_packed.leftover = len(buf)
 
-def pack(token_lists: Iterable[list[int]], length: int, sep_id: int|None, max_rows: int|None=None, dtype=torch.long) -> tuple[torch.Tensor, int]:
-    "(rows [N, length], tokens not used): all complete rows (at most `max_rows`), and how many tokens were left out."
+
+def pack(
+    token_lists: Iterable[list[int]],
+    length: int,
+    sep_id: int | None,
+    max_rows: int | None = None,
+    dtype=torch.long,
+) -> tuple[torch.Tensor, int]:
+    """(rows [N, length], tokens not used): all complete rows (at most `max_rows`), and how many tokens were
+    left out."""
     rows, it = [], iter_packed(token_lists, length, sep_id)
     for r in it:
         rows.append(r)
-        if max_rows is not None and len(rows) >= max_rows: it.close(); return torch.tensor(rows, dtype=dtype), -1   # -1: stopped early on purpose
-    if not rows: raise ValueError(f"the corpus has fewer than {length} tokens: nothing to pack")
+        if max_rows is not None and len(rows) >= max_rows:
+            it.close()
+            return torch.tensor(rows, dtype=dtype), -1  # -1: stopped early on purpose
+    if not rows:
+        raise ValueError(f"the corpus has fewer than {length} tokens: nothing to pack")
     return torch.tensor(rows, dtype=dtype), iter_packed.leftover
 
 # %% ../nbs/10_text.ipynb #b2f90f67
 def cache_dir() -> Path:
     return Path(os.environ.get("LADD_NB_CACHE", Path.home() / ".cache" / "ladd_nb")) / "text"
 
+
 @dataclass
 class TextData:
     "Packed training and held-out rows of a corpus, with the tokenizer that made them."
-    train: torch.Tensor   # [N, L] token ids (int32: half the memory of int64 for large corpora)
-    valid: torch.Tensor   # [M, L]
+
+    train: torch.Tensor  # [N, L] token ids (int32: half the memory of int64 for large corpora)
+    valid: torch.Tensor  # [M, L]
     tokenizer: object
     info: dict
+
     def batches(self) -> Callable:
-        "`(generator, n) -> [n, L]`: rows drawn uniformly at random from the training rows (the trainer's data source)."
-        return lambda g, n: self.train[torch.randint(len(self.train), (n,), generator=g, device=g.device).cpu()].long().to(g.device)
+        """`(generator, n) -> [n, L]`: rows drawn uniformly at random from the training rows (the trainer's
+        data source)."""
+        return lambda g, n: (
+            self.train[torch.randint(len(self.train), (n,), generator=g, device=g.device).cpu()]
+            .long()
+            .to(g.device)
+        )
+
 
 def _texts(ds, tok):
     norm = getattr(tok, "normalize", None)
     for r in ds:
         t = r["text"]
-        if norm: t = norm(t)
-        if t.strip(): yield t
+        if norm:
+            t = norm(t)
+        if t.strip():
+            yield t
+
 
 _MEMO: dict = {}
 
-def _fingerprint(corpus: str):
-    "What must change the cache besides the arguments: the Python version (its docs) or the local files' sizes and times."
-    import glob, sys
-    if corpus == "cpython-docs": return list(sys.version_info[:3])
-    if corpus in HUB_CORPORA: return None
-    files = [f for part in corpus.split(",") for f in (sorted(glob.glob(part)) if any(ch in part for ch in "*?[") else [part])]
-    return [[str(Path(f).resolve()), Path(f).stat().st_size, Path(f).stat().st_mtime_ns] for f in files if Path(f).is_file()]
 
-def text_data(corpus: str="cpython-docs", tokenizer: str="char", length: int=64, valid_frac: float=0.05, seed: int=0,
-              bpe_vocab: int=1024, max_train_tokens: int=0, allow_network: bool=False, log=print) -> TextData:
+def _fingerprint(corpus: str):
+    """What must change the cache besides the arguments: the Python version (its docs) or the local files'
+    sizes and times."""
+    import glob, sys
+
+    if corpus == "cpython-docs":
+        return list(sys.version_info[:3])
+    if corpus in HUB_CORPORA:
+        return None
+    files = [
+        f
+        for part in corpus.split(",")
+        for f in (sorted(glob.glob(part)) if any(ch in part for ch in "*?[") else [part])
+    ]
+    return [
+        [str(Path(f).resolve()), Path(f).stat().st_size, Path(f).stat().st_mtime_ns]
+        for f in files
+        if Path(f).is_file()
+    ]
+
+
+def text_data(
+    corpus: str = "cpython-docs",
+    tokenizer: str = "char",
+    length: int = 64,
+    valid_frac: float = 0.05,
+    seed: int = 0,
+    bpe_vocab: int = 1024,
+    max_train_tokens: int = 0,
+    allow_network: bool = False,
+    log=print,
+) -> TextData:
     "Load, split, tokenise and pack a corpus (see above); cached on disk and in memory."
-    key = json.dumps([corpus, _fingerprint(corpus), tokenizer, length, valid_frac, seed, bpe_vocab, max_train_tokens])
-    if key in _MEMO: return _MEMO[key]
+    key = json.dumps(
+        [corpus, _fingerprint(corpus), tokenizer, length, valid_frac, seed, bpe_vocab, max_train_tokens]
+    )
+    if key in _MEMO:
+        return _MEMO[key]
     import torch.distributed as dist
+
     ddp = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-    if ddp and dist.get_rank() != 0: dist.barrier()          # process 0 builds the cache first
-    try: _MEMO[key] = _text_data(key, corpus, tokenizer, length, valid_frac, seed, bpe_vocab, max_train_tokens, allow_network, log)
+    if ddp and dist.get_rank() != 0:
+        dist.barrier()  # process 0 builds the cache first
+    try:
+        _MEMO[key] = _text_data(
+            key, corpus, tokenizer, length, valid_frac, seed, bpe_vocab, max_train_tokens, allow_network, log
+        )
     finally:
-        if ddp and dist.get_rank() == 0: dist.barrier()
+        if ddp and dist.get_rank() == 0:
+            dist.barrier()
     return _MEMO[key]
 
-def _text_data(key, corpus, tokenizer, length, valid_frac, seed, bpe_vocab, max_train_tokens, allow_network, log) -> TextData:
+
+def _text_data(
+    key, corpus, tokenizer, length, valid_frac, seed, bpe_vocab, max_train_tokens, allow_network, log
+) -> TextData:
     path = cache_dir() / (hashlib.blake2b(key.encode(), digest_size=8).hexdigest() + ".pt")
     tok_path = path.with_suffix(".bpe.json")
     if path.is_file() and (tokenizer != "bpe" or tok_path.is_file()):
         d = torch.load(path, weights_only=True, mmap=True)
-        tok = BPETokenizer.load(tok_path) if tokenizer == "bpe" else get_tokenizer(tokenizer, allow_network=allow_network)
+        tok = (
+            BPETokenizer.load(tok_path)
+            if tokenizer == "bpe"
+            else get_tokenizer(tokenizer, allow_network=allow_network)
+        )
         return TextData(d["train"], d["valid"].long(), tok, json.loads(d["info"]))
     t0 = time.perf_counter()
     hub = corpus in HUB_CORPORA
     ds = load_corpus(corpus, streaming=hub, allow_network=allow_network)
-    if hub and HUB_CORPORA[corpus][3] is not None:                   # the corpus's own held-out split
-        train_ds, valid_ds = ds, load_corpus(corpus, "validation", streaming=True, allow_network=allow_network)
-    else: train_ds, valid_ds = split_documents(ds, valid_frac, seed)
+    if hub and HUB_CORPORA[corpus][3] is not None:  # the corpus's own held-out split
+        train_ds, valid_ds = (
+            ds,
+            load_corpus(corpus, "validation", streaming=True, allow_network=allow_network),
+        )
+    else:
+        train_ds, valid_ds = split_documents(ds, valid_frac, seed)
     if tokenizer == "bpe":
         sample = (t for i, t in zip(range(100_000), (r["text"] for r in train_ds)))
         tok = get_tokenizer("bpe", sample, bpe_vocab)
-        if tok.vocab_size != bpe_vocab:   # byte-level BPE stops when no pair is frequent enough: the model must match the tokenizer
-            raise ValueError(f"this corpus yields only {tok.vocab_size} BPE tokens, not bpe_vocab={bpe_vocab}; set bpe_vocab={tok.vocab_size}")
-    else: tok = get_tokenizer(tokenizer, allow_network=allow_network)
+        if (
+            tok.vocab_size != bpe_vocab
+        ):  # byte-level BPE stops when no pair is frequent enough: the model must match the tokenizer
+            raise ValueError(
+                f"this corpus yields only {tok.vocab_size} BPE tokens, not bpe_vocab={bpe_vocab}; set "
+                f"bpe_vocab={tok.vocab_size}"
+            )
+    else:
+        tok = get_tokenizer(tokenizer, allow_network=allow_network)
     enc = lambda d: (tok.encode(t) for t in _texts(d, tok))
     max_rows = max_train_tokens // length if max_train_tokens else None
     train, left_t = pack(enc(train_ds), length, tok.sep_id, max_rows, torch.int32)
-    valid, left_v = pack(enc(valid_ds), length, tok.sep_id, None if max_rows is None else max(1, max_rows // 20))
-    info = dict(corpus=corpus, tokenizer=tokenizer, vocab_size=tok.vocab_size, length=length, train_rows=len(train), valid_rows=len(valid),
-                train_leftover_tokens=left_t, valid_leftover_tokens=left_v, seconds=round(time.perf_counter() - t0, 1))
+    valid, left_v = pack(
+        enc(valid_ds), length, tok.sep_id, None if max_rows is None else max(1, max_rows // 20)
+    )
+    info = dict(
+        corpus=corpus,
+        tokenizer=tokenizer,
+        vocab_size=tok.vocab_size,
+        length=length,
+        train_rows=len(train),
+        valid_rows=len(valid),
+        train_leftover_tokens=left_t,
+        valid_leftover_tokens=left_v,
+        seconds=round(time.perf_counter() - t0, 1),
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     from ladd_nb.train import save_atomic
-    if tokenizer == "bpe": tok.save(tok_path)
+
+    if tokenizer == "bpe":
+        tok.save(tok_path)
     save_atomic({"train": train, "valid": valid, "info": json.dumps(info)}, path)
     log(f"text data: {info}")
     return TextData(train, valid, tok, info)
@@ -258,33 +436,37 @@ def _text_data(key, corpus, tokenizer, length, valid_frac, seed, bpe_vocab, max_
 # %% ../nbs/10_text.ipynb #409be774
 from .train import TrainConfig, Preset, register_preset, save_atomic
 
+
 @dataclass
 class TextConfig(TrainConfig):
     "Settings of a text preset (data, model, LADD latent, evaluation) plus the training loop's."
-    model: str = "mdlm"             # "ar" (reference), "mdlm", "coladd", "diladd"
+
+    model: str = "mdlm"  # "ar" (reference), "mdlm", "coladd", "diladd"
     corpus: str = "cpython-docs"
     tokenizer: str = "char"
     bpe_vocab: int = 1024
     length: int = 64
     valid_frac: float = 0.05
-    max_train_tokens: int = 0       # 0: the whole corpus; hub corpora are streamed and stop here
+    max_train_tokens: int = 0  # 0: the whole corpus; hub corpora are streamed and stop here
     allow_network: bool = False
-    size: str = "tiny"              # DiT size (tiny, xxs, xs, s, b, l)
-    loss_type: str = "nelbo"        # MDLM: "nelbo" or "ce"; LADD: loss of the tokens
-    n_slots: int = 4                # LADD latent slots S
-    d: int = 16                     # latent (code vector) dimension
-    schedule: str = "sequential"    # Co-LADD: "sequential" (latent first) or "joint"
-    encoder: str = "dit"            # Co-LADD encoder: "dit" (learned) or "minilm" (pretrained, frozen)
-    n_codes: int = 256              # Di-LADD codebook
+    size: str = "tiny"  # DiT size (tiny, xxs, xs, s, b, l)
+    loss_type: str = "nelbo"  # MDLM: "nelbo" or "ce"; LADD: loss of the tokens
+    n_slots: int = 4  # LADD latent slots S
+    d: int = 16  # latent (code vector) dimension
+    schedule: str = "sequential"  # Co-LADD: "sequential" (latent first) or "joint"
+    encoder: str = "dit"  # Co-LADD encoder: "dit" (learned) or "minilm" (pretrained, frozen)
+    n_codes: int = 256  # Di-LADD codebook
     cosine: bool = True
     vq_decay: float = 0.95
     commitment: float = 0.1
     dead_fraction: float = 0.5
     code_schedule: str = "polynomial"
     stage1_steps: int = 1000
-    eval_latent_steps: int = 8      # latent steps of the sequential schedule in sweeps
-    ref: str = "text-char-ar"       # AR reference model for gen PPL: a shipped checkpoint name or a checkpoint path
-    eval_samples: int = 256         # samples per step budget in sweeps
+    eval_latent_steps: int = 8  # latent steps of the sequential schedule in sweeps
+    ref: str = (
+        "text-char-ar"  # AR reference model for gen PPL: a shipped checkpoint name or a checkpoint path
+    )
+    eval_samples: int = 256  # samples per step budget in sweeps
     train_steps: int = 3000
     batch_size: int = 64
     lr: float = 1e-3
@@ -293,115 +475,266 @@ class TextConfig(TrainConfig):
     ema: float = 0.999
     eval_every: int = 500
 
+
 MODELS = ("ar", "mdlm", "coladd", "diladd")
+
 
 def build_text_model(c: TextConfig):
     "The model of a text preset (AR reference, MDLM, Co-LADD or Di-LADD) on DiT backbones of size `c.size`."
     from ladd_nb.dit import DiT, JointDiT, LatentDiT
     from ladd_nb.masked import MDLM
-    if c.model not in MODELS: raise ValueError(f"model must be one of {MODELS}, got {c.model!r}")
+
+    if c.model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {c.model!r}")
     V, L = vocab_size_of(c.tokenizer, c.bpe_vocab), check_steps(c.length, "length")
     if c.model == "ar":
         from ladd_nb.metrics import ARModel
+
         return ARModel(V, L, c.size)
-    if c.model == "mdlm": return MDLM(DiT(V, c.size), V, L, loss_type=c.loss_type)
-    if c.n_slots > L: raise ValueError(f"n_slots={c.n_slots} latent slots need sequences at least that long; length={L}")
+    if c.model == "mdlm":
+        return MDLM(DiT(V, c.size), V, L, loss_type=c.loss_type)
+    if c.n_slots > L:
+        raise ValueError(f"n_slots={c.n_slots} latent slots need sequences at least that long; length={L}")
     loss_x = "nelbo" if c.loss_type == "nelbo" else "ce"
     if c.model == "coladd":
         from ladd_nb.coladd import CoLADD, DiTEncoder
+
         seq = c.schedule == "sequential"
-        return CoLADD(_coladd_encoder(c, V), JointDiT(V, c.n_slots, latent_dim=c.d, size=c.size), LatentDiT(c.n_slots, c.d, c.size) if seq else None,
-                      V, L, c.n_slots, c.d, schedule=c.schedule, loss_x=loss_x, stage1_steps=c.stage1_steps)
+        return CoLADD(
+            _coladd_encoder(c, V),
+            JointDiT(V, c.n_slots, latent_dim=c.d, size=c.size),
+            LatentDiT(c.n_slots, c.d, c.size) if seq else None,
+            V,
+            L,
+            c.n_slots,
+            c.d,
+            schedule=c.schedule,
+            loss_x=loss_x,
+            stage1_steps=c.stage1_steps,
+        )
     from ladd_nb.coladd import DiTEncoder
     from ladd_nb.diladd import DiLADD, _vq_of
-    return DiLADD(DiTEncoder(V, c.n_slots, c.d, c.size, normalize=True), _vq_of(c), JointDiT(V, c.n_slots, latent_dim=c.d, n_codes=c.n_codes, size=c.size),
-                  V, L, c.n_slots, code_schedule=c.code_schedule, loss_x=loss_x, loss_y=loss_x, stage1_steps=c.stage1_steps)
+
+    return DiLADD(
+        DiTEncoder(V, c.n_slots, c.d, c.size, normalize=True),
+        _vq_of(c),
+        JointDiT(V, c.n_slots, latent_dim=c.d, n_codes=c.n_codes, size=c.size),
+        V,
+        L,
+        c.n_slots,
+        code_schedule=c.code_schedule,
+        loss_x=loss_x,
+        loss_y=loss_x,
+        stage1_steps=c.stage1_steps,
+    )
+
 
 def _coladd_encoder(c, V):
     from ladd_nb.coladd import DiTEncoder, minilm_encoder
-    if c.encoder == "dit": return DiTEncoder(V, c.n_slots, c.d, c.size)
+
+    if c.encoder == "dit":
+        return DiTEncoder(V, c.n_slots, c.d, c.size)
     if c.encoder == "minilm":
-        if c.tokenizer != "bert-base-uncased": raise ValueError("encoder='minilm' reads BERT word pieces: use tokenizer='bert-base-uncased'")
+        if c.tokenizer != "bert-base-uncased":
+            raise ValueError("encoder='minilm' reads BERT word pieces: use tokenizer='bert-base-uncased'")
         return minilm_encoder(c.n_slots, c.d, mask_id=V, pad_id=None)[0]
     raise ValueError(f"encoder must be 'dit' or 'minilm', got {c.encoder!r}")
 
+
 def data_of(c: TextConfig) -> TextData:
     "The packed data of a text config (built once, then cached)."
-    return text_data(c.corpus, c.tokenizer, c.length, c.valid_frac, 0, c.bpe_vocab, c.max_train_tokens, c.allow_network)
+    return text_data(
+        c.corpus, c.tokenizer, c.length, c.valid_frac, 0, c.bpe_vocab, c.max_train_tokens, c.allow_network
+    )
+
 
 def lazy_batches(c: TextConfig) -> Callable:
-    "The trainer's data source, built on first use (after torchrun has started the process group, so process 0 builds the cache alone)."
+    """The trainer's data source, built on first use (after torchrun has started the process group, so process
+    0 builds the cache alone)."""
     box = {}
+
     def draw(g, n):
-        if "f" not in box: box["f"] = data_of(c).batches()
+        if "f" not in box:
+            box["f"] = data_of(c).batches()
         return box["f"](g, n)
+
     return draw
 
 # %% ../nbs/10_text.ipynb #53e5d5af
 @torch.no_grad()
-def heldout_loss(model, rows: torch.Tensor, batch: int|None=None, seed: int=0) -> dict:
-    "The model's own loss metrics averaged over held-out `rows`, with fixed noise (a fair curve across checkpoints)."
-    batch = batch or max(1, min(256, 2**14 // rows.shape[1]))   # at most 16k tokens at once: OWT logits are 50k wide
+def heldout_loss(model, rows: torch.Tensor, batch: int | None = None, seed: int = 0) -> dict:
+    """The model's own loss metrics averaged over held-out `rows`, with fixed noise (a fair curve across
+    checkpoints)."""
+    batch = batch or max(
+        1, min(256, 2**14 // rows.shape[1])
+    )  # at most 16k tokens at once: OWT logits are 50k wide
     g, dev, tot, n = make_generator(seed), next(model.parameters()).device, {}, 0
     for i in range(0, len(rows), batch):
-        x = rows[i:i + batch].to(dev)
+        x = rows[i : i + batch].to(dev)
         out = model.loss(x, generator=g if dev.type == "cpu" else make_generator(seed + i, dev))
         for k, v in out.items():
-            if torch.is_tensor(v) and v.numel() == 1: tot[k] = tot.get(k, 0.0) + float(v) * len(x)
+            if torch.is_tensor(v) and v.numel() == 1:
+                tot[k] = tot.get(k, 0.0) + float(v) * len(x)
         n += len(x)
     return {f"valid_{k}": v / n for k, v in tot.items()}
 
+
 def text_periodic(c: TextConfig) -> Callable:
-    "Periodic evaluation of a text run: held-out loss on up to 1,024 rows, and 4 decoded samples written next to the checkpoints."
+    """Periodic evaluation of a text run: held-out loss on up to 1,024 rows, and 4 decoded samples written
+    next to the checkpoints."""
+
     def run(model, step, out):
         data = data_of(c)
         row = heldout_loss(model, data.valid[:1024])
         if out is not None:
             kw = {"steps": c.length} if c.model != "ar" else {}
             x = model.sample(4, generator=make_generator(step, next(model.parameters()).device), **kw).x.cpu()
-            (Path(out) / f"samples_{step:08d}.txt").write_text("\n\n".join(data.tokenizer.decode(r) for r in x) + "\n")
+            (Path(out) / f"samples_{step:08d}.txt").write_text(
+                "\n\n".join(data.tokenizer.decode(r) for r in x) + "\n"
+            )
         return row
+
     return run
+
 
 def text_decode(c: TextConfig) -> Callable:
     "Token ids -> strings for `ladd-nb sample` (only a BPE tokenizer needs the corpus: it was trained on it)."
-    tok = data_of(c).tokenizer if c.tokenizer == "bpe" else get_tokenizer(c.tokenizer, allow_network=c.allow_network)
+    tok = (
+        data_of(c).tokenizer
+        if c.tokenizer == "bpe"
+        else get_tokenizer(c.tokenizer, allow_network=c.allow_network)
+    )
     return lambda x: [tok.decode(r) for r in x]
 
 # %% ../nbs/10_text.ipynb #6925f4cb
 def register_text_preset(name: str, description: str, **defaults):
     "A text preset: `TextConfig` with other defaults."
-    cls = make_dataclass(name.replace("-", "_") + "_config", [(k, type(v), field(default=v)) for k, v in defaults.items()], bases=(TextConfig,))
+    cls = make_dataclass(
+        name.replace("-", "_") + "_config",
+        [(k, type(v), field(default=v)) for k, v in defaults.items()],
+        bases=(TextConfig,),
+    )
     cls.__doc__ = f"Preset `{name}`: {description}"
     from ladd_nb.metrics import text_eval
-    return register_preset(Preset(name, cls, description, build=build_text_model, data=lazy_batches,
-                                  evaluate=text_eval, periodic=text_periodic, decode=text_decode))
+
+    return register_preset(
+        Preset(
+            name,
+            cls,
+            description,
+            build=build_text_model,
+            data=lazy_batches,
+            evaluate=text_eval,
+            periodic=text_periodic,
+            decode=text_decode,
+        )
+    )
+
 
 NAMES = {"ar": "AR reference", "mdlm": "MDLM", "coladd": "Co-LADD", "diladd": "Di-LADD"}
-for m in MODELS:   # the CPU study: characters of the CPython docs, L = 64, tiny DiTs
-    register_text_preset(f"text-char-{m}", f"{NAMES[m]}, characters (27) of the CPython docs, L=64, tiny DiT (CPU study)", model=m)
-for m in MODELS[1:]:   # the GPU recipes (chapter 12)
-    register_text_preset(f"lm1b-{m}", f"{NAMES[m]} on LM1B, bert-base-uncased, L=128, DiT-S (GPU; size=b for B)", model=m, corpus="lm1b",
-        tokenizer="bert-base-uncased", length=128, size="s", n_slots=16, d=64, n_codes=1024, batch_size=512, lr=3e-4, warmup_steps=2500,
-        train_steps=1_000_000, stage1_steps=100_000, ema=0.9999, eval_every=10_000, ckpt_every=10_000, ref="lm1b-ar", allow_network=True)
-    register_text_preset(f"owt-{m}", f"{NAMES[m]} on OpenWebText, GPT-2 tokens, L=1024, DiT-S (GPU; size=b for B)", model=m, corpus="openwebtext",
-        tokenizer="gpt2", length=1024, size="s", n_slots=64, d=64, n_codes=1024, batch_size=512, lr=3e-4, warmup_steps=2500,
-        train_steps=1_000_000, stage1_steps=100_000, ema=0.9999, eval_every=10_000, ckpt_every=10_000, ref="owt-ar", allow_network=True,
-        max_train_tokens=2_000_000_000)
-register_text_preset("lm1b-ar", "AR reference on LM1B (for gen PPL without the hub's GPT-2 Large)", model="ar", corpus="lm1b",
-    tokenizer="bert-base-uncased", length=128, size="s", batch_size=512, lr=3e-4, warmup_steps=2500, train_steps=200_000, ema=0.9999,
-    eval_every=10_000, ckpt_every=10_000, allow_network=True)
-register_text_preset("owt-ar", "AR reference on OpenWebText (for gen PPL without the hub's GPT-2 Large)", model="ar", corpus="openwebtext",
-    tokenizer="gpt2", length=1024, size="s", batch_size=512, lr=3e-4, warmup_steps=2500, train_steps=200_000, ema=0.9999,
-    eval_every=10_000, ckpt_every=10_000, allow_network=True, max_train_tokens=2_000_000_000)
+for m in MODELS:  # the CPU study: characters of the CPython docs, L = 64, tiny DiTs
+    register_text_preset(
+        f"text-char-{m}",
+        f"{NAMES[m]}, characters (27) of the CPython docs, L=64, tiny DiT (CPU study)",
+        model=m,
+    )
+for m in MODELS[1:]:  # the GPU recipes (chapter 12)
+    register_text_preset(
+        f"lm1b-{m}",
+        f"{NAMES[m]} on LM1B, bert-base-uncased, L=128, DiT-S (GPU; size=b for B)",
+        model=m,
+        corpus="lm1b",
+        tokenizer="bert-base-uncased",
+        length=128,
+        size="s",
+        n_slots=16,
+        d=64,
+        n_codes=1024,
+        batch_size=512,
+        lr=3e-4,
+        warmup_steps=2500,
+        train_steps=1_000_000,
+        stage1_steps=100_000,
+        ema=0.9999,
+        eval_every=10_000,
+        ckpt_every=10_000,
+        ref="lm1b-ar",
+        allow_network=True,
+    )
+    register_text_preset(
+        f"owt-{m}",
+        f"{NAMES[m]} on OpenWebText, GPT-2 tokens, L=1024, DiT-S (GPU; size=b for B)",
+        model=m,
+        corpus="openwebtext",
+        tokenizer="gpt2",
+        length=1024,
+        size="s",
+        n_slots=64,
+        d=64,
+        n_codes=1024,
+        batch_size=512,
+        lr=3e-4,
+        warmup_steps=2500,
+        train_steps=1_000_000,
+        stage1_steps=100_000,
+        ema=0.9999,
+        eval_every=10_000,
+        ckpt_every=10_000,
+        ref="owt-ar",
+        allow_network=True,
+        max_train_tokens=2_000_000_000,
+    )
+register_text_preset(
+    "lm1b-ar",
+    "AR reference on LM1B (for gen PPL without the hub's GPT-2 Large)",
+    model="ar",
+    corpus="lm1b",
+    tokenizer="bert-base-uncased",
+    length=128,
+    size="s",
+    batch_size=512,
+    lr=3e-4,
+    warmup_steps=2500,
+    train_steps=200_000,
+    ema=0.9999,
+    eval_every=10_000,
+    ckpt_every=10_000,
+    allow_network=True,
+)
+register_text_preset(
+    "owt-ar",
+    "AR reference on OpenWebText (for gen PPL without the hub's GPT-2 Large)",
+    model="ar",
+    corpus="openwebtext",
+    tokenizer="gpt2",
+    length=1024,
+    size="s",
+    batch_size=512,
+    lr=3e-4,
+    warmup_steps=2500,
+    train_steps=200_000,
+    ema=0.9999,
+    eval_every=10_000,
+    ckpt_every=10_000,
+    allow_network=True,
+    max_train_tokens=2_000_000_000,
+)
 
 # %% ../nbs/10_text.ipynb #e7b245c6
-TEXT_CHECKPOINTS = {"MDLM": "text-char-mdlm", "MDLM-xs": "text-char-mdlm-xs", "Co-LADD": "text-char-coladd", "Di-LADD": "text-char-diladd"}
+TEXT_CHECKPOINTS = {
+    "MDLM": "text-char-mdlm",
+    "MDLM-xs": "text-char-mdlm-xs",
+    "Co-LADD": "text-char-coladd",
+    "Di-LADD": "text-char-diladd",
+}
 
-def text_study(out: str|Path, steps=(4, 8, 16, 32, 64), log=print) -> list[dict]:
-    "`ladd-nb sweep` of each shipped character checkpoint; writes text_results.csv/.md and text_study.png to `out`; returns the rows."
+
+def text_study(out: str | Path, steps=(4, 8, 16, 32, 64), log=print) -> list[dict]:
+    """`ladd-nb sweep` of each shipped character checkpoint; writes text_results.csv/.md and text_study.png to
+    `out`; returns the rows."""
     from ladd_nb.cli import sweep
     from ladd_nb.train import shipped_checkpoint
+
     out, rows = Path(out), []
     for label, name in TEXT_CHECKPOINTS.items():
         for r in sweep(shipped_checkpoint(name), steps, out / name):
@@ -410,39 +743,74 @@ def text_study(out: str|Path, steps=(4, 8, 16, 32, 64), log=print) -> list[dict]
     _write_text_study(rows, out, unigram_baseline())
     return rows
 
-def unigram_baseline(n: int=256) -> float:
-    "Gen PPL of characters drawn independently from the training frequencies: what a model that learned only the frequencies would score."
+
+def unigram_baseline(n: int = 256) -> float:
+    """Gen PPL of characters drawn independently from the training frequencies: what a model that learned only
+    the frequencies would score."""
     from ladd_nb.train import get_config
     from ladd_nb.metrics import load_reference, gen_ppl
     from ladd_nb.core import sample_categorical
-    c = get_config("text-char-mdlm"); d = data_of(c)
+
+    c = get_config("text-char-mdlm")
+    d = data_of(c)
     f = torch.bincount(d.train.flatten().long(), minlength=27).double()
     x = sample_categorical(f.expand(n * c.length, 27), generator=make_generator(0)).view(n, c.length)
     return gen_ppl(load_reference(c), x)
 
+
 def _write_text_study(rows, out, unigram_ppl):
     import matplotlib.pyplot as plt
     from ladd_nb.core import write_table
-    cols = ["model", "K", "nfe_latent", "nfe_token", "nfe_joint", "gen_ppl", "entropy", "token_kl", "heldout_bits",
-            "heldout_bits_se", "sample_s"]
+
+    cols = [
+        "model",
+        "K",
+        "nfe_latent",
+        "nfe_token",
+        "nfe_joint",
+        "gen_ppl",
+        "entropy",
+        "token_kl",
+        "heldout_bits",
+        "heldout_bits_se",
+        "sample_s",
+    ]
     r0 = rows[0]
-    head = (f"Characters of the CPython docs, L=64, 256 samples per row. gen PPL under the shipped AR reference (held-out text: "
-            f"{r0['data_gen_ppl']}; characters drawn independently with the training frequencies: {unigram_ppl:.0f}); entropy = per-sample unigram entropy in nats (held-out text: {r0['data_entropy']}); "
-            "token_kl = KL(held-out || samples) of character frequencies, nats; heldout_bits = the model's upper bound on "
-            "-log2 p of 1,024 held-out rows, bits per character, for the row's sampling path (the same at every K); "
-            "nfe = network calls per network.")
+    head = (
+        f"Characters of the CPython docs, L=64, 256 samples per row. gen PPL under the shipped AR reference "
+        "(held-out text: "
+        f"{r0['data_gen_ppl']}; characters drawn independently with the training frequencies: "
+        f"{unigram_ppl:.0f}); entropy = per-sample unigram entropy in nats (held-out text: "
+        f"{r0['data_entropy']}); "
+        "token_kl = KL(held-out || samples) of character frequencies, nats; heldout_bits = the model's "
+        "upper bound on "
+        "-log2 p of 1,024 held-out rows, bits per character, for the row's sampling path (the same at every "
+        "K); "
+        "nfe = network calls per network."
+    )
     write_table(rows, cols, out, "text_results", head)
-    fig = text_figure(rows); fig.savefig(out / "text_study.png"); plt.close(fig)
+    fig = text_figure(rows)
+    fig.savefig(out / "text_study.png")
+    plt.close(fig)
+
 
 def text_figure(rows):
-    "Gen PPL and entropy against the token steps K, one curve per model, held-out text dashed; returns the figure."
+    """Gen PPL and entropy against the token steps K, one curve per model, held-out text dashed; returns the
+    figure."""
     import matplotlib.pyplot as plt
+
     fig, axs = plt.subplots(1, 2, figsize=(9, 3.2), dpi=72)
     for m in dict.fromkeys(r["model"] for r in rows):
         sel = [r for r in rows if r["model"] == m]
-        for ax, key in zip(axs, ("gen_ppl", "entropy")): ax.plot([r["K"] for r in sel], [r[key] for r in sel], "o-", ms=3, label=m)
-    for ax, key, yl in zip(axs, ("data_gen_ppl", "data_entropy"), ("gen PPL under the AR reference", "per-sample entropy (nats)")):
-        ax.axhline(rows[0][key], color="k", ls="--", lw=1, label="held-out text"); ax.set(xscale="log", xlabel="token steps K", ylabel=yl)
-        ax.set_xticks(sorted({r["K"] for r in rows}), labels=sorted({r["K"] for r in rows})); ax.minorticks_off()
-    axs[0].legend(fontsize=7); fig.tight_layout()
+        for ax, key in zip(axs, ("gen_ppl", "entropy")):
+            ax.plot([r["K"] for r in sel], [r[key] for r in sel], "o-", ms=3, label=m)
+    for ax, key, yl in zip(
+        axs, ("data_gen_ppl", "data_entropy"), ("gen PPL under the AR reference", "per-sample entropy (nats)")
+    ):
+        ax.axhline(rows[0][key], color="k", ls="--", lw=1, label="held-out text")
+        ax.set(xscale="log", xlabel="token steps K", ylabel=yl)
+        ax.set_xticks(sorted({r["K"] for r in rows}), labels=sorted({r["K"] for r in rows}))
+        ax.minorticks_off()
+    axs[0].legend(fontsize=7)
+    fig.tight_layout()
     return fig

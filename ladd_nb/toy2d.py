@@ -23,30 +23,52 @@ __all__ = ['DENSITIES', 'STEP_BUDGETS', 'density_table', 'sample_table', 'show_t
            'Toy2DConfig', 'train_toy2d']
 
 # %% ../nbs/03_toy2d.ipynb #ba8d0079
-def _checkerboard(x, y): return (((np.floor((x + 1) * 2) + np.floor((y + 1) * 2)) % 2) == 0).astype(float)
-def _ring(x, y): return np.exp(-(np.hypot(x, y) - 0.65) ** 2 / (2 * 0.06 ** 2))
+def _checkerboard(x, y):
+    return (((np.floor((x + 1) * 2) + np.floor((y + 1) * 2)) % 2) == 0).astype(float)
+
+
+def _ring(x, y):
+    return np.exp(-((np.hypot(x, y) - 0.65) ** 2) / (2 * 0.06**2))
+
+
 def _eight_gaussians(x, y):
     c = [(0.7 * math.cos(k * math.pi / 4), 0.7 * math.sin(k * math.pi / 4)) for k in range(8)]
-    return sum(np.exp(-((x - a) ** 2 + (y - b) ** 2) / (2 * 0.07 ** 2)) for a, b in c)
+    return sum(np.exp(-((x - a) ** 2 + (y - b) ** 2) / (2 * 0.07**2)) for a, b in c)
+
+
 def _two_moons(x, y):
     s = np.linspace(0, math.pi, 60)
-    pts = [(0.55 * math.cos(a) - 0.28, 0.55 * math.sin(a) - 0.12) for a in s] + [(0.28 - 0.55 * math.cos(a), 0.12 - 0.55 * math.sin(a)) for a in s]
-    return sum(np.exp(-((x - a) ** 2 + (y - b) ** 2) / (2 * 0.06 ** 2)) for a, b in pts)
+    pts = [(0.55 * math.cos(a) - 0.28, 0.55 * math.sin(a) - 0.12) for a in s] + [
+        (0.28 - 0.55 * math.cos(a), 0.12 - 0.55 * math.sin(a)) for a in s
+    ]
+    return sum(np.exp(-((x - a) ** 2 + (y - b) ** 2) / (2 * 0.06**2)) for a, b in pts)
 
-DENSITIES = {"checkerboard": _checkerboard, "ring": _ring, "eight_gaussians": _eight_gaussians, "two_moons": _two_moons}
+
+DENSITIES = {
+    "checkerboard": _checkerboard,
+    "ring": _ring,
+    "eight_gaussians": _eight_gaussians,
+    "two_moons": _two_moons,
+}
 
 # %% ../nbs/03_toy2d.ipynb #7756c7c6
-def density_table(name: str,    # one of `DENSITIES`
-                  V: int=32     # grid size: tokens take values 0..V-1
-                 ) -> torch.Tensor:
+def density_table(
+    name: str,  # one of `DENSITIES`
+    V: int = 32,  # grid size: tokens take values 0..V-1
+) -> torch.Tensor:
     "The law of (x^0, x^1) = (column, row) of a 2D density on a V x V grid: a float64 table `[V, V]`."
-    if name not in DENSITIES: raise ValueError(f"unknown density {name!r}; choose one of {sorted(DENSITIES)}")
-    if not isinstance(V, int) or V < 2: raise ValueError(f"V must be an int >= 2, got {V!r}")
-    c = (np.arange(V) + 0.5) / V * 2 - 1                  # cell centres in [-1, 1]
-    X, Y = np.meshgrid(c, c, indexing="ij")                # P[i, j]: column i (x), row j (y)
+    if name not in DENSITIES:
+        raise ValueError(f"unknown density {name!r}; choose one of {sorted(DENSITIES)}")
+    if not isinstance(V, int) or V < 2:
+        raise ValueError(f"V must be an int >= 2, got {V!r}")
+    c = (np.arange(V) + 0.5) / V * 2 - 1  # cell centres in [-1, 1]
+    X, Y = np.meshgrid(c, c, indexing="ij")  # P[i, j]: column i (x), row j (y)
     P = torch.tensor(DENSITIES[name](X, Y), dtype=torch.float64).clamp(min=0)
-    P = torch.where(P > 1e-12 * P.max(), P, torch.zeros_like(P))   # cut the far tails: the support is what we see
+    P = torch.where(
+        P > 1e-12 * P.max(), P, torch.zeros_like(P)
+    )  # cut the far tails: the support is what we see
     return P / P.sum()
+
 
 def sample_table(P: torch.Tensor, n: int, generator=None) -> torch.Tensor:
     "Draw `n` token pairs `[n, 2]` from a 2D table."
@@ -54,58 +76,98 @@ def sample_table(P: torch.Tensor, n: int, generator=None) -> torch.Tensor:
     return torch.stack([idx // P.shape[1], idx % P.shape[1]], 1)
 
 # %% ../nbs/03_toy2d.ipynb #6cf8a034
-def show_tables(tables: dict, ncols=None, size=1.6, titles=True,
-                shared_scale=True): # one colour scale from 0 to the largest entry of all tables
+def show_tables(
+    tables: dict, ncols=None, size=1.6, titles=True, shared_scale=True
+):  # one colour scale from 0 to the largest entry of all tables
     "Show several V x V tables as images (x^0 horizontal, x^1 vertical); returns the figure."
-    n = len(tables); ncols = ncols or n; nrows = math.ceil(n / ncols)
+    n = len(tables)
+    ncols = ncols or n
+    nrows = math.ceil(n / ncols)
     fig, axs = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False, dpi=72)
     vmax = max(float(P.max()) for P in tables.values())
-    for ax in axs.flat: ax.axis("off")
+    for ax in axs.flat:
+        ax.axis("off")
     for ax, (k, P) in zip(axs.flat, tables.items()):
-        ax.imshow(P.T, origin="lower", cmap="viridis", interpolation="nearest", vmin=0, vmax=vmax if shared_scale else float(P.max()))
-        if titles: ax.set_title(k, fontsize=8)
+        ax.imshow(
+            P.T,
+            origin="lower",
+            cmap="viridis",
+            interpolation="nearest",
+            vmin=0,
+            vmax=vmax if shared_scale else float(P.max()),
+        )
+        if titles:
+            ax.set_title(k, fontsize=8)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/03_toy2d.ipynb #fd12b9c0
-def reveal_probs(process: MaskedProcess, steps: int, grid: str="uniform") -> torch.Tensor:
-    "pi_i: probability that a position is revealed at step i = 1..K, or by the noise-removal call (entry K+1)."
-    ts = time_grid(check_steps(steps), grid); a = process.schedule.alpha(ts)
+def reveal_probs(process: MaskedProcess, steps: int, grid: str = "uniform") -> torch.Tensor:
+    """pi_i: probability that a position is revealed at step i = 1..K, or by the noise-removal call (entry
+    K+1)."""
+    ts = time_grid(check_steps(steps), grid)
+    a = process.schedule.alpha(ts)
     return torch.cat([(a[1:] - a[:-1]) / (1 - a[0]), ((1 - a[-1]) / (1 - a[0])).reshape(1)])
 
+
 @torch.no_grad()
-def two_token_law(denoiser, process: MaskedProcess, steps: int, grid: str="uniform",
-                  temperature: float=1.0, last: str="sample",
-                  n_cond: int=1,          # the denoiser holds n_cond conditions (e.g. latents): the law is averaged over them
-                  time_free: bool=False   # the denoiser ignores t: query it once instead of at every step
-                 ) -> torch.Tensor:
+def two_token_law(
+    denoiser,
+    process: MaskedProcess,
+    steps: int,
+    grid: str = "uniform",
+    temperature: float = 1.0,
+    last: str = "sample",
+    n_cond: int = 1,  # the denoiser holds n_cond conditions (e.g. latents): the law is averaged over them
+    time_free: bool = False,  # the denoiser ignores t: query it once instead of at every step
+) -> torch.Tensor:
     "Closed-form law `[V, V]` of the K-step ancestral sampler on two tokens, for any denoiser."
     K, V, m = check_steps(steps), process.V, process.mask_id
     pi, ts = reveal_probs(process, K, grid), time_grid(K, grid)
     v = torch.arange(V)
-    states = torch.cat([torch.tensor([[m, m]]), torch.stack([v, torch.full_like(v, m)], 1), torch.stack([torch.full_like(v, m), v], 1)])
-    S, batch = len(states), states.repeat(n_cond, 1)            # condition-major: rows [c * S + state]
-    law = torch.zeros(n_cond, V, V, dtype=torch.float64); A0 = torch.zeros(n_cond, V, dtype=torch.float64); A1 = torch.zeros_like(A0)
-    for i in range(K + 1):                                        # step i+1 queries the denoiser at ts[min(i, K)]
+    states = torch.cat(
+        [
+            torch.tensor([[m, m]]),
+            torch.stack([v, torch.full_like(v, m)], 1),
+            torch.stack([torch.full_like(v, m), v], 1),
+        ]
+    )
+    S, batch = len(states), states.repeat(n_cond, 1)  # condition-major: rows [c * S + state]
+    law = torch.zeros(n_cond, V, V, dtype=torch.float64)
+    A0 = torch.zeros(n_cond, V, dtype=torch.float64)
+    A1 = torch.zeros_like(A0)
+    for i in range(K + 1):  # step i+1 queries the denoiser at ts[min(i, K)]
         if i == 0 or not time_free:
-            p_t = subs_log_probs(denoiser(batch, ts[min(i, K)].float().expand(len(batch))), batch, process, temperature).exp().reshape(n_cond, S, 2, V)
+            p_t = (
+                subs_log_probs(
+                    denoiser(batch, ts[min(i, K)].float().expand(len(batch))), batch, process, temperature
+                )
+                .exp()
+                .reshape(n_cond, S, 2, V)
+            )
         p = F.one_hot(p_t.argmax(-1), V).double() if i == K and last == "greedy" else p_t
-        m0, m1 = p[:, 0, 0], p[:, 0, 1]                           # marginals with both masked
-        c1, c0 = p[:, 1:V + 1, 1], p[:, V + 1:, 0]                # c1[u] = q(x1 | x0=u), c0[v] = q(x0 | x1=v)
-        law += pi[i] ** 2 * m0[:, :, None] * m1[:, None, :] + pi[i] * (A0[:, :, None] * c1 + (A1[:, :, None] * c0).transpose(1, 2))
-        A0, A1 = A0 + pi[i] * m0, A1 + pi[i] * m1                 # mass revealed first, before step i+1
+        m0, m1 = p[:, 0, 0], p[:, 0, 1]  # marginals with both masked
+        c1, c0 = p[:, 1 : V + 1, 1], p[:, V + 1 :, 0]  # c1[u] = q(x1 | x0=u), c0[v] = q(x0 | x1=v)
+        law += pi[i] ** 2 * m0[:, :, None] * m1[:, None, :] + pi[i] * (
+            A0[:, :, None] * c1 + (A1[:, :, None] * c0).transpose(1, 2)
+        )
+        A0, A1 = A0 + pi[i] * m0, A1 + pi[i] * m1  # mass revealed first, before step i+1
     return law.mean(0)
 
 # %% ../nbs/03_toy2d.ipynb #d2194fe7
 def chi2_pvalue(counts: torch.Tensor, probs: torch.Tensor) -> float:
     "Chi-square goodness-of-fit p-value of `counts` against `probs`, pooling cells with expected count < 5."
     from scipy.stats import chisquare
+
     c, e = counts.flatten().double(), probs.flatten().double() / probs.sum() * counts.sum()
-    if (c[e == 0] > 0).any(): return 0.0                         # a sample where the law puts no mass
+    if (c[e == 0] > 0).any():
+        return 0.0  # a sample where the law puts no mass
     small = e < 5
-    o = torch.cat([c[~small], c[small].sum().reshape(1)]); e = torch.cat([e[~small], e[small].sum().reshape(1)])
+    o = torch.cat([c[~small], c[small].sum().reshape(1)])
+    e = torch.cat([e[~small], e[small].sum().reshape(1)])
     keep = e > 0
     return float(chisquare(o[keep].numpy(), e[keep].numpy()).pvalue)
+
 
 def pair_counts(x: torch.Tensor, V: int) -> torch.Tensor:
     "Histogram `[V, V]` of token pairs `x[n, 2]`."
@@ -119,23 +181,36 @@ def kl_tv(p: torch.Tensor, q: torch.Tensor) -> tuple[float, float]:
     kl = math.inf if (q[s] <= 0).any() else float((p[s] * (p[s] / q[s]).log()).sum())
     return kl, float(0.5 * (p - q).abs().sum())
 
+
 def mutual_information(P: torch.Tensor) -> float:
     "Mutual information (nats) of the two tokens of a 2D table."
     return kl_tv(P, torch.outer(P.sum(1), P.sum(0)))[0]
 
+
 STEP_BUDGETS = (1, 2, 4, 8, 16, 32, 64)
+
+
 def oracle_curve(P: torch.Tensor, steps=STEP_BUDGETS, schedule="linear", grid="uniform") -> dict:
     "KL and TV of the perfect masked model's K-step sampler, for each K: {K: (kl, tv)}."
-    proc = MaskedProcess(P.shape[0], schedule); oracle = TableDenoiser(P, proc)
+    proc = MaskedProcess(P.shape[0], schedule)
+    oracle = TableDenoiser(P, proc)
     return {K: kl_tv(P, two_token_law(oracle, proc, K, grid)) for K in steps}
 
 # %% ../nbs/03_toy2d.ipynb #0d5ecc4e
 def plot_curves(curves: dict, ax=None, metric=0, label_fmt="{}", **kw):
     "Plot KL (metric=0) or TV (metric=1) against K for several {name: {K: (kl, tv)}} curves."
-    if ax is None: _, ax = plt.subplots(figsize=(3.6, 2.6), dpi=72)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.6, 2.6), dpi=72)
     for name, c in curves.items():
-        ax.plot(list(c), [v[metric] for v in c.values()], marker="o", ms=3, label=label_fmt.format(name), **kw)
-    ax.set(xscale="log", yscale="log", xlabel="token steps K", ylabel=["KL(data || model), nats", "total variation"][metric])
+        ax.plot(
+            list(c), [v[metric] for v in c.values()], marker="o", ms=3, label=label_fmt.format(name), **kw
+        )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="token steps K",
+        ylabel=["KL(data || model), nats", "total variation"][metric],
+    )
     ax.set_xticks(list(next(iter(curves.values()))), labels=list(next(iter(curves.values()))))
     ax.legend(fontsize=6)
     return ax
@@ -143,13 +218,20 @@ def plot_curves(curves: dict, ax=None, metric=0, label_fmt="{}", **kw):
 # %% ../nbs/03_toy2d.ipynb #0fc9f74b
 class ToyDenoiser(nn.Module):
     "A small time-free MLP denoiser for sequences of `length` tokens over `V` values (plus the mask)."
-    def __init__(self, V: int, length: int=2, emb: int=64, hidden: int=256):
+
+    def __init__(self, V: int, length: int = 2, emb: int = 64, hidden: int = 256):
         super().__init__()
         self.V, self.length = V, length
         self.emb = nn.Embedding(V + 1, emb)
         self.pos = nn.Parameter(torch.zeros(length, emb))
-        self.mlp = nn.Sequential(nn.Linear(length * emb, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
-                                 nn.Linear(hidden, length * V))
+        self.mlp = nn.Sequential(
+            nn.Linear(length * emb, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, length * V),
+        )
+
     def forward(self, x_t, t=None):
         h = (self.emb(x_t) + self.pos).flatten(1)
         return self.mlp(h).reshape(x_t.shape[0], self.length, self.V)
@@ -158,6 +240,7 @@ class ToyDenoiser(nn.Module):
 @dataclass
 class Toy2DConfig:
     "Preset `toy2d-mdlm`: a masked diffusion model on a 2D density."
+
     density: str = "checkerboard"
     V: int = 32
     emb: int = 64
@@ -169,17 +252,33 @@ class Toy2DConfig:
     lr: float = 3e-3
     seed: int = 0
 
-def train_toy2d(cfg: Toy2DConfig=Toy2DConfig(), progress: bool=False) -> MDLM:
-    "Train the toy-2D masked model of `cfg` on fresh samples from its table (a minimal loop; chapter 5 has the full trainer)."
-    seed_everything(cfg.seed); g = make_generator(cfg.seed)
+
+def train_toy2d(cfg: Toy2DConfig = Toy2DConfig(), progress: bool = False) -> MDLM:
+    """Train the toy-2D masked model of `cfg` on fresh samples from its table (a minimal loop; chapter 5 has
+    the full trainer)."""
+    seed_everything(cfg.seed)
+    g = make_generator(cfg.seed)
     P = density_table(cfg.density, cfg.V)
-    model = MDLM(ToyDenoiser(cfg.V, 2, cfg.emb, cfg.hidden), vocab_size=cfg.V, seq_len=2, schedule=cfg.schedule, loss_type=cfg.loss_type)
+    model = MDLM(
+        ToyDenoiser(cfg.V, 2, cfg.emb, cfg.hidden),
+        vocab_size=cfg.V,
+        seq_len=2,
+        schedule=cfg.schedule,
+        loss_type=cfg.loss_type,
+    )
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.train_steps, pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=cfg.train_steps, pct_start=0.1
+    )
     steps = range(check_steps(cfg.train_steps, "train_steps"))
     if progress:
-        from tqdm.auto import tqdm; steps = tqdm(steps, desc=f"toy2d {cfg.density}")
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc=f"toy2d {cfg.density}")
     for _ in steps:
         out = model.loss(sample_table(P, cfg.batch_size, generator=g), generator=g)
-        opt.zero_grad(); out["loss"].backward(); opt.step(); sched.step()
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+        sched.step()
     return model.eval()

@@ -29,148 +29,226 @@ __all__ = ['FORMAT', 'PRESETS', 'PRESET_MODULES', 'RETIRED_CONFIG_KEYS', 'TrainC
 @dataclass
 class TrainConfig:
     "Settings of the training loop (every preset extends it with its model and data settings)."
-    train_steps: int = 1000      # optimiser steps
-    batch_size: int = 1024       # global batch: all processes and all accumulation steps together
-    grad_accum: int = 1          # micro-batches per optimiser step
+
+    train_steps: int = 1000  # optimiser steps
+    batch_size: int = 1024  # global batch: all processes and all accumulation steps together
+    grad_accum: int = 1  # micro-batches per optimiser step
     lr: float = 3e-3
-    warmup_steps: int = 100      # linear warm-up from 0
-    lr_schedule: str = "constant" # after warm-up: "constant" or "cosine" (to 0 at train_steps)
+    warmup_steps: int = 100  # linear warm-up from 0
+    lr_schedule: str = "constant"  # after warm-up: "constant" or "cosine" (to 0 at train_steps)
     weight_decay: float = 0.0
-    grad_clip: float = 1.0       # max gradient norm; 0 disables clipping
-    ema: float = 0.0             # EMA decay of the weights; 0 disables EMA
+    grad_clip: float = 1.0  # max gradient norm; 0 disables clipping
+    ema: float = 0.0  # EMA decay of the weights; 0 disables EMA
     log_every: int = 10
-    ckpt_every: int = 0          # 0: a checkpoint only at the end
-    keep_ckpts: int = 2          # how many recent checkpoints to keep
-    bf16: bool = True            # bf16 autocast (CUDA only)
-    compile: bool = False        # torch.compile the model (CUDA only)
+    ckpt_every: int = 0  # 0: a checkpoint only at the end
+    keep_ckpts: int = 2  # how many recent checkpoints to keep
+    bf16: bool = True  # bf16 autocast (CUDA only)
+    compile: bool = False  # torch.compile the model (CUDA only)
     seed: int = 0
-    eval_every: int = 0          # run the preset's periodic evaluation/sampling every this many steps (0: never)
+    eval_every: int = 0  # run the preset's periodic evaluation/sampling every this many steps (0: never)
 
 # %% ../nbs/05_train.ipynb #7445bced
 def lr_factor(step: int, cfg: TrainConfig) -> float:
     "Multiplier of the base learning rate at optimiser step `step` (0-based)."
-    if cfg.lr_schedule not in ("constant", "cosine"): raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
-    if step < cfg.warmup_steps: return (step + 1) / cfg.warmup_steps
-    if cfg.lr_schedule == "constant": return 1.0
+    if cfg.lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.lr_schedule == "constant":
+        return 1.0
     done = (step - cfg.warmup_steps) / max(1, cfg.train_steps - cfg.warmup_steps)
     return 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
 
 # %% ../nbs/05_train.ipynb #68418a6d
 FORMAT = "ladd_nb-checkpoint-v1"
 
+
 class CheckpointError(RuntimeError):
     "A checkpoint file that cannot be used."
 
-def save_atomic(obj, path: str|Path):
+
+def save_atomic(obj, path: str | Path):
     "`torch.save` to a temporary file next to `path`, fsync, then rename over `path`."
-    path = Path(path); tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     with open(tmp, "wb") as f:
-        torch.save(obj, f); f.flush(); os.fsync(f.fileno())
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
-def load_checkpoint(path: str|Path) -> dict:
+
+def load_checkpoint(path: str | Path) -> dict:
     "Load a ladd_nb checkpoint safely (`weights_only=True`); raise `CheckpointError` saying what is wrong."
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"no checkpoint file at {path}")
-    try: ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:   # truncated zip, random bytes, or a pickle that asks for code: all unusable
-        raise CheckpointError(f"{path} is not a readable ladd_nb checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
-                              "it may be truncated or not a checkpoint at all; use an earlier checkpoint") from None
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint file at {path}")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, random bytes, or a pickle that asks for code: all unusable
+        raise CheckpointError(
+            f"{path} is not a readable ladd_nb checkpoint ({type(e).__name__}: "
+            f"{str(e).splitlines()[0][:200]}); "
+            "it may be truncated or not a checkpoint at all; use an earlier checkpoint"
+        ) from None
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a torch file but not a {FORMAT} checkpoint")
     return ck
 
 # %% ../nbs/05_train.ipynb #ea427b65
-def load_weights(model: nn.Module, state: dict, what: str="checkpoint"):
+def load_weights(model: nn.Module, state: dict, what: str = "checkpoint"):
     "Load `state` into `model`, refusing missing, unexpected or mis-shaped tensors with a clear message."
     own = model.state_dict()
     missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-    shapes = [f"{k}: {tuple(state[k].shape)} vs model {tuple(own[k].shape)}" for k in own if k in state and state[k].shape != own[k].shape]
+    shapes = [
+        f"{k}: {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
     if missing or extra or shapes:
-        raise CheckpointError(f"{what} does not match the model built from its config: "
-                              f"missing {missing[:5]}, unexpected {extra[:5]}, shape mismatches {shapes[:5]}")
+        raise CheckpointError(
+            f"{what} does not match the model built from its config: "
+            f"missing {missing[:5]}, unexpected {extra[:5]}, shape mismatches {shapes[:5]}"
+        )
     model.load_state_dict(state)
 
 # %% ../nbs/05_train.ipynb #7411fdd0
 def dist_setup():
     "(rank, world, device): start the process group when launched by torchrun with more than one process."
-    world = int(os.environ.get("WORLD_SIZE", 1)); rank = int(os.environ.get("RANK", 0))
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    rank = int(os.environ.get("RANK", 0))
     cuda = torch.cuda.is_available()
-    if world > 1 and not dist.is_initialized(): dist.init_process_group("nccl" if cuda else "gloo")
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
     if cuda:
-        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))); torch.cuda.set_device(dev)
-    else: dev = torch.device("cpu")
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(dev)
+    else:
+        dev = torch.device("cpu")
     return rank, world, dev
+
 
 class LossModule(nn.Module):
     "Makes `model.loss` the forward pass, so that DistributedDataParallel sees it."
-    def __init__(self, model): super().__init__(); self.model = model
-    def forward(self, batch, generator=None, shard=None): return self.model.loss(batch, generator=generator, shard=shard)
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch, generator=None, shard=None):
+        return self.model.loss(batch, generator=generator, shard=shard)
 
 # %% ../nbs/05_train.ipynb #fa6f7a5c
 def _mean_metrics(outs: list[dict], world: int) -> dict:
     "Average scalar metrics over micro-batches and processes."
     keys = [k for k, v in outs[0].items() if torch.is_tensor(v) and v.numel() == 1]
     vals = torch.stack([torch.stack([o[k].detach().float() for k in keys]) for o in outs]).mean(0)
-    if world > 1: dist.all_reduce(vals); vals /= world
+    if world > 1:
+        dist.all_reduce(vals)
+        vals /= world
     return dict(zip(keys, vals.tolist()))
 
-def _ckpt_name(step): return f"ckpt_{step:08d}.pt"
+
+def _ckpt_name(step):
+    return f"ckpt_{step:08d}.pt"
+
 
 def list_checkpoints(out_dir) -> list[Path]:
     "Checkpoints in `out_dir`, newest first."
     return sorted(Path(out_dir).glob("ckpt_*.pt"), reverse=True)
 
+
 def latest_good_checkpoint(out_dir, log=print):
-    "(path, checkpoint) of the newest loadable checkpoint in `out_dir`; unreadable ones are reported and skipped."
+    """(path, checkpoint) of the newest loadable checkpoint in `out_dir`; unreadable ones are reported and
+    skipped."""
     for p in list_checkpoints(out_dir):
-        try: return p, load_checkpoint(p)
-        except CheckpointError as e: log(f"refusing {p.name}: {e}")
+        try:
+            return p, load_checkpoint(p)
+        except CheckpointError as e:
+            log(f"refusing {p.name}: {e}")
     return None, None
 
 # %% ../nbs/05_train.ipynb #4fa67b9b
 class Trainer:
-    "Train a model with `loss(batch, generator, shard) -> dict` on batches from `data(generator, n) -> tensor`."
-    def __init__(self, model: nn.Module, cfg: TrainConfig, data: Callable, out_dir: str|Path|None=None,
-                 meta: dict|None=None, progress: bool=True, log=print,
-                 periodic: Callable|None=None):   # (model, step, out_dir) -> dict, every `cfg.eval_every` steps on process 0
-        self.cfg, self.data, self.meta, self.progress, self.log, self.periodic = cfg, data, meta or {}, progress, log, periodic
+    """Train a model with `loss(batch, generator, shard) -> dict` on batches from `data(generator, n) ->
+    tensor`."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        cfg: TrainConfig,
+        data: Callable,
+        out_dir: str | Path | None = None,
+        meta: dict | None = None,
+        progress: bool = True,
+        log=print,
+        periodic: Callable | None = None,
+    ):  # (model, step, out_dir) -> dict, every `cfg.eval_every` steps on process 0
+        self.cfg, self.data, self.meta, self.progress, self.log, self.periodic = (
+            cfg,
+            data,
+            meta or {},
+            progress,
+            log,
+            periodic,
+        )
         self.out = Path(out_dir) if out_dir else None
         self.rank, self.world, self.device = dist_setup()
-        check_steps(cfg.train_steps, "train_steps"); check_steps(cfg.grad_accum, "grad_accum")
+        check_steps(cfg.train_steps, "train_steps")
+        check_steps(cfg.grad_accum, "grad_accum")
         if cfg.batch_size % (cfg.grad_accum * self.world):
-            raise ValueError(f"batch_size {cfg.batch_size} must be a multiple of grad_accum x processes = {cfg.grad_accum * self.world}")
-        torch.manual_seed(cfg.seed)                           # identical init on every process
+            raise ValueError(
+                f"batch_size {cfg.batch_size} must be a multiple of grad_accum x processes = "
+                f"{cfg.grad_accum * self.world}"
+            )
+        torch.manual_seed(cfg.seed)  # identical init on every process
         self.model = model.to(self.device)
-        self.opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), weight_decay=cfg.weight_decay)
+        self.opt = torch.optim.AdamW(
+            model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), weight_decay=cfg.weight_decay
+        )
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_factor(s, cfg))
         # AveragedModel only holds the copy: its state (`module.*`, `n_averaged`) is the checkpoints' format.
         # `ema_update` does the averaging.
         self.ema = AveragedModel(model) if cfg.ema > 0 else None
-        self.data_gen, self.noise_gen = make_generator(cfg.seed + 1, self.device), make_generator(cfg.seed + 2, self.device)
+        self.data_gen, self.noise_gen = (
+            make_generator(cfg.seed + 1, self.device),
+            make_generator(cfg.seed + 2, self.device),
+        )
         self.step = 0
         net = LossModule(model)
-        if cfg.compile and self.device.type == "cuda": net = torch.compile(net)
+        if cfg.compile and self.device.type == "cuda":
+            net = torch.compile(net)
         # two-stage models (LADD) leave some parameters unused or frozen in each stage: DDP must look for them
-        self.net = DDP(net, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                       find_unused_parameters=hasattr(model, "set_step")) if self.world > 1 else net
+        self.net = (
+            DDP(
+                net,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=hasattr(model, "set_step"),
+            )
+            if self.world > 1
+            else net
+        )
 
 # %% ../nbs/05_train.ipynb #9040bd8f
 @torch.no_grad()
 def ema_update(ema: AveragedModel, model: nn.Module, decay: float):
     "One EMA step of `ema.module` towards `model`: average trainable parameters; copy frozen ones, buffers."
-    first = int(ema.n_averaged) == 0                  # the first step starts the average at the live weights
+    first = int(ema.n_averaged) == 0  # the first step starts the average at the live weights
     for e, p in zip(ema.module.parameters(), model.parameters()):
-        if p.requires_grad and not first: e.lerp_(p, 1 - decay)
-        else: e.copy_(p)
-    for e, b in zip(ema.module.buffers(), model.buffers()): e.copy_(b)
+        if p.requires_grad and not first:
+            e.lerp_(p, 1 - decay)
+        else:
+            e.copy_(p)
+    for e, b in zip(ema.module.buffers(), model.buffers()):
+        e.copy_(b)
     ema.n_averaged += 1
 
 # %% ../nbs/05_train.ipynb #92ccd675
 def train_step(self: Trainer) -> dict:
     "One optimiser step; returns the step's metrics averaged over micro-batches and processes."
     cfg, outs = self.cfg, []
-    if hasattr(self.model, "set_step"): self.model.set_step(self.step)   # models with stages (two-stage LADD) switch here
+    if hasattr(self.model, "set_step"):
+        self.model.set_step(self.step)  # models with stages (two-stage LADD) switch here
     batch = self.data(self.data_gen, cfg.batch_size).to(self.device)
     noise_state = self.noise_gen.get_state()
     self.opt.zero_grad(set_to_none=True)
@@ -184,92 +262,160 @@ def train_step(self: Trainer) -> dict:
             out = self.net(batch, self.noise_gen, (i * self.world + self.rank, cfg.grad_accum * self.world))
             (out["loss"] / cfg.grad_accum).backward()
         outs.append(out)
-    gn = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
-    self.opt.step(); self.sched.step(); self.step += 1
-    if self.ema is not None: ema_update(self.ema, self.model, cfg.ema)
-    return {"step": self.step, "lr": self.sched.get_last_lr()[0], **_mean_metrics(outs, self.world), "grad_norm": float(gn)}
+    gn = torch.nn.utils.clip_grad_norm_(
+        self.model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else math.inf
+    )
+    self.opt.step()
+    self.sched.step()
+    self.step += 1
+    if self.ema is not None:
+        ema_update(self.ema, self.model, cfg.ema)
+    return {
+        "step": self.step,
+        "lr": self.sched.get_last_lr()[0],
+        **_mean_metrics(outs, self.world),
+        "grad_norm": float(gn),
+    }
+
+
 Trainer.train_step = train_step
 
 # %% ../nbs/05_train.ipynb #0fa5ce37
 def state(self: Trainer) -> dict:
     "Everything needed to continue the run exactly."
-    return {"format": FORMAT, "step": self.step, "meta": json.dumps(self.meta), "train_config": json.dumps(asdict(self.cfg)),
-            "model": self.model.state_dict(), "ema": None if self.ema is None else self.ema.state_dict(),
-            "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
-            "rng": {"torch": torch.get_rng_state(), "data": self.data_gen.get_state(), "noise": self.noise_gen.get_state(),
-                    "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else torch.zeros(0, dtype=torch.uint8)}}
+    return {
+        "format": FORMAT,
+        "step": self.step,
+        "meta": json.dumps(self.meta),
+        "train_config": json.dumps(asdict(self.cfg)),
+        "model": self.model.state_dict(),
+        "ema": None if self.ema is None else self.ema.state_dict(),
+        "optimizer": self.opt.state_dict(),
+        "scheduler": self.sched.state_dict(),
+        "rng": {
+            "torch": torch.get_rng_state(),
+            "data": self.data_gen.get_state(),
+            "noise": self.noise_gen.get_state(),
+            "cuda": torch.cuda.get_rng_state(self.device)
+            if self.device.type == "cuda"
+            else torch.zeros(0, dtype=torch.uint8),
+        },
+    }
+
 
 def load_state(self: Trainer, ck: dict):
     "Restore a run from checkpoint `ck` (see `state`)."
-    if ck.get("optimizer") is None: raise CheckpointError("this is an exported weights-only checkpoint; it can be sampled but not resumed")
+    if ck.get("optimizer") is None:
+        raise CheckpointError(
+            "this is an exported weights-only checkpoint; it can be sampled but not resumed"
+        )
     load_weights(self.model, ck["model"])
-    if (ck["ema"] is None) != (self.ema is None): raise CheckpointError("the checkpoint's EMA setting differs from this run's `ema`")
-    if self.ema is not None: self.ema.load_state_dict(ck["ema"])
-    self.opt.load_state_dict(ck["optimizer"]); self.sched.load_state_dict(ck["scheduler"]); self.step = ck["step"]
-    torch.set_rng_state(ck["rng"]["torch"]); self.data_gen.set_state(ck["rng"]["data"]); self.noise_gen.set_state(ck["rng"]["noise"])
-    if self.device.type == "cuda" and ck["rng"]["cuda"].numel(): torch.cuda.set_rng_state(ck["rng"]["cuda"], self.device)
+    if (ck["ema"] is None) != (self.ema is None):
+        raise CheckpointError("the checkpoint's EMA setting differs from this run's `ema`")
+    if self.ema is not None:
+        self.ema.load_state_dict(ck["ema"])
+    self.opt.load_state_dict(ck["optimizer"])
+    self.sched.load_state_dict(ck["scheduler"])
+    self.step = ck["step"]
+    torch.set_rng_state(ck["rng"]["torch"])
+    self.data_gen.set_state(ck["rng"]["data"])
+    self.noise_gen.set_state(ck["rng"]["noise"])
+    if self.device.type == "cuda" and ck["rng"]["cuda"].numel():
+        torch.cuda.set_rng_state(ck["rng"]["cuda"], self.device)
+
 
 def save(self: Trainer):
     "Write a checkpoint for the current step (process 0 only); keep the newest `keep_ckpts`."
     if self.rank == 0 and self.out is not None:
         save_atomic(self.state(), self.out / _ckpt_name(self.step))
-        for old in list_checkpoints(self.out)[max(1, self.cfg.keep_ckpts):]: old.unlink()   # only after the new one is safe
-    if self.world > 1: dist.barrier()
+        for old in list_checkpoints(self.out)[max(1, self.cfg.keep_ckpts) :]:
+            old.unlink()  # only after the new one is safe
+    if self.world > 1:
+        dist.barrier()
+
+
 Trainer.state, Trainer.load_state, Trainer.save = state, load_state, save
 
 # %% ../nbs/05_train.ipynb #d67caf48
-def _log_path(self): return None if self.out is None else self.out / "metrics.jsonl"
+def _log_path(self):
+    return None if self.out is None else self.out / "metrics.jsonl"
+
 
 def resume(self: Trainer) -> bool:
     "Continue from the newest good checkpoint in the output folder, if any; returns whether one was found."
-    if self.out is None: raise ValueError("resuming needs an output folder")
+    if self.out is None:
+        raise ValueError("resuming needs an output folder")
     p, ck = latest_good_checkpoint(self.out, self.log)
-    if ck is None: return False
+    if ck is None:
+        return False
     self.load_state(ck)
-    for lp in (_log_path(self), self.out / "eval.jsonl"):     # drop log rows of steps after the checkpoint
+    for lp in (_log_path(self), self.out / "eval.jsonl"):  # drop log rows of steps after the checkpoint
         if self.rank == 0 and lp.exists():
-            keep = [l for l in lp.read_text().splitlines() if l.strip() and json.loads(l)["step"] <= self.step]
-            tmp = lp.with_suffix(".tmp"); tmp.write_text("".join(l + "\n" for l in keep)); os.replace(tmp, lp)
+            keep = [
+                l for l in lp.read_text().splitlines() if l.strip() and json.loads(l)["step"] <= self.step
+            ]
+            tmp = lp.with_suffix(".tmp")
+            tmp.write_text("".join(l + "\n" for l in keep))
+            os.replace(tmp, lp)
     self.log(f"resumed from {p.name} at step {self.step}")
     return True
+
 
 def fit(self: Trainer) -> nn.Module:
     "Run (or continue) training to `train_steps`; returns the model (EMA weights are in `self.ema`)."
     cfg, lp = self.cfg, _log_path(self)
-    if self.out is not None and self.rank == 0: self.out.mkdir(parents=True, exist_ok=True)
+    if self.out is not None and self.rank == 0:
+        self.out.mkdir(parents=True, exist_ok=True)
     self.model.train()
     steps = range(self.step, cfg.train_steps)
     if self.progress and self.rank == 0:
-        from tqdm.auto import tqdm; steps = tqdm(steps, initial=self.step, total=cfg.train_steps, desc="train")
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, initial=self.step, total=cfg.train_steps, desc="train")
     t0 = time.perf_counter()
     for _ in steps:
         m = self.train_step()
         if self.rank == 0 and (self.step % cfg.log_every == 0 or self.step == cfg.train_steps):
             m["time_s"] = round(time.perf_counter() - t0, 3)
             if lp is not None:
-                with open(lp, "a") as f: f.write(json.dumps(m) + "\n")
-            if hasattr(steps, "set_postfix"): steps.set_postfix(loss=f"{m['loss']:.4f}")
-        if cfg.eval_every and self.periodic is not None and self.step % cfg.eval_every == 0: self.run_periodic()
-        if cfg.ckpt_every and self.step % cfg.ckpt_every == 0 and self.step < cfg.train_steps: self.save()
+                with open(lp, "a") as f:
+                    f.write(json.dumps(m) + "\n")
+            if hasattr(steps, "set_postfix"):
+                steps.set_postfix(loss=f"{m['loss']:.4f}")
+        if cfg.eval_every and self.periodic is not None and self.step % cfg.eval_every == 0:
+            self.run_periodic()
+        if cfg.ckpt_every and self.step % cfg.ckpt_every == 0 and self.step < cfg.train_steps:
+            self.save()
     self.save()
-    if self.rank == 0 and lp is not None and lp.exists(): plot_metrics(lp).savefig(self.out / "loss.png"); plt.close("all")
+    if self.rank == 0 and lp is not None and lp.exists():
+        plot_metrics(lp).savefig(self.out / "loss.png")
+        plt.close("all")
     return self.model.eval()
+
+
 Trainer.resume, Trainer.fit = resume, fit
 
 # %% ../nbs/05_train.ipynb #74474747
-def run_periodic(self: Trainer) -> dict|None:
+def run_periodic(self: Trainer) -> dict | None:
     "Evaluate (and sample) with the preset's periodic function; log to `eval.jsonl` on process 0."
     row = None
     if self.rank == 0:
         model = self.ema.module if self.ema is not None else self.model
-        if hasattr(model, "set_step"): model.set_step(self.step)   # the EMA copy's stage follows the run's
-        was = model.training; model.eval()
-        with torch.no_grad(): row = {"step": self.step, **self.periodic(model, self.step, self.out)}
+        if hasattr(model, "set_step"):
+            model.set_step(self.step)  # the EMA copy's stage follows the run's
+        was = model.training
+        model.eval()
+        with torch.no_grad():
+            row = {"step": self.step, **self.periodic(model, self.step, self.out)}
         model.train(was)
         if self.out is not None:
-            with open(self.out / "eval.jsonl", "a") as f: f.write(json.dumps(row) + "\n")
-    if self.world > 1: dist.barrier()
+            with open(self.out / "eval.jsonl", "a") as f:
+                f.write(json.dumps(row) + "\n")
+    if self.world > 1:
+        dist.barrier()
     return row
+
+
 Trainer.run_periodic = run_periodic
 
 # %% ../nbs/05_train.ipynb #aeaa1537
@@ -277,139 +423,256 @@ def read_metrics(path) -> list[dict]:
     "The rows of a `metrics.jsonl` log."
     return [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
 
+
 def plot_metrics(path, keys=("loss",)):
     "Plot logged metrics against the step; returns the figure."
     rows = read_metrics(path)
     fig, ax = plt.subplots(figsize=(4, 2.6), dpi=72)
-    for k in keys: ax.plot([r["step"] for r in rows], [r[k] for r in rows], label=k)
-    ax.set(xlabel="step", yscale="log"); ax.legend(fontsize=7); fig.tight_layout()
+    for k in keys:
+        ax.plot([r["step"] for r in rows], [r[k] for r in rows], label=k)
+    ax.set(xlabel="step", yscale="log")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
     return fig
 
 # %% ../nbs/05_train.ipynb #39c20eea
 @dataclass
 class Preset:
     "A named experiment: config class, model builder, data source and evaluation."
+
     name: str
-    config: type                      # dataclass, subclass of TrainConfig
+    config: type  # dataclass, subclass of TrainConfig
     description: str
-    build: Callable                   # cfg -> model with .loss and .sample
-    data: Callable                    # cfg -> (generator, n) -> batch
-    evaluate: Callable|None = None    # (model, cfg, steps, out_dir) -> list of result rows
-    periodic: Callable|None = None    # cfg -> (model, step, out_dir) -> dict: evaluation and samples during training
-    decode: Callable|None = None      # cfg -> (token ids [B, L] -> list of strings), for text presets
+    build: Callable  # cfg -> model with .loss and .sample
+    data: Callable  # cfg -> (generator, n) -> batch
+    evaluate: Callable | None = None  # (model, cfg, steps, out_dir) -> list of result rows
+    periodic: Callable | None = (
+        None  # cfg -> (model, step, out_dir) -> dict: evaluation and samples during training
+    )
+    decode: Callable | None = None  # cfg -> (token ids [B, L] -> list of strings), for text presets
+
     def __repr__(self):
         # the config class is often defined in a notebook (`__main__`): show its name, not its module path
         return f"Preset({self.name!r}, config={self.config.__name__}: {self.description})"
 
+
 PRESETS: dict[str, Preset] = {}
+
 
 def register_preset(p: Preset):
     "Add a preset to `PRESETS`."
-    PRESETS[p.name] = p; return p
+    PRESETS[p.name] = p
+    return p
 
-PRESET_MODULES = ["ladd_nb.coladd", "ladd_nb.diladd", "ladd_nb.binsaw", "ladd_nb.text"]   # later chapters whose presets register when imported
+
+PRESET_MODULES = [
+    "ladd_nb.coladd",
+    "ladd_nb.diladd",
+    "ladd_nb.binsaw",
+    "ladd_nb.text",
+]  # later chapters whose presets register when imported
+
 
 def _ensure_presets():
     "Import the chapters that register presets, so that any preset name (or checkpoint) resolves."
     import importlib
-    for m in PRESET_MODULES: importlib.import_module(m)
 
-def get_config(name: str, overrides: dict|list[str]=()):
+    for m in PRESET_MODULES:
+        importlib.import_module(m)
+
+
+def get_config(name: str, overrides: dict | list[str] = ()):
     "Config of preset `name` with `overrides` (a dict, or `key=value` strings) applied and type-checked."
-    if name not in PRESETS: _ensure_presets()
-    if name not in PRESETS: raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)} (see `ladd-nb presets`)")
+    if name not in PRESETS:
+        _ensure_presets()
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)} (see `ladd-nb presets`)")
     cls = PRESETS[name].config
     kinds = {f.name: type(f.default) for f in fields(cls)}
     if not isinstance(overrides, dict):
         pairs = [o.split("=", 1) for o in overrides]
-        if any(len(p) != 2 for p in pairs): raise ValueError(f"overrides must look like key=value, got {list(overrides)}")
+        if any(len(p) != 2 for p in pairs):
+            raise ValueError(f"overrides must look like key=value, got {list(overrides)}")
         overrides = dict(pairs)
     bad = [k for k in overrides if k not in kinds]
-    if bad: raise ValueError(f"unknown key {bad[0]!r} for preset {name!r}; valid keys: {', '.join(kinds)}")
+    if bad:
+        raise ValueError(f"unknown key {bad[0]!r} for preset {name!r}; valid keys: {', '.join(kinds)}")
     return cls(**{k: _convert(v, kinds[k], k) for k, v in overrides.items()})
 
+
 def _convert(v, kind, key):
-    if isinstance(v, kind) and not (kind is int and isinstance(v, bool)): return v
-    if kind is float and isinstance(v, int) and not isinstance(v, bool): return float(v)
-    if not isinstance(v, str): raise TypeError(f"{key} must be {kind.__name__}, got {type(v).__name__} {v!r}")
+    if isinstance(v, kind) and not (kind is int and isinstance(v, bool)):
+        return v
+    if kind is float and isinstance(v, int) and not isinstance(v, bool):
+        return float(v)
+    if not isinstance(v, str):
+        raise TypeError(f"{key} must be {kind.__name__}, got {type(v).__name__} {v!r}")
     try:
         if kind is bool:
-            if v.lower() not in ("true", "false", "1", "0"): raise ValueError
+            if v.lower() not in ("true", "false", "1", "0"):
+                raise ValueError
             return v.lower() in ("true", "1")
         return kind(v)
-    except ValueError: raise TypeError(f"{key} must be {kind.__name__}, got {v!r}") from None
+    except ValueError:
+        raise TypeError(f"{key} must be {kind.__name__}, got {v!r}") from None
 
 # %% ../nbs/05_train.ipynb #f5191d1b
-def train_preset(name: str, overrides=(), out_dir=None, resume: bool=False, progress: bool=True, log=print):
-    "Train preset `name` with `overrides`; checkpoints and the metrics log go to `out_dir`. Returns the Trainer."
-    cfg = get_config(name, overrides); p = PRESETS[name]
+def train_preset(
+    name: str, overrides=(), out_dir=None, resume: bool = False, progress: bool = True, log=print
+):
+    """Train preset `name` with `overrides`; checkpoints and the metrics log go to `out_dir`. Returns the
+    Trainer."""
+    cfg = get_config(name, overrides)
+    p = PRESETS[name]
     torch.manual_seed(cfg.seed)
-    tr = Trainer(p.build(cfg), cfg, p.data(cfg), out_dir, meta={"preset": name, "config": asdict(cfg)}, progress=progress, log=log,
-                 periodic=p.periodic(cfg) if p.periodic else None)
-    if resume: tr.resume()
+    tr = Trainer(
+        p.build(cfg),
+        cfg,
+        p.data(cfg),
+        out_dir,
+        meta={"preset": name, "config": asdict(cfg)},
+        progress=progress,
+        log=log,
+        periodic=p.periodic(cfg) if p.periodic else None,
+    )
+    if resume:
+        tr.resume()
     tr.fit()
     return tr
+
 
 # Config keys that older checkpoints carry and presets no longer have. They steered training only (chapter 7's
 # absolute dead-code threshold, now the relative `dead_fraction`), so a model is rebuilt without them.
 RETIRED_CONFIG_KEYS = ("dead_threshold",)
 
-def model_from_checkpoint(path, ema: bool=True):
+
+def model_from_checkpoint(path, ema: bool = True):
     "(model, config, preset) rebuilt from a checkpoint, in its run's stage; EMA weights if present and `ema`."
-    ck = load_checkpoint(path); meta = json.loads(ck["meta"])
-    if meta.get("preset") not in PRESETS: _ensure_presets()
-    if meta.get("preset") not in PRESETS: raise CheckpointError(f"{path} was made by preset {meta.get('preset')!r}, which is not registered here")
+    ck = load_checkpoint(path)
+    meta = json.loads(ck["meta"])
+    if meta.get("preset") not in PRESETS:
+        _ensure_presets()
+    if meta.get("preset") not in PRESETS:
+        raise CheckpointError(
+            f"{path} was made by preset {meta.get('preset')!r}, which is not registered here"
+        )
     p = PRESETS[meta["preset"]]
     keys = {f.name for f in fields(p.config)}
     config = {k: v for k, v in meta["config"].items() if k in keys or k not in RETIRED_CONFIG_KEYS}
     cfg = get_config(meta["preset"], config)
     model = p.build(cfg)
     if ema and ck["ema"] is not None:
-        load_weights(model, {k[len("module."):]: v for k, v in ck["ema"].items() if k.startswith("module.")}, f"{path} (EMA)")
-    else: load_weights(model, ck["model"], str(path))
+        load_weights(
+            model,
+            {k[len("module.") :]: v for k, v in ck["ema"].items() if k.startswith("module.")},
+            f"{path} (EMA)",
+        )
+    else:
+        load_weights(model, ck["model"], str(path))
     # Two-stage models (LADD) are built in stage 1 and the trainer sets the stage before each step: set the
     # stage of the checkpoint's step (weights-only exports keep it). Stage 2 freezes encoder and codebook.
-    if hasattr(model, "set_step"): model.set_step(ck["step"])
+    if hasattr(model, "set_step"):
+        model.set_step(ck["step"])
     return model.eval(), cfg, p
 
 # %% ../nbs/05_train.ipynb #ffa258c9
-def export_weights(ckpt: str|Path, out: str|Path, ema: bool=True) -> Path:
+def export_weights(ckpt: str | Path, out: str | Path, ema: bool = True) -> Path:
     "Write a weights-only copy of a training checkpoint (EMA weights if present and `ema`), atomically."
     ck = load_checkpoint(ckpt)
-    w = {k[len("module."):]: v for k, v in ck["ema"].items() if k.startswith("module.")} if ema and ck["ema"] is not None else ck["model"]
-    out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
-    save_atomic({"format": FORMAT, "step": ck["step"], "meta": ck["meta"], "train_config": ck["train_config"], "model": w,
-                 "ema": None, "optimizer": None, "scheduler": None, "rng": None}, out)
+    w = (
+        {k[len("module.") :]: v for k, v in ck["ema"].items() if k.startswith("module.")}
+        if ema and ck["ema"] is not None
+        else ck["model"]
+    )
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_atomic(
+        {
+            "format": FORMAT,
+            "step": ck["step"],
+            "meta": ck["meta"],
+            "train_config": ck["train_config"],
+            "model": w,
+            "ema": None,
+            "optimizer": None,
+            "scheduler": None,
+            "rng": None,
+        },
+        out,
+    )
     return out
 
 # %% ../nbs/05_train.ipynb #c7414b11
 def shipped_checkpoint(name: str) -> Path:
-    "Path of a checkpoint shipped in `ladd_nb/checkpoints` (see the README there for the commands that made them)."
+    """Path of a checkpoint shipped in `ladd_nb/checkpoints` (see the README there for the commands that made
+    them)."""
     p = Path(__file__).parent / "checkpoints" / f"{name}.pt"
     if not p.is_file():
         have = sorted(q.stem for q in p.parent.glob("*.pt"))
-        raise FileNotFoundError(f"no shipped checkpoint {name!r}; available: {have}. ladd_nb/checkpoints/README.md has the commands that make them")
+        raise FileNotFoundError(
+            f"no shipped checkpoint {name!r}; available: {have}. ladd_nb/checkpoints/README.md has the "
+            "commands that make them"
+        )
     return p
 
 # %% ../nbs/05_train.ipynb #8583387b
 from .masked import MDLM, MaskedProcess, TableDenoiser, sample_masked
-from .toy2d import ToyDenoiser, Toy2DConfig, density_table, sample_table, two_token_law, kl_tv, DENSITIES
+from ladd_nb.toy2d import (
+    ToyDenoiser,
+    Toy2DConfig,
+    density_table,
+    sample_table,
+    two_token_law,
+    kl_tv,
+    DENSITIES,
+)
+
 
 @dataclass
 class Toy2DTrainConfig(TrainConfig, Toy2DConfig):
-    "Preset `toy2d-mdlm`: chapter 3's `Toy2DConfig` (density, V, network, schedule, loss) plus the training loop's settings."
+    """Preset `toy2d-mdlm`: chapter 3's `Toy2DConfig` (density, V, network, schedule, loss) plus the training
+    loop's settings."""
+
     warmup_steps: int = 50
 
+
 def _toy2d_eval(model, cfg, steps, out_dir=None):
-    P = density_table(cfg.density, cfg.V); oracle = TableDenoiser(P, model.process); rows = []
+    P = density_table(cfg.density, cfg.V)
+    oracle = TableDenoiser(P, model.process)
+    rows = []
     for K in steps:
-        kl, tv = kl_tv(P, two_token_law(model, model.process, K)); okl, otv = kl_tv(P, two_token_law(oracle, model.process, K))
-        t0 = time.perf_counter(); model.sample(10_000, steps=K); sec = time.perf_counter() - t0
-        rows.append(dict(K=K, nfe_token=K + 1, kl=round(kl, 5), tv=round(tv, 5), oracle_kl=round(okl, 5), oracle_tv=round(otv, 5),
-                         ms_per_10k_samples=round(1e3 * sec, 2)))
+        kl, tv = kl_tv(P, two_token_law(model, model.process, K))
+        okl, otv = kl_tv(P, two_token_law(oracle, model.process, K))
+        t0 = time.perf_counter()
+        model.sample(10_000, steps=K)
+        sec = time.perf_counter() - t0
+        rows.append(
+            dict(
+                K=K,
+                nfe_token=K + 1,
+                kl=round(kl, 5),
+                tv=round(tv, 5),
+                oracle_kl=round(okl, 5),
+                oracle_tv=round(otv, 5),
+                ms_per_10k_samples=round(1e3 * sec, 2),
+            )
+        )
     return rows
 
-register_preset(Preset("toy2d-mdlm", Toy2DTrainConfig, "masked diffusion (MDLM) on a 2D density as two tokens; exact evaluation",
-    build=lambda c: MDLM(ToyDenoiser(c.V, 2, c.emb, c.hidden), vocab_size=c.V, seq_len=2, schedule=c.schedule, loss_type=c.loss_type),
-    data=lambda c: (lambda g, n, P=density_table(c.density, c.V): sample_table(P, n, generator=g)),
-    evaluate=_toy2d_eval))
+
+register_preset(
+    Preset(
+        "toy2d-mdlm",
+        Toy2DTrainConfig,
+        "masked diffusion (MDLM) on a 2D density as two tokens; exact evaluation",
+        build=lambda c: MDLM(
+            ToyDenoiser(c.V, 2, c.emb, c.hidden),
+            vocab_size=c.V,
+            seq_len=2,
+            schedule=c.schedule,
+            loss_type=c.loss_type,
+        ),
+        data=lambda c: lambda g, n, P=density_table(c.density, c.V): sample_table(P, n, generator=g),
+        evaluate=_toy2d_eval,
+    )
+)

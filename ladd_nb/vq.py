@@ -18,55 +18,90 @@ __all__ = ['VQOutput', 'VectorQuantizer', 'kmeans_init_', 'ema_update_', 'dead_t
 # %% ../nbs/07_vq.ipynb #bcffbc0b
 class VQOutput(NamedTuple):
     "What the quantiser returns."
-    z_q: torch.Tensor          # quantised vectors [..., d], with the straight-through gradient to z_e
-    codes: torch.Tensor        # code indices [...]
-    commit_loss: torch.Tensor  # beta * mean (z_e - sg(z_q))^2
-    perplexity: torch.Tensor   # exp(entropy of the batch's code frequencies)
-    usage: torch.Tensor        # fraction of the codebook used in the batch
 
-def _distributed() -> bool: return dist.is_available() and dist.is_initialized()
+    z_q: torch.Tensor  # quantised vectors [..., d], with the straight-through gradient to z_e
+    codes: torch.Tensor  # code indices [...]
+    commit_loss: torch.Tensor  # beta * mean (z_e - sg(z_q))^2
+    perplexity: torch.Tensor  # exp(entropy of the batch's code frequencies)
+    usage: torch.Tensor  # fraction of the codebook used in the batch
+
+
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
 
 def _all_reduce(t: torch.Tensor) -> torch.Tensor:
-    if _distributed(): dist.all_reduce(t)
+    if _distributed():
+        dist.all_reduce(t)
     return t
+
 
 def _broadcast(*ts):
     if _distributed():
-        for t in ts: dist.broadcast(t, 0)
+        for t in ts:
+            dist.broadcast(t, 0)
 
 # %% ../nbs/07_vq.ipynb #28fbd0fa
 class VectorQuantizer(nn.Module):
     "Vector quantiser with an EMA codebook, k-means initialisation, dead-code restarts and a commitment loss."
-    def __init__(self, n_codes: int, dim: int,
-                 decay: float=0.95,           # EMA decay of the codebook statistics
-                 commitment: float=0.1,       # beta of the commitment loss
-                 cosine: bool=False,          # cosine similarity: inputs and codes on the unit sphere
-                 kmeans_init: bool=True, kmeans_iters: int=10,
-                 dead_fraction: float=0.5,    # restart codes with EMA count < this x mean per code (0: never)
-                 eps: float=1e-5):            # Laplace smoothing of the counts
+
+    def __init__(
+        self,
+        n_codes: int,
+        dim: int,
+        decay: float = 0.95,  # EMA decay of the codebook statistics
+        commitment: float = 0.1,  # beta of the commitment loss
+        cosine: bool = False,  # cosine similarity: inputs and codes on the unit sphere
+        kmeans_init: bool = True,
+        kmeans_iters: int = 10,
+        dead_fraction: float = 0.5,  # restart codes with EMA count < this x mean per code (0: never)
+        eps: float = 1e-5,
+    ):  # Laplace smoothing of the counts
         super().__init__()
-        if not (isinstance(n_codes, int) and n_codes >= 2): raise ValueError(f"n_codes must be an int >= 2, got {n_codes!r}")
-        if not (isinstance(dim, int) and dim >= 1): raise ValueError(f"dim must be a positive int, got {dim!r}")
-        if not 0 <= decay < 1: raise ValueError(f"decay must be in [0, 1), got {decay!r}")
+        if not (isinstance(n_codes, int) and n_codes >= 2):
+            raise ValueError(f"n_codes must be an int >= 2, got {n_codes!r}")
+        if not (isinstance(dim, int) and dim >= 1):
+            raise ValueError(f"dim must be a positive int, got {dim!r}")
+        if not 0 <= decay < 1:
+            raise ValueError(f"decay must be in [0, 1), got {decay!r}")
         if commitment < 0 or dead_fraction < 0 or eps < 0:
             raise ValueError("commitment, dead_fraction and eps must be >= 0")
-        self.n_codes, self.dim, self.decay, self.commitment, self.cosine = n_codes, dim, decay, commitment, cosine
+        self.n_codes, self.dim, self.decay, self.commitment, self.cosine = (
+            n_codes,
+            dim,
+            decay,
+            commitment,
+            cosine,
+        )
         self.kmeans_iters, self.dead_fraction, self.eps, self.frozen = kmeans_iters, dead_fraction, eps, False
-        self.restarted = 0                                            # codes restarted by the last update
+        self.restarted = 0  # codes restarted by the last update
         init = torch.randn(n_codes, dim)
         init = F.normalize(init, dim=-1) if cosine else init
-        self.register_buffer("codebook", init)                        # e_k
-        self.register_buffer("cluster_size", torch.ones(n_codes))     # N_k (EMA of counts)
-        self.register_buffer("embed_sum", init.clone())               # m_k (EMA of sums): e_k = m_k / N_k
+        self.register_buffer("codebook", init)  # e_k
+        self.register_buffer("cluster_size", torch.ones(n_codes))  # N_k (EMA of counts)
+        self.register_buffer("embed_sum", init.clone())  # m_k (EMA of sums): e_k = m_k / N_k
         self.register_buffer("initted", torch.tensor(0.0 if kmeans_init else 1.0))
-    def extra_repr(self): return f"n_codes={self.n_codes}, dim={self.dim}, decay={self.decay}, commitment={self.commitment}, cosine={self.cosine}"
-    def prepare(self, z): return F.normalize(z, dim=-1) if self.cosine else z
+
+    def extra_repr(self):
+        return (
+            f"n_codes={self.n_codes}, dim={self.dim}, decay={self.decay}, "
+            f"commitment={self.commitment}, cosine={self.cosine}"
+        )
+
+    def prepare(self, z):
+        return F.normalize(z, dim=-1) if self.cosine else z
+
     def distances(self, z, codebook=None):
-        "Distances `[N, C]` from vectors `z[N, d]` to the codes (1 - cosine with `cosine`, else squared Euclidean)."
+        """Distances `[N, C]` from vectors `z[N, d]` to the codes (1 - cosine with `cosine`, else squared
+        Euclidean)."""
         e = self.codebook if codebook is None else codebook
-        if self.cosine: return 1 - z @ e.T
+        if self.cosine:
+            return 1 - z @ e.T
         return z.square().sum(-1, keepdim=True) - 2 * z @ e.T + e.square().sum(-1)
-    def lookup(self, codes: torch.Tensor) -> torch.Tensor: return self.codebook[codes]
+
+    def lookup(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.codebook[codes]
+
     @torch.no_grad()
     def quantize(self, z_e: torch.Tensor) -> torch.Tensor:
         "Code indices of `z_e[..., d]` (no update)."
@@ -75,9 +110,10 @@ class VectorQuantizer(nn.Module):
 # %% ../nbs/07_vq.ipynb #88f029ad
 @torch.no_grad()
 def kmeans_init_(self: VectorQuantizer, flat: torch.Tensor, generator=None):
-    "Set the codebook to k-means centroids of the vectors `flat[N, d]` (k-means++ seeding, then Lloyd's iterations)."
+    """Set the codebook to k-means centroids of the vectors `flat[N, d]` (k-means++ seeding, then Lloyd's
+    iterations)."""
     means = flat[torch.randint(len(flat), (1,), generator=generator, device=flat.device)]
-    for _ in range(self.n_codes - 1):                                  # k-means++: next seed w.p. proportional to D^2
+    for _ in range(self.n_codes - 1):  # k-means++: next seed w.p. proportional to D^2
         d2 = self.distances(flat, means).min(-1).values.clamp(min=0)
         w = d2 if d2.sum() > 0 else torch.ones_like(d2)
         means = torch.cat([means, flat[torch.multinomial(w, 1, generator=generator)]])
@@ -87,25 +123,32 @@ def kmeans_init_(self: VectorQuantizer, flat: torch.Tensor, generator=None):
         counts = torch.bincount(codes, minlength=self.n_codes).to(flat.dtype)
         new = torch.zeros_like(means).index_add_(0, codes, flat) / counts.clamp(min=1)[:, None]
         new = F.normalize(new, dim=-1) if self.cosine else new
-        means = torch.where(counts[:, None] > 0, new, means)            # an empty cluster keeps its point
-    self.codebook.copy_(means); self.cluster_size.copy_(counts); self.embed_sum.copy_(means * counts[:, None])
+        means = torch.where(counts[:, None] > 0, new, means)  # an empty cluster keeps its point
+    self.codebook.copy_(means)
+    self.cluster_size.copy_(counts)
+    self.embed_sum.copy_(means * counts[:, None])
     _broadcast(self.codebook, self.cluster_size, self.embed_sum)
     self.initted.fill_(1.0)
 
+
 @torch.no_grad()
 def ema_update_(self: VectorQuantizer, flat: torch.Tensor, codes: torch.Tensor):
-    "One EMA step of the counts and sums with the assignments `codes` of `flat[N, d]`, then e_k = m_k / smoothed N_k."
+    """One EMA step of the counts and sums with the assignments `codes` of `flat[N, d]`, then e_k = m_k /
+    smoothed N_k."""
     counts = _all_reduce(torch.bincount(codes, minlength=self.n_codes).to(flat.dtype))
     sums = _all_reduce(torch.zeros_like(self.embed_sum).index_add_(0, codes, flat))
-    self.cluster_size.lerp_(counts, 1 - self.decay); self.embed_sum.lerp_(sums, 1 - self.decay)
+    self.cluster_size.lerp_(counts, 1 - self.decay)
+    self.embed_sum.lerp_(sums, 1 - self.decay)
     n = self.cluster_size.sum()
     smoothed = (self.cluster_size + self.eps) / (n + self.n_codes * self.eps) * n
     e = self.embed_sum / smoothed[:, None]
     self.codebook.copy_(F.normalize(e, dim=-1) if self.cosine else e)
 
+
 def dead_threshold_at(self: VectorQuantizer, n_vectors: float) -> float:
     "The restart threshold of an update with `n_vectors` vectors: `dead_fraction` x the mean count per code."
     return self.dead_fraction * n_vectors / self.n_codes
+
 
 @torch.no_grad()
 def restart_dead_(self: VectorQuantizer, flat: torch.Tensor, generator=None) -> int:
@@ -122,23 +165,36 @@ def restart_dead_(self: VectorQuantizer, flat: torch.Tensor, generator=None) -> 
         self.embed_sum[dead] = new * threshold
         _broadcast(self.codebook, self.cluster_size, self.embed_sum)
     return n_dead
-VectorQuantizer.kmeans_init_, VectorQuantizer.ema_update_, VectorQuantizer.restart_dead_ = kmeans_init_, ema_update_, restart_dead_
+
+
+VectorQuantizer.kmeans_init_, VectorQuantizer.ema_update_, VectorQuantizer.restart_dead_ = (
+    kmeans_init_,
+    ema_update_,
+    restart_dead_,
+)
 VectorQuantizer.dead_threshold_at = dead_threshold_at
 
 # %% ../nbs/07_vq.ipynb #ec7dc0ef
 def vq_forward(self: VectorQuantizer, z_e: torch.Tensor, generator=None) -> VQOutput:
     "Quantise `z_e[..., d]`; in training mode (not frozen) also update the codebook (draws from `generator`)."
-    if z_e.shape[-1] != self.dim: raise ValueError(f"the last dimension of z_e must be {self.dim}, got {tuple(z_e.shape)}")
-    z = self.prepare(z_e); flat = z.detach().reshape(-1, self.dim).float()
+    if z_e.shape[-1] != self.dim:
+        raise ValueError(f"the last dimension of z_e must be {self.dim}, got {tuple(z_e.shape)}")
+    z = self.prepare(z_e)
+    flat = z.detach().reshape(-1, self.dim).float()
     update = self.training and not self.frozen
-    if update and not self.initted: self.kmeans_init_(flat, generator)
+    if update and not self.initted:
+        self.kmeans_init_(flat, generator)
     codes = self.distances(flat).argmin(-1)
-    z_q = self.codebook[codes].reshape(z.shape).to(z.dtype)           # the codes before this batch's update
+    z_q = self.codebook[codes].reshape(z.shape).to(z.dtype)  # the codes before this batch's update
     if update:
         self.ema_update_(flat, codes)
         self.restarted = self.restart_dead_(flat, generator) if self.dead_fraction else 0
     commit = self.commitment * F.mse_loss(z, z_q.detach())
     freq = torch.bincount(codes, minlength=self.n_codes).float() / len(codes)
     perplexity = torch.exp(-(freq * freq.clamp_min(1e-12).log()).sum())
-    return VQOutput(z + (z_q - z).detach(), codes.reshape(z.shape[:-1]), commit, perplexity, (freq > 0).float().mean())
+    return VQOutput(
+        z + (z_q - z).detach(), codes.reshape(z.shape[:-1]), commit, perplexity, (freq > 0).float().mean()
+    )
+
+
 VectorQuantizer.forward = vq_forward

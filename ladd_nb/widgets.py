@@ -19,73 +19,141 @@ __all__ = ['MODELS', 'LADD_MODELS', 'K_CHOICES', 'StepBudgetExplorer', 'curve', 
            'explorer_widget']
 
 # %% ../nbs/09_widgets.ipynb #1acfe0c6
-MODELS = {"checkerboard": ("Di-LADD", "Co-LADD", "MDLM", "perfect MDLM"),
-          "eight_gaussians": ("Di-LADD", "Co-LADD", "MDLM", "perfect MDLM"),
-          "binsaw": ("Di-LADD", "Co-LADD", "MDLM", "oracle LADD", "perfect MDLM")}
+MODELS = {
+    "checkerboard": ("Di-LADD", "Co-LADD", "MDLM", "perfect MDLM"),
+    "eight_gaussians": ("Di-LADD", "Co-LADD", "MDLM", "perfect MDLM"),
+    "binsaw": ("Di-LADD", "Co-LADD", "MDLM", "oracle LADD", "perfect MDLM"),
+}
 LADD_MODELS = ("Di-LADD", "Co-LADD", "oracle LADD")
-K_CHOICES = {"2d": (1, 2, 4, 8, 16), "binsaw": (1, 2, 4, 8, 16, 32, 64, 128)}   # the few-step regime of the 2D toy
+K_CHOICES = {
+    "2d": (1, 2, 4, 8, 16),
+    "binsaw": (1, 2, 4, 8, 16, 32, 64, 128),
+}  # the few-step regime of the 2D toy
+
 
 class StepBudgetExplorer:
     "State of the step-budget explorer: choices in, samples / trajectory / quality curve out."
-    def __init__(self, data="eight_gaussians", model="Di-LADD", schedule="sequential", K=1, latent_steps=1, n=4_000, seed=0):
+
+    def __init__(
+        self,
+        data="eight_gaussians",
+        model="Di-LADD",
+        schedule="sequential",
+        K=1,
+        latent_steps=1,
+        n=4_000,
+        seed=0,
+    ):
         self._cache, self.n, self.seed = {}, n, seed
-        self.data, self.model, self.schedule, self.K, self.latent_steps = data, model, schedule, K, latent_steps
-        self._validate(); self._resample()
+        self.data, self.model, self.schedule, self.K, self.latent_steps = (
+            data,
+            model,
+            schedule,
+            K,
+            latent_steps,
+        )
+        self._validate()
+        self._resample()
+
     @property
-    def is2d(self): return self.data != "binsaw"
+    def is2d(self):
+        return self.data != "binsaw"
+
     @property
-    def k_choices(self): return K_CHOICES["2d" if self.is2d else "binsaw"]
+    def k_choices(self):
+        return K_CHOICES["2d" if self.is2d else "binsaw"]
+
     def _validate(self):
-        if self.data not in MODELS: raise ValueError(f"unknown data {self.data!r}; choose one of {list(MODELS)}")
-        if self.model not in MODELS[self.data]: raise ValueError(f"model {self.model!r} is not available for {self.data}; choose one of {MODELS[self.data]}")
-        if self.schedule not in ("sequential", "joint"): raise ValueError(f"schedule must be 'sequential' or 'joint', got {self.schedule!r}")
-        if self.K not in self.k_choices: raise ValueError(f"K must be one of {self.k_choices}, got {self.K!r}")
-        if not (isinstance(self.latent_steps, int) and self.latent_steps >= 1): raise ValueError(f"latent_steps must be an int >= 1, got {self.latent_steps!r}")
+        if self.data not in MODELS:
+            raise ValueError(f"unknown data {self.data!r}; choose one of {list(MODELS)}")
+        if self.model not in MODELS[self.data]:
+            raise ValueError(
+                f"model {self.model!r} is not available for {self.data}; choose one of {MODELS[self.data]}"
+            )
+        if self.schedule not in ("sequential", "joint"):
+            raise ValueError(f"schedule must be 'sequential' or 'joint', got {self.schedule!r}")
+        if self.K not in self.k_choices:
+            raise ValueError(f"K must be one of {self.k_choices}, got {self.K!r}")
+        if not (isinstance(self.latent_steps, int) and self.latent_steps >= 1):
+            raise ValueError(f"latent_steps must be an int >= 1, got {self.latent_steps!r}")
+
     def set(self, **kw):
         "Change any of data, model, schedule, K, latent_steps; recompute what depends on them."
         unknown = set(kw) - {"data", "model", "schedule", "K", "latent_steps"}
-        if unknown: raise ValueError(f"unknown setting(s) {sorted(unknown)}")
-        old = dict(data=self.data, model=self.model, schedule=self.schedule, K=self.K, latent_steps=self.latent_steps)
-        for k, v in kw.items(): setattr(self, k, v)
-        if "data" in kw and self.model not in MODELS[self.data]: self.model = MODELS[self.data][0]
-        if "data" in kw and "K" not in kw and self.K not in self.k_choices: self.K = max(k for k in self.k_choices if k <= self.K)
-        try: self._validate()
+        if unknown:
+            raise ValueError(f"unknown setting(s) {sorted(unknown)}")
+        old = dict(
+            data=self.data, model=self.model, schedule=self.schedule, K=self.K, latent_steps=self.latent_steps
+        )
+        for k, v in kw.items():
+            setattr(self, k, v)
+        if "data" in kw and self.model not in MODELS[self.data]:
+            self.model = MODELS[self.data][0]
+        if "data" in kw and "K" not in kw and self.K not in self.k_choices:
+            self.K = max(k for k in self.k_choices if k <= self.K)
+        try:
+            self._validate()
         except ValueError:
-            for k, v in old.items(): setattr(self, k, v)
+            for k, v in old.items():
+                setattr(self, k, v)
             raise
-        self._resample(); return self
+        self._resample()
+        return self
 
 # %% ../nbs/09_widgets.ipynb #63fe1f5f
 def _cached(self, key, fn):
-    if key not in self._cache: self._cache[key] = fn()
+    if key not in self._cache:
+        self._cache[key] = fn()
     return self._cache[key]
+
 
 def _net(self: StepBudgetExplorer):
     "The model object (a loaded checkpoint, an oracle) for the current data / model / schedule."
     from ladd_nb.train import shipped_checkpoint, model_from_checkpoint
+
     d, m = self.data, self.model
-    if d == "binsaw" and m in ("perfect MDLM", "oracle LADD"): return self._law()
-    if m == "perfect MDLM": return self._cached((d, m), lambda: TableDenoiser(density_table(d), MaskedProcess(32)))
+    if d == "binsaw" and m in ("perfect MDLM", "oracle LADD"):
+        return self._law()
+    if m == "perfect MDLM":
+        return self._cached((d, m), lambda: TableDenoiser(density_table(d), MaskedProcess(32)))
     prefix = "binsaw" if d == "binsaw" else "toy2d"
     name = {"MDLM": f"{prefix}-mdlm", "Di-LADD": f"{prefix}-diladd", "Co-LADD": f"{prefix}-coladd"}[m]
     name = (name if d == "binsaw" else f"{name}-{d}") + (f"-{self.schedule}" if m == "Co-LADD" else "")
     return self._cached(("ckpt", name), lambda: model_from_checkpoint(shipped_checkpoint(name))[:2])
+
 
 def _sample(self: StepBudgetExplorer, n, K, generator):
     "A SampleResult with trajectory (binsaw oracle LADD also sets `.phase`)."
     d, m, net = self.data, self.model, self._net()
     if d == "binsaw" and m in ("perfect MDLM", "oracle LADD"):
         if m == "perfect MDLM":
-            return sample_masked(net.oracle_mdlm_denoiser(), MaskedProcess(2), n, 128, K, return_trajectory=True, generator=generator)
-        u = torch.rand(n, generator=generator, dtype=torch.float64); p = binsaw_probs(u)
+            return sample_masked(
+                net.oracle_mdlm_denoiser(),
+                MaskedProcess(2),
+                n,
+                128,
+                K,
+                return_trajectory=True,
+                generator=generator,
+            )
+        u = torch.rand(n, generator=generator, dtype=torch.float64)
+        p = binsaw_probs(u)
         logits = torch.stack([(1 - p).log(), p.log()], -1)
-        r = sample_masked(lambda x, t: logits, MaskedProcess(2), n, 128, K, return_trajectory=True, generator=generator); r.phase = u
+        r = sample_masked(
+            lambda x, t: logits, MaskedProcess(2), n, 128, K, return_trajectory=True, generator=generator
+        )
+        r.phase = u
         return r
-    if m == "perfect MDLM": return sample_masked(net, net.process, n, 2, K, return_trajectory=True, generator=generator)
+    if m == "perfect MDLM":
+        return sample_masked(net, net.process, n, 2, K, return_trajectory=True, generator=generator)
     model, _ = net
-    if m == "MDLM": return model.sample(n, K, return_trajectory=True, generator=generator)
+    if m == "MDLM":
+        return model.sample(n, K, return_trajectory=True, generator=generator)
     lat = self.latent_steps if self.schedule == "sequential" else None
-    return model.sample(n, K, latent_steps=lat, schedule=self.schedule, return_trajectory=True, generator=generator)
+    return model.sample(
+        n, K, latent_steps=lat, schedule=self.schedule, return_trajectory=True, generator=generator
+    )
+
 
 def _quality(self: StepBudgetExplorer, K):
     "KL(data || model) in nats (2D, exact) or (NLL gap, standard error) in bits (binsaw) at K token steps."
@@ -95,120 +163,224 @@ def _quality(self: StepBudgetExplorer, K):
         H = self._cached(("entropy",), lambda: law.entropy_bits(5_000, make_generator(self.seed)))
         return law.nll_gap(self._sample(256, K, make_generator(self.seed + K)).x, H)
     P = density_table(d)
-    if m == "perfect MDLM": return kl_tv(P, two_token_law(net, net.process, K))[0]
+    if m == "perfect MDLM":
+        return kl_tv(P, two_token_law(net, net.process, K))[0]
     model, c = net
-    if m == "MDLM": return kl_tv(P, two_token_law(model, model.process, K))[0]
+    if m == "MDLM":
+        return kl_tv(P, two_token_law(model, model.process, K))[0]
     if m == "Di-LADD":
         from ladd_nb.diladd import exact_diladd_law
-        return kl_tv(P, exact_diladd_law(model.denoise, model.process, model.code_process, K, self.latent_steps if self.schedule == "sequential" else None, self.schedule))[0]
+
+        return kl_tv(
+            P,
+            exact_diladd_law(
+                model.denoise,
+                model.process,
+                model.code_process,
+                K,
+                self.latent_steps if self.schedule == "sequential" else None,
+                self.schedule,
+            ),
+        )[0]
     from ladd_nb.coladd import coladd_sequential_law, coladd_toy_law
-    if self.schedule == "sequential": return kl_tv(P, coladd_sequential_law(model, K, self.latent_steps, 2_000, generator=make_generator(self.seed)))[0]
+
+    if self.schedule == "sequential":
+        return kl_tv(
+            P, coladd_sequential_law(model, K, self.latent_steps, 2_000, generator=make_generator(self.seed))
+        )[0]
     return kl_tv(P, coladd_toy_law(model, c, K, make_generator(self.seed), n=2_000))[0]
+
 
 def curve(self: StepBudgetExplorer) -> dict:
     "Quality at every K of `k_choices` for the current data / model / schedule / latent steps (cached)."
-    key = ("curve", self.data, self.model, self.schedule if self.model in LADD_MODELS else "-", self.latent_steps if self.schedule == "sequential" else 0)
+    key = (
+        "curve",
+        self.data,
+        self.model,
+        self.schedule if self.model in LADD_MODELS else "-",
+        self.latent_steps if self.schedule == "sequential" else 0,
+    )
     return self._cached(key, lambda: {K: self._quality(K) for K in self.k_choices})
+
 
 def _resample(self: StepBudgetExplorer):
     t0 = time.perf_counter()
     self.result = self._sample(self.n if self.is2d else 24, self.K, make_generator(self.seed))
-    self.step = self.result.trajectory.shape[0] - 1          # the scrubber starts at the end
+    self.step = self.result.trajectory.shape[0] - 1  # the scrubber starts at the end
     self.quality = self.curve()[self.K]
     self.update_seconds = time.perf_counter() - t0
-def _law(self): return self._cached(("law",), lambda: BinsawLaw(nodes_per_piece=4))   # 256 nodes: error 1e-7 nats, fast
-StepBudgetExplorer._cached, StepBudgetExplorer._net, StepBudgetExplorer._sample, StepBudgetExplorer._law = _cached, _net, _sample, _law
-StepBudgetExplorer._quality, StepBudgetExplorer.curve, StepBudgetExplorer._resample = _quality, curve, _resample
+
+
+def _law(self):
+    return self._cached(("law",), lambda: BinsawLaw(nodes_per_piece=4))  # 256 nodes: error 1e-7 nats, fast
+
+
+StepBudgetExplorer._cached, StepBudgetExplorer._net, StepBudgetExplorer._sample, StepBudgetExplorer._law = (
+    _cached,
+    _net,
+    _sample,
+    _law,
+)
+StepBudgetExplorer._quality, StepBudgetExplorer.curve, StepBudgetExplorer._resample = (
+    _quality,
+    curve,
+    _resample,
+)
 
 # %% ../nbs/09_widgets.ipynb #bbf8971c
-def frame(self: StepBudgetExplorer, i: int|None=None) -> torch.Tensor:
+def frame(self: StepBudgetExplorer, i: int | None = None) -> torch.Tensor:
     "Tokens `[n, L]` after step `i` of the trajectory (mask id where still masked)."
     T = self.result.trajectory.shape[0]
     i = self.step if i is None else i
-    if not (isinstance(i, int) and 0 <= i < T): raise ValueError(f"step must be an int in [0, {T - 1}], got {i!r}")
+    if not (isinstance(i, int) and 0 <= i < T):
+        raise ValueError(f"step must be an int in [0, {T - 1}], got {i!r}")
     return self.result.trajectory[i]
+
 
 def revealed_at(self: StepBudgetExplorer, i: int) -> torch.Tensor:
     "Boolean `[n, L]`: the positions that step `i` revealed."
     mask_id = 2 if not self.is2d else 32
-    return (self.frame(i) != mask_id) & ((self.frame(i - 1) == mask_id) if i > 0 else torch.zeros_like(self.frame(i), dtype=torch.bool))
+    return (self.frame(i) != mask_id) & (
+        (self.frame(i - 1) == mask_id) if i > 0 else torch.zeros_like(self.frame(i), dtype=torch.bool)
+    )
+
+
 StepBudgetExplorer.frame, StepBudgetExplorer.revealed_at = frame, revealed_at
 
 # %% ../nbs/09_widgets.ipynb #366cb8c9
 def figure(self: StepBudgetExplorer, dpi=72):
     "Matplotlib figure of the current state."
-    fig, axs = plt.subplots(1, 4 if self.is2d else 3, figsize=(11, 2.7), dpi=dpi,
-                            gridspec_kw={"width_ratios": [1, 1, 1, 1.3] if self.is2d else [2, 2, 1.3]})
+    fig, axs = plt.subplots(
+        1,
+        4 if self.is2d else 3,
+        figsize=(11, 2.7),
+        dpi=dpi,
+        gridspec_kw={"width_ratios": [1, 1, 1, 1.3] if self.is2d else [2, 2, 1.3]},
+    )
     x, i, T = self.result.x, self.step, self.result.trajectory.shape[0]
     q = self.quality[0] if isinstance(self.quality, tuple) else self.quality
     title = f"{self.model}" + (f" ({self.schedule})" if self.model in LADD_MODELS else "") + f", K={self.K}"
     if self.is2d:
         P = density_table(self.data)
-        axs[0].imshow(P.T, origin="lower", cmap="viridis", interpolation="nearest"); axs[0].set_title("data", fontsize=8)
+        axs[0].imshow(P.T, origin="lower", cmap="viridis", interpolation="nearest")
+        axs[0].set_title("data", fontsize=8)
         axs[1].imshow(pair_counts(x, 32).T, origin="lower", cmap="viridis", interpolation="nearest")
         axs[1].set_title(f"{title}: KL {q:.3f}", fontsize=8)
-        f = self.frame(i); done = (f != 32).all(1); new = self.revealed_at(i)
+        f = self.frame(i)
+        done = (f != 32).all(1)
+        new = self.revealed_at(i)
         axs[2].imshow(pair_counts(f[done], 32).T, origin="lower", cmap="viridis", interpolation="nearest")
-        axs[2].set_title(f"step {i}/{T - 1}: {float((f != 32).double().mean()):.0%} revealed ({float(new.double().mean()):.0%} now)", fontsize=8)
-        for a in axs[:3]: a.axis("off")
+        axs[2].set_title(
+            f"step {i}/{T - 1}: {float((f != 32).double().mean()):.0%} revealed "
+            f"({float(new.double().mean()):.0%} now)",
+            fontsize=8,
+        )
+        for a in axs[:3]:
+            a.axis("off")
     else:
-        axs[0].imshow(x[:12], cmap="Greys", aspect="auto", interpolation="nearest"); axs[0].set_title(f"{title}: NLL gap {q:.1f} bits", fontsize=8)
+        axs[0].imshow(x[:12], cmap="Greys", aspect="auto", interpolation="nearest")
+        axs[0].set_title(f"{title}: NLL gap {q:.1f} bits", fontsize=8)
         law = self._law()
-        phase = self.result.phase[:12] if hasattr(self.result, "phase") else law.u[law._log_joint(x[:12]).argmax(-1)]   # true, or most likely
-        for k in range(12): axs[0].plot(k + 0.45 - 0.9 * binsaw_probs(phase[k]), "r" if hasattr(self.result, "phase") else "r--", lw=1.0)
+        phase = (
+            self.result.phase[:12]
+            if hasattr(self.result, "phase")
+            else law.u[law._log_joint(x[:12]).argmax(-1)]
+        )  # true, or most likely
+        for k in range(12):
+            axs[0].plot(
+                k + 0.45 - 0.9 * binsaw_probs(phase[k]),
+                "r" if hasattr(self.result, "phase") else "r--",
+                lw=1.0,
+            )
         f, new = self.frame(i)[:12], self.revealed_at(i)[:12]
         rgb = torch.where((f == 1)[..., None], torch.tensor([0.0, 0.0, 0.0]), torch.tensor([1.0, 1.0, 1.0]))
         rgb = torch.where((f == 2)[..., None], torch.tensor([0.6, 0.6, 0.6]), rgb)
-        rgb = torch.where((new & (f == 1))[..., None], torch.tensor([0.8, 0.0, 0.0]), torch.where((new & (f == 0))[..., None], torch.tensor([1.0, 0.7, 0.7]), rgb))
+        rgb = torch.where(
+            (new & (f == 1))[..., None],
+            torch.tensor([0.8, 0.0, 0.0]),
+            torch.where((new & (f == 0))[..., None], torch.tensor([1.0, 0.7, 0.7]), rgb),
+        )
         axs[1].imshow(rgb.numpy(), aspect="auto", interpolation="nearest")
         axs[1].set_title(f"step {i}/{T - 1}: grey masked, red = revealed now", fontsize=8)
-        for a in axs[:2]: a.set(xticks=[], yticks=[])
-    c = self.curve(); Ks = list(c); vals = [v[0] if isinstance(v, tuple) else v for v in c.values()]
-    ax = axs[-1]; ax.plot(Ks, vals, "o-", ms=3); ax.plot([self.K], [q], "r*", ms=12)
+        for a in axs[:2]:
+            a.set(xticks=[], yticks=[])
+    c = self.curve()
+    Ks = list(c)
+    vals = [v[0] if isinstance(v, tuple) else v for v in c.values()]
+    ax = axs[-1]
+    ax.plot(Ks, vals, "o-", ms=3)
+    ax.plot([self.K], [q], "r*", ms=12)
     ax.set(xscale="log", xlabel="token steps K", yscale="log" if self.is2d else "linear")
-    ax.set_xticks(Ks, labels=Ks); ax.tick_params(labelsize=7)
+    ax.set_xticks(Ks, labels=Ks)
+    ax.tick_params(labelsize=7)
     ax.set_title("KL (nats) vs K" if self.is2d else "NLL gap (bits) vs K", fontsize=8)
     fig.tight_layout()
     return fig
 
+
 def png(self: StepBudgetExplorer) -> bytes:
     "The figure as PNG bytes (what the widget shows)."
-    fig = self.figure(); buf = io.BytesIO(); fig.savefig(buf, format="png"); plt.close(fig)
+    fig = self.figure()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
     return buf.getvalue()
+
+
 StepBudgetExplorer.figure, StepBudgetExplorer.png = figure, png
 
 # %% ../nbs/09_widgets.ipynb #7cf71cb8
 def explorer_widget(**kw):
     "An ipywidgets step-budget explorer (see `StepBudgetExplorer` for the arguments)."
     import ipywidgets as W
+
     ex = StepBudgetExplorer(**kw)
     data = W.Dropdown(options=list(MODELS), value=ex.data, description="data")
     model = W.Dropdown(options=MODELS[ex.data], value=ex.model, description="model")
     sched = W.ToggleButtons(options=["sequential", "joint"], value=ex.schedule, description="schedule")
     K = W.SelectionSlider(options=ex.k_choices, value=ex.K, description="token steps K")
-    lat = W.SelectionSlider(options=(1, 2, 4, 8, 16, 32, 64), value=ex.latent_steps, description="latent steps")
+    lat = W.SelectionSlider(
+        options=(1, 2, 4, 8, 16, 32, 64), value=ex.latent_steps, description="latent steps"
+    )
     step = W.IntSlider(value=ex.step, min=0, max=ex.step, description="step")
     img = W.Image(value=ex.png(), format="png")
     info = W.HTML()
     busy = {"on": False}
+
     def refresh():
         busy["on"] = True
         model.options, model.value = MODELS[ex.data], ex.model
         K.options, K.value = ex.k_choices, ex.K
         step.max, step.value = ex.result.trajectory.shape[0] - 1, ex.step
-        sched.disabled, lat.disabled = ex.model not in LADD_MODELS, not (ex.model in LADD_MODELS and ex.schedule == "sequential")
-        img.value = ex.png(); info.value = f"<small>NFE {ex.result.nfe}; update {ex.update_seconds:.2f} s</small>"
+        sched.disabled, lat.disabled = (
+            ex.model not in LADD_MODELS,
+            not (ex.model in LADD_MODELS and ex.schedule == "sequential"),
+        )
+        img.value = ex.png()
+        info.value = f"<small>NFE {ex.result.nfe}; update {ex.update_seconds:.2f} s</small>"
         busy["on"] = False
+
     def on(name):
         def handler(change):
-            if busy["on"]: return
-            ex.set(**{name: change["new"]}); refresh()
+            if busy["on"]:
+                return
+            ex.set(**{name: change["new"]})
+            refresh()
+
         return handler
-    data.observe(on("data"), "value"); model.observe(on("model"), "value"); sched.observe(on("schedule"), "value")
-    K.observe(on("K"), "value"); lat.observe(on("latent_steps"), "value")
+
+    data.observe(on("data"), "value")
+    model.observe(on("model"), "value")
+    sched.observe(on("schedule"), "value")
+    K.observe(on("K"), "value")
+    lat.observe(on("latent_steps"), "value")
+
     def on_step(change):
-        if busy["on"]: return
-        ex.step = change["new"]; img.value = ex.png()
+        if busy["on"]:
+            return
+        ex.step = change["new"]
+        img.value = ex.png()
+
     step.observe(on_step, "value")
     refresh()
     box = W.VBox([W.HBox([data, model]), sched, W.HBox([K, lat]), step, img, info])

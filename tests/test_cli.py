@@ -1,4 +1,5 @@
 "Command-line tests: `ladd-nb` as a user runs it (a subprocess), and the preset parser."
+
 import csv, subprocess, sys
 from pathlib import Path
 import pytest
@@ -7,62 +8,109 @@ from ladd_nb.train import get_config as get_preset
 
 LADD = [str(Path(sys.executable).parent / "ladd-nb")]
 
+
 def run(*args):
     return subprocess.run(LADD + list(args), capture_output=True, text=True, timeout=600)
+
 
 def test_presets_lists_toy2d():
     r = run("presets")
     assert r.returncode == 0, r.stderr
     assert "toy2d-mdlm" in r.stdout and "2D density" in r.stdout
 
+
 def test_demo_quick_writes_results(tmp_path):
     out = tmp_path / "demo"
     r = run("demo", "--quick", "--out", str(out))
     assert r.returncode == 0, r.stderr
-    assert str(out.resolve()) in r.stdout                     # the folder is printed
+    assert str(out.resolve()) in r.stdout  # the folder is printed
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert {r["model"] for r in rows} == {"oracle MDLM", "learned MDLM"}
-    assert len(rows) == 2 * 2 * 3                             # 2 densities x 2 models x K in (1, 2, 4)
+    assert len(rows) == 2 * 2 * 3  # 2 densities x 2 models x K in (1, 2, 4)
     for r_ in rows:
         assert int(r_["nfe"]) == int(r_["K"]) + 1
         assert 0 <= float(r_["tv"]) <= 1 and float(r_["kl"]) >= 0
     # the oracle's error falls with K, as the closed form says (rho_K ~ 1/K)
     kl = {(r_["density"], r_["model"], int(r_["K"])): float(r_["kl"]) for r_ in rows}
     assert kl[("ring", "oracle MDLM", 1)] > kl[("ring", "oracle MDLM", 2)] > kl[("ring", "oracle MDLM", 4)]
-    for f in ("results.md", "kl_vs_steps.png", "densities.png", "fewstep.png"): assert (out / f).stat().st_size > 0
+    for f in ("results.md", "kl_vs_steps.png", "densities.png", "fewstep.png"):
+        assert (out / f).stat().st_size > 0
+
 
 def test_unknown_command_is_refused():
     r = run("trian")
     assert r.returncode == 2 and "invalid choice" in r.stderr
 
+
 def test_preset_overrides_are_checked():
     assert get_preset("toy2d-mdlm", ["V=8", "density=ring"]).V == 8
-    with pytest.raises(ValueError, match="valid keys"): get_preset("toy2d-mdlm", ["vocab=8"])
-    with pytest.raises(TypeError, match="train_steps must be int"): get_preset("toy2d-mdlm", ["train_steps=1.5"])
-    with pytest.raises(ValueError, match="unknown preset"): get_preset("nope")
-    with pytest.raises(ValueError, match="key=value"): get_preset("toy2d-mdlm", ["V"])
+    with pytest.raises(ValueError, match="valid keys"):
+        get_preset("toy2d-mdlm", ["vocab=8"])
+    with pytest.raises(TypeError, match="train_steps must be int"):
+        get_preset("toy2d-mdlm", ["train_steps=1.5"])
+    with pytest.raises(ValueError, match="unknown preset"):
+        get_preset("nope")
+    with pytest.raises(ValueError, match="key=value"):
+        get_preset("toy2d-mdlm", ["V"])
+
 
 def test_main_presets_in_process(capsys):
     assert main(["presets"]) == 0
     assert "toy2d-mdlm" in capsys.readouterr().out
 
+
 def test_sample_latent_options_only_for_ladd(tmp_path):
     "`--latent-steps` / `--schedule` reach LADD models and are refused, with a message, for MDLM."
     import ladd_nb
+
     ck = Path(ladd_nb.__file__).parent / "checkpoints"
-    r = run("sample", str(ck / "toy2d-mdlm-checkerboard.pt"), "--steps", "2", "--latent-steps", "3", "--out", str(tmp_path / "s.txt"))
+    r = run(
+        "sample",
+        str(ck / "toy2d-mdlm-checkerboard.pt"),
+        "--steps",
+        "2",
+        "--latent-steps",
+        "3",
+        "--out",
+        str(tmp_path / "s.txt"),
+    )
     assert r.returncode == 2 and "has no --latent-steps option" in r.stderr
-    r = run("sample", str(ck / "toy2d-diladd-checkerboard.pt"), "--steps", "2", "--latent-steps", "3", "--schedule", "sequential",
-            "--n", "5", "--out", str(tmp_path / "s.txt"))
+    r = run(
+        "sample",
+        str(ck / "toy2d-diladd-checkerboard.pt"),
+        "--steps",
+        "2",
+        "--latent-steps",
+        "3",
+        "--schedule",
+        "sequential",
+        "--n",
+        "5",
+        "--out",
+        str(tmp_path / "s.txt"),
+    )
     assert r.returncode == 0, r.stderr
     assert "'latent': 4, 'token': 3" in r.stdout and len((tmp_path / "s.txt").read_text().splitlines()) == 5
 
+
 def test_binsaw_study_writes_table_and_figure(tmp_path):
-    "The binsaw part of `make demo`: every shipped binsaw checkpoint evaluated, the table and the figure written."
-    import matplotlib; matplotlib.use("Agg")
+    """The binsaw part of `make demo`: every shipped binsaw checkpoint evaluated, the table and the figure
+    written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
     from ladd_nb.binsaw import binsaw_study
+
     rows = binsaw_study(steps=(1, 2), out=tmp_path, n=100, log=lambda s: None)
     models = {r["model"] for r in rows}
-    assert {"perfect MDLM", "MDLM", "Co-LADD sequential", "Co-LADD joint", "Di-LADD sequential", "Di-LADD joint"} <= models
+    assert {
+        "perfect MDLM",
+        "MDLM",
+        "Co-LADD sequential",
+        "Co-LADD joint",
+        "Di-LADD sequential",
+        "Di-LADD joint",
+    } <= models
     assert len(rows) == 2 * len(models)
-    for f in ("binsaw_results.csv", "binsaw_results.md", "binsaw_study.png"): assert (tmp_path / f).stat().st_size > 0
+    for f in ("binsaw_results.csv", "binsaw_results.md", "binsaw_study.png"):
+        assert (tmp_path / f).stat().st_size > 0

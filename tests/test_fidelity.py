@@ -1,5 +1,8 @@
-"""Fidelity of the learned LADD machinery (issue 13), checked against theory: exact denoisers on toys with a known
--log p, hand-built networks whose outputs are known. Each test failed on the code before the fix (see the notes)."""
+"""Fidelity of the learned LADD machinery (issue 13), checked against theory: exact denoisers on toys with a
+known
+-log p, hand-built networks whose outputs are known. Each test failed on the code before the fix (see the
+notes)."""
+
 import math
 import pytest
 import torch
@@ -10,31 +13,56 @@ from ladd_nb.coladd import CoLADD, ToyEncoder, ToyJointDenoiser, ToyLatentDenois
 from ladd_nb.diladd import DiLADD, TableJointDenoiser
 from ladd_nb.vq import VectorQuantizer
 
+
 class Fn(nn.Module):
     "A fixed function as a module (the models expect modules)."
-    def __init__(self, f): super().__init__(); self.f = f
-    def forward(self, *args): return self.f(*args)
 
-# ---- 7: a position that stays masked keeps the process's mask id --------------------------------------------------
+    def __init__(self, f):
+        super().__init__()
+        self.f = f
+
+    def forward(self, *args):
+        return self.f(*args)
+
+
+# ---- 7: a position that stays masked keeps the process's mask id -------------------------------------------
 def test_reveal_keeps_the_mask_id(gen):
-    proc = MaskedProcess(2, mask_id=7)                       # the mask id need not be V
+    proc = MaskedProcess(2, mask_id=7)  # the mask id need not be V
     P = torch.tensor([[0.1, 0.2], [0.3, 0.4]], dtype=torch.float64)
-    r = sample_masked(TableDenoiser(P, proc), proc, n=500, length=2, steps=4, return_trajectory=True, generator=gen)
+    r = sample_masked(
+        TableDenoiser(P, proc), proc, n=500, length=2, steps=4, return_trajectory=True, generator=gen
+    )
     assert set(r.trajectory.unique().tolist()) <= {0, 1, 7}  # only real tokens and the mask, at every step
     assert (r.x < 2).all()
 
-# ---- 6: Co-LADD samples in evaluation mode -----------------------------------------------------------------------
+
+# ---- 6: Co-LADD samples in evaluation mode -----------------------------------------------------------------
 def toy_coladd(schedule, V=8, d=4, **kw):
     latent = ToyLatentDenoiser(d) if schedule == "sequential" else None
-    return CoLADD(ToyEncoder(V, d=d), ToyJointDenoiser(V, d=d), latent, vocab_size=V, seq_len=2, n_slots=1,
-                  latent_dim=d, schedule=schedule, **kw)
+    return CoLADD(
+        ToyEncoder(V, d=d),
+        ToyJointDenoiser(V, d=d),
+        latent,
+        vocab_size=V,
+        seq_len=2,
+        n_slots=1,
+        latent_dim=d,
+        schedule=schedule,
+        **kw,
+    )
+
 
 class Dropped(nn.Module):
     "A token decoder with dropout on its logits: in training mode its outputs are random."
-    def __init__(self, net): super().__init__(); self.net, self.drop = net, nn.Dropout(0.5)
+
+    def __init__(self, net):
+        super().__init__()
+        self.net, self.drop = net, nn.Dropout(0.5)
+
     def forward(self, x, y, tx, ty):
         lx, ly = self.net(x, y, tx, ty)
         return self.drop(lx), ly
+
 
 @pytest.mark.parametrize("schedule", ["sequential", "joint"])
 def test_coladd_samples_in_eval_mode(schedule, seed):
@@ -42,11 +70,12 @@ def test_coladd_samples_in_eval_mode(schedule, seed):
     m.token_net = Dropped(m.token_net)
     m.train()
     r_train = m.sample(256, steps=2, generator=make_generator(seed))
-    assert m.training                                         # the caller's mode is restored
+    assert m.training  # the caller's mode is restored
     r_eval = m.eval().sample(256, steps=2, generator=make_generator(seed))
     assert torch.equal(r_train.x, r_eval.x)
 
-# ---- 4: p_r and p_tau are training knobs; the latent loss is averaged over kept rows -----------------------------
+
+# ---- 4: p_r and p_tau are training knobs; the latent loss is averaged over kept rows -----------------------
 @pytest.mark.parametrize("schedule", ["sequential", "joint"])
 def test_coladd_knobs_are_training_only(schedule, seed):
     x0 = torch.randint(0, 8, (64, 2), generator=make_generator(seed + 1))
@@ -54,18 +83,23 @@ def test_coladd_knobs_are_training_only(schedule, seed):
     plain.load_state_dict(knobs.state_dict())
     a = knobs.eval().loss(x0, generator=make_generator(seed))
     b = plain.eval().loss(x0, generator=make_generator(seed))
-    for k in b: torch.testing.assert_close(a[k], b[k])
+    for k in b:
+        torch.testing.assert_close(a[k], b[k])
+
 
 @pytest.mark.parametrize("schedule", ["sequential", "joint"])
 def test_coladd_latent_loss_averaged_over_kept_rows(schedule, seed):
     # encoder 0, latent output 1: every row's latent error is exactly d, so the MSE per dimension is exactly 1
     m = toy_coladd(schedule, p_tau=0.5)
     m.encoder = Fn(lambda x, *rest: torch.zeros(len(x), 1, 4))
-    if schedule == "sequential": m.latent_net = Fn(lambda y, t: torch.ones_like(y))
-    else: m.token_net = Fn(lambda x, y, tx, ty: (torch.zeros(len(x), 2, 8), torch.ones(len(x), 1, 4)))
+    if schedule == "sequential":
+        m.latent_net = Fn(lambda y, t: torch.ones_like(y))
+    else:
+        m.token_net = Fn(lambda x, y, tx, ty: (torch.zeros(len(x), 2, 8), torch.ones(len(x), 1, 4)))
     x0 = torch.randint(0, 8, (64, 2), generator=make_generator(seed + 1))
     out = m.train().loss(x0, generator=make_generator(seed))
     torch.testing.assert_close(out["latent_mse"], torch.tensor(1.0))
+
 
 def test_coladd_p_tau_applies_to_the_sequential_schedule(seed):
     seen = []
@@ -73,33 +107,46 @@ def test_coladd_p_tau_applies_to_the_sequential_schedule(seed):
     m.encoder = Fn(lambda x, *rest: torch.ones(len(x), 1, 4))
     token_net = m.token_net
     m.token_net = Fn(lambda *a: (seen.append(a[1]), token_net(*a))[1])
-    m.train().loss(torch.randint(0, 8, (256, 2), generator=make_generator(seed + 1)), generator=make_generator(seed))
+    m.train().loss(
+        torch.randint(0, 8, (256, 2), generator=make_generator(seed + 1)), generator=make_generator(seed)
+    )
     zero_rows = int((seen[0] == 0).all(-1).all(-1).sum())
-    assert 0 < zero_rows < 256                                # Binomial(256, 1/2): 0 or 256 has probability 2^-255
+    assert 0 < zero_rows < 256  # Binomial(256, 1/2): 0 or 256 has probability 2^-255
 
-# ---- 1: every quantity called a bound is >= -log p (Di-LADD with the exact posterior) ------------------------------
+
+# ---- 1: every quantity called a bound is >= -log p (Di-LADD with the exact posterior) ----------------------
 def first_bit_diladd():
-    "Di-LADD on two fair bits whose code is the first bit, every network exact: -log p(x0) = log 4 for every x0."
+    """Di-LADD on two fair bits whose code is the first bit, every network exact: -log p(x0) = log 4 for every
+    x0."""
     P = torch.stack([torch.tensor([[1.0, 1.0], [0.0, 0.0]]), torch.tensor([[0.0, 0.0], [1.0, 1.0]])]) / 4
     proc, cproc = MaskedProcess(2), MaskedProcess(2, "polynomial")
     oracle = TableJointDenoiser(P, proc, cproc)
-    def net(x_t, z, t_x, t_y):                                # code vectors back to code ids (z_mask = 0 -> masked)
+
+    def net(x_t, z, t_x, t_y):  # code vectors back to code ids (z_mask = 0 -> masked)
         codes = torch.where(z.abs().sum(-1) == 0, 2, z.argmax(-1))
         return oracle(x_t, codes, t_x, t_y)
+
     vq = VectorQuantizer(2, 2, kmeans_init=False)
     vq.codebook.copy_(torch.eye(2))
     m = DiLADD(Fn(lambda x0: torch.eye(2)[x0[:, :1]]), vq, Fn(net), vocab_size=2, seq_len=2, n_slots=1)
     m.vq.frozen = True
     return m
 
+
 def test_diladd_every_bound_is_above_the_entropy(seed):
     m = first_bit_diladd()
     x0 = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]]).repeat(5_000, 1)
     out = m.eval().loss(x0, generator=make_generator(seed))
-    claimed = {k: v for k, v in out.items() if k in ("nelbo_xy", "nelbo", "bound")}   # names the book calls bounds
-    for k, v in claimed.items():                  # only a batch mean is logged: its error is below 0.01 nats here
+    claimed = {
+        k: v for k, v in out.items() if k in ("nelbo_xy", "nelbo", "bound")
+    }  # names the book calls bounds
+    for k, v in claimed.items():  # only a batch mean is logged: its error is below 0.01 nats here
         assert float(v) > math.log(4) - 0.02, (k, float(v))
     for schedule in ("joint", "sequential"):
         b = m.nll_bound(x0, schedule=schedule, generator=make_generator(seed + 1))
         se = float(b.std()) / math.sqrt(len(b))
-        assert abs(float(b.mean()) - math.log(4)) < 4 * se, (schedule, float(b.mean()), se)   # exact networks: tight
+        assert abs(float(b.mean()) - math.log(4)) < 4 * se, (
+            schedule,
+            float(b.mean()),
+            se,
+        )  # exact networks: tight
