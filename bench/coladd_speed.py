@@ -1,10 +1,10 @@
 """Co-LADD against MDLM at equal backbone size, measured side by side in one run (CPU by default).
 
 Training-step time (forward + backward + AdamW) of MDLM (token DiT) and Co-LADD (DiT encoder, joint DiT,
-latent DiT;
-stage 2 of the sequential schedule and of the joint schedule), and sampling time per step: an MDLM token step,
-a Co-LADD sequential latent step and token step, a Co-LADD joint step. The LADD authors report a training-time
-ratio of about 1.36x on OpenWebText with a frozen pretrained encoder; here the encoder is a small frozen DiT.
+latent DiT; stage 2 of the sequential schedule and of the joint schedule), and sampling time per step: an MDLM
+token step, a Co-LADD sequential latent step and token step, a Co-LADD joint step. The LADD authors report a
+training-time ratio of about 1.36x on OpenWebText with a frozen pretrained encoder; here the encoder is a
+small frozen DiT.
 
     .venv/bin/python bench/coladd_speed.py [--size tiny] [--batch 16] [--length 128] [--slots 4] [--dim 32]
 """

@@ -1,12 +1,10 @@
 """Di-LADD against MDLM at equal backbone size, measured side by side in one run (CPU by default).
 
 Training-step time (forward + backward + AdamW) of MDLM (token DiT) and Di-LADD (DiT encoder + VQ, joint DiT
-over
-[tokens; code slots]) in stage 1 (autoencoder: encoder, quantiser, token decoder) and stage 2 (frozen encoder
-and
-codebook, both channels), and sampling time per network call: an MDLM token step, a Di-LADD sequential code
-step
-and token step (the same joint network, all-mask tokens during the code steps), a Di-LADD joint step.
+over [tokens; code slots]) in stage 1 (autoencoder: encoder, quantiser, token decoder) and stage 2 (frozen
+encoder and codebook, both channels), and sampling time per network call: an MDLM token step, a Di-LADD
+sequential code step and token step (the same joint network, all-mask tokens during the code steps), a Di-LADD
+joint step.
 
     .venv/bin/python bench/diladd_speed.py [--size tiny] [--batch 16] [--length 128] [--slots 4] [--codes 512]
     [--dim 32]

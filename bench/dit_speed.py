@@ -1,9 +1,8 @@
 """Forward+backward speed of the DiT backbones on this machine (CPU by default).
 
 For the tiny CPU sizes: time per training step (forward + backward + AdamW) and tokens/s of the token DiT,
-and,
-in the same run and at the same width and depth, the dual-stream joint transformer (tokens + latent slots) and
-the latent-only DiT. Ratios are measured side by side, so they are meaningful on a noisy machine.
+and, in the same run and at the same width and depth, the dual-stream joint transformer (tokens + latent
+slots) and the latent-only DiT. Ratios are measured side by side, so they are meaningful on a noisy machine.
 
     .venv/bin/python bench/dit_speed.py [--batch 16] [--length 128] [--slots 16] [--sizes tiny,xxs,xs]
 """

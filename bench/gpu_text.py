@@ -1,9 +1,7 @@
 """GPU text benchmark: training tokens/s and model FLOPs utilisation (MFU) of MDLM-B and Co-LADD-B at
-OpenWebText's
-context (GPT-2 vocabulary, L=1024), through the project's own Trainer (bf16 autocast, optional torch.compile,
-AdamW, EMA,
-clipping). Synthetic token batches: the data pipeline is not what is measured. Finishes in a few minutes on
-one H100/H200.
+OpenWebText's context (GPT-2 vocabulary, L=1024), through the project's own Trainer (bf16 autocast, optional
+torch.compile, AdamW, EMA, clipping). Synthetic token batches: the data pipeline is not what is measured.
+Finishes in a few minutes on one H100/H200.
 
     # on a GPU: MDLM-B and Co-LADD-B (both stages), L=1024, batch 32, compiled
     python bench/gpu_text.py
@@ -12,11 +10,9 @@ one H100/H200.
     python bench/gpu_text.py --device cpu --size tiny --length 64 --batch 4 --steps 3 --warmup 1 --no-compile
 
 FLOPs per step are counted by `torch.utils.flop_counter.FlopCounterMode` on one real training step (forward
-and backward
-matmuls and attention, as executed); MFU = FLOPs per step / step time / peak bf16 dense FLOP/s of the device
-(`--peak-tflops`,
-detected for H100/H200/A100). The count is printed next to the 6 N D + attention estimate of the PaLM paper
-for comparison.
+and backward matmuls and attention, as executed); MFU = FLOPs per step / step time / peak bf16 dense FLOP/s of
+the device (`--peak-tflops`, detected for H100/H200/A100). The count is printed next to the 6 N D + attention
+estimate of the PaLM paper for comparison.
 """
 
 import argparse, json, math, sys, time

@@ -1,8 +1,7 @@
 """How long one update of the step-budget explorer takes on CPU with the shipped checkpoints.
 
 For each data/model/schedule: the first choice (loads the checkpoint and computes the quality curve once),
-then
-moving K, and moving the trajectory scrubber (re-rendering the figure), medians of 5.
+then moving K, and moving the trajectory scrubber (re-rendering the figure), medians of 5.
 
     .venv/bin/python bench/widget_update.py
 """

@@ -178,9 +178,10 @@ def heldout_bound_bits(
 ) -> tuple[float, float]:
     "(mean, standard error) of the model's bound on -log2 p of held-out `rows`, in bits per sequence."
     g = make_generator(seed + 40_000)
-    b = torch.cat([model.nll_bound(rows, schedule=schedule, generator=g) for _ in range(repeats)]) / math.log(
-        2
-    )
+    draws = torch.stack([model.nll_bound(rows, schedule=schedule, generator=g) for _ in range(repeats)])
+    # the repeats of one row are not independent samples of the population of rows: average them first, so
+    # that the standard error counts rows, not draws
+    b = draws.mean(0) / math.log(2)
     return float(b.mean()), float(b.std() / math.sqrt(len(b)))
 
 
@@ -203,11 +204,13 @@ def binsaw_eval(
     rows = []
     model.eval()
     held = binsaw_batch(1024, c.length, generator=make_generator(seed + 20_000))  # fresh sequences: held out
-    if hasattr(model, "fit_bound"):  # the bound's free settings, chosen on other (training) sequences
+    fitted = {}  # the bound's free settings (Co-LADD), chosen on other (training) sequences, and reported
+    if hasattr(model, "fit_bound"):
         model.fit_bound(
             binsaw_batch(512, c.length, generator=make_generator(seed + 30_000)),
             generator=make_generator(seed),
         )
+        fitted = dict(bound_sigma=model.bound_sigma, bound_t_min=model.bound_t_min)
     for s in _schedules(model):
         bits, bits_se = heldout_bound_bits(model, held, None if s == "-" else s, seed)
         for K in sorted({min(int(k), c.length) for k in steps}):
@@ -230,6 +233,7 @@ def binsaw_eval(
                 entropy_bits=round(float(unigram_entropy_bits(r.x).mean()), 4),
                 heldout_bits=round(bits, 2),
                 heldout_se=round(bits_se, 2),
+                **fitted,
             )
             if oracle:
                 den, go = fast.oracle_mdlm_denoiser(), make_generator(seed + 10_000 + K)
@@ -301,6 +305,7 @@ def binsaw_study(
                             "sample_s",
                         )
                     },
+                    **{k: r[k] for k in ("bound_sigma", "bound_t_min") if k in r},
                     nfe=" + ".join(f"{k[4:]} {v}" for k, v in nfe.items()),
                 )
             )

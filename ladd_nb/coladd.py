@@ -589,7 +589,7 @@ def coladd_nll_bound(
     if sigma is None or sigma <= 0:
         raise ValueError(
             "a deterministic encoder has entropy -inf, which gives no bound on -log p(x0): pass sigma > 0, "
-            "the std of a Gaussian encoder around E(x0), or choose one with `fit_bound_sigma(training rows)`"
+            "the std of a Gaussian encoder around E(x0), or choose one with `fit_bound(training rows)`"
         )
     if schedule not in ("sequential", "joint"):
         raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")

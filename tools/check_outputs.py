@@ -8,15 +8,13 @@ A stored output is what a reader of the book sees without running anything, so i
   the temporary folder (`/tmp`, `/var/folders`, `tempfile.gettempdir()`), the checkout's parent folder, a
   virtual environment or an installed package (`sys.prefix`, `site-packages`, `/.venv/`);
 - a progress bar: carriage returns, `tqdm` residue (`45%|####  | 9/20 [00:01<00:02, 6.1it/s]`) or the text
-  form of a
-  progress widget (`FloatProgress`);
+  form of a progress widget (`FloatProgress`);
 - a warning (`UserWarning: ...`, `warnings.warn(...)`) or a stored error (a traceback);
 - a bare object repr (`<ladd_nb.train.Trainer object at 0x7f...>`), which changes with every run and says
   nothing.
 
 Every text in every output is checked (streams, `text/plain`, `text/html`, `text/markdown`, tracebacks), and
-the
-whole of `README.md`. Images are not text and are skipped.
+the whole of `README.md`. Images are not text and are skipped.
 
     python tools/check_outputs.py            # exit 1 and name every offending cell and line
     python tools/check_outputs.py nbs/02_masked.ipynb ...

@@ -2,18 +2,16 @@
 """Check that the notebooks are clean and the library is in sync with them, without touching the real tree.
 
 nbdev's own CI contract runs `nbdev-clean` and `nbdev-export` in the checkout and then asks git whether
-anything
-changed, which needs a clean git state to start from. This script instead copies `nbs/`, the library folder,
-`pyproject.toml` and `README.md` into a temporary directory, runs `nbdev-clean` and `nbdev-export` there (the
-executables next to `sys.executable`, i.e. the pinned ones from the project venv), and compares the results
-with
-the originals:
+anything changed, which needs a clean git state to start from. This script instead copies `nbs/`, the library
+folder, `pyproject.toml` and `README.md` into a temporary directory, runs `nbdev-clean` and `nbdev-export`
+there (the executables next to `sys.executable`, i.e. the pinned ones from the project venv), and compares the
+results with the originals:
 
 - `nbs/`: every `*.ipynb` (what `nbdev-clean` rewrites) and `llms.txt` (what `nbdev-export` generates);
 - the library: every file except `__pycache__`. Before exporting, the temporary copy's generated modules are
   deleted (every `.py` except the top-level `__init__.py`, which holds the hand-set `__version__`), so a
-  module
-  that no notebook produces any more (a renamed notebook, a hand-added file) shows up as "not produced";
+  module that no notebook produces any more (a renamed notebook, a hand-added file) shows up as "not
+  produced";
 - `pyproject.toml`, whose `name` / `requires-python` lines `nbdev-export` rewrites.
 
 Exit 0 and print "notebooks clean, library in sync" when nothing differs; otherwise name every changed, new or

@@ -2,11 +2,9 @@
 """Flake check: run every notebook's tests and the pytest suite under several seeds, in fresh processes.
 
 A test that passes at seed 0 and fails at seed 3 is a test that will fail CI one day at random. Every chapter
-seeds
-its generators with `seed_everything()`, which reads the environment variable `LADD_NB_SEED`, and the pytest
-fixtures do the same; this script sets a different `LADD_NB_SEED` for each run, so every random draw that
-feeds an
-assertion changes, and prints a table of notebook x seed -> pass/fail and seconds.
+seeds its generators with `seed_everything()`, which reads the environment variable `LADD_NB_SEED`, and the
+pytest fixtures do the same; this script sets a different `LADD_NB_SEED` for each run, so every random draw
+that feeds an assertion changes, and prints a table of notebook x seed -> pass/fail and seconds.
 
     python tools/flake_check.py                          # seeds 0-4, every notebook and pytest
     python tools/flake_check.py --seeds 1 7 --only 02_masked 03_toy2d --no-pytest

@@ -5,11 +5,10 @@
     python tools/import_graph.py --check    # exit 1 when there is a cycle or an upward import
 
 Every `import ladd_nb.x`, `from ladd_nb.x import ...` and `from .x import ...` anywhere in a module counts,
-however
-deep inside a function it sits: an import inside a function is still a dependency, only a hidden one. The
-layers
-(docs: ../DESIGN "Layers") are listed in LAYERS, lowest first; a module may import only from its own layer or
-below. A module missing from LAYERS is reported, so that a new module has to be placed on purpose.
+however deep inside a function it sits: an import inside a function is still a dependency, only a hidden one.
+The layers (docs: ../DESIGN "Layers") are listed in LAYERS, lowest first; a module may import only from its
+own layer or below. A module missing from LAYERS is reported, so that a new module has to be placed on
+purpose.
 """
 
 import argparse, ast, sys

@@ -2,18 +2,14 @@
 """Render the README notebook (`nbs/index.ipynb`) to `README.md` without Quarto.
 
 `nbdev-readme` needs the Quarto binary, which cannot be installed from a package registry. This renderer
-covers
-what the index notebook uses:
+covers what the index notebook uses:
 
 - markdown cells verbatim, except cells starting with a `#| hide` line; leading directive lines (e.g. `#|
-  export`)
-  and a frontmatter block (`---` ... `---`) at the very top of the first cell are dropped;
+  export`) and a frontmatter block (`---` ... `---`) at the very top of the first cell are dropped;
 - code cells as ```python fences with the nbdev directive lines (`#| ...`) removed; `#| hide` cells are
-  skipped,
-  `#| echo: false` hides the source and `#| output: false` the outputs;
+  skipped, `#| echo: false` hides the source and `#| output: false` the outputs;
 - small text outputs (stdout streams and `text/plain` results, at most MAX_LINES lines and MAX_CHARS
-  characters)
-  as plain ``` fences; larger, error and rich (image, HTML, widget) outputs are left out;
+  characters) as plain ``` fences; larger, error and rich (image, HTML, widget) outputs are left out;
 - relative image paths (`![..](images/x.png)`, `<img src="images/x.png">`) become repo-root relative
   (`nbs/images/x.png`), as do relative links to files that exist next to the notebook.
 
