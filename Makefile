@@ -50,8 +50,10 @@ test: venv
 	$(BIN)/python tools/readme.py --check
 # 3. stored outputs and README show no machine paths, progress bars, warnings or bare object reprs
 	$(BIN)/python tools/check_outputs.py
-# 4. the linter: at most 110 characters a line, one statement per line (notebooks, tests, tools, benchmarks)
+# 4. the linter: at most 110 characters a line, one statement per line (notebooks, tests, tools, benchmarks);
+#    the layers: no import cycle, no module importing a higher layer (function-level imports included)
 	$(BIN)/ruff check .
+	$(BIN)/python tools/import_graph.py --check
 # 5. notebook tests: 2 notebooks in parallel, one thread each; cells flagged notest/slow/gpu/net are skipped
 	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 --timing
 # 6. pytest last, so that its summary line ends the log; -v names every test, -rs says why a test was skipped

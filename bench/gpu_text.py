@@ -44,7 +44,8 @@ def peak_tflops(device, given):
 
 
 def make_trainer(preset, overrides, device):
-    from ladd_nb.train import get_config, PRESETS, Trainer
+    from ladd_nb.presets import get_config, PRESETS
+    from ladd_nb.train import Trainer
 
     c = get_config(preset, overrides)
     model = PRESETS[preset].build(c)

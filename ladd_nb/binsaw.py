@@ -15,10 +15,9 @@ from .core import check_tokens, check_steps, make_generator
 from .masked import MaskedProcess, sample_masked
 
 # %% auto #0
-__all__ = ['BINSAW_BUDGETS', 'BINSAW_CHECKPOINTS', 'binsaw_probs', 'binsaw_batch', 'BinsawLaw', 'conditional_entropy_bits',
-           'entropy_bits', 'posterior_logits', 'oracle_mdlm_denoiser', 'oracle_ladd_sample', 'unigram_entropy_bits',
-           'nll_gap', 'heldout_bound_bits', 'binsaw_eval', 'binsaw_study', 'binsaw_figure', 'BinsawMDLMConfig',
-           'build_binsaw_mdlm']
+__all__ = ['BINSAW_BUDGETS', 'binsaw_probs', 'binsaw_batch', 'BinsawLaw', 'conditional_entropy_bits', 'entropy_bits',
+           'posterior_logits', 'oracle_mdlm_denoiser', 'oracle_ladd_sample', 'unigram_entropy_bits', 'nll_gap',
+           'heldout_bound_bits', 'binsaw_eval']
 
 # %% ../nbs/08_binsaw.ipynb #fd2d02af
 def binsaw_probs(u, length: int = 128, n_saw: int = 2, s: float = 0.01) -> torch.Tensor:
@@ -27,7 +26,7 @@ def binsaw_probs(u, length: int = 128, n_saw: int = 2, s: float = 0.01) -> torch
     r = ((torch.arange(length, dtype=torch.float64, device=u.device) / length + u) % 1 * n_saw) % 1
     return s + (1 - 2 * s) * (1 - (2 * r - 1).abs())
 
-
+# %% ../nbs/08_binsaw.ipynb #5c07dcb2
 def binsaw_batch(
     n: int,
     length: int = 128,
@@ -101,7 +100,7 @@ def conditional_entropy_bits(self: BinsawLaw) -> float:
     h = -(self.p * self.p.log2() + (1 - self.p) * (1 - self.p).log2()).sum(0)
     return float((h * self.log_w.exp()).sum())
 
-
+# %% ../nbs/08_binsaw.ipynb #753d74f9
 def entropy_bits(self: BinsawLaw, n: int = 20_000, generator=None) -> tuple[float, float]:
     """(H(X), its standard error) in bits per sequence: H(X|U) by quadrature + a Monte Carlo average of the
     pointwise MI."""
@@ -127,12 +126,12 @@ def posterior_logits(self: BinsawLaw, x_t: torch.Tensor, mask_id: int = 2, chunk
         out.append(torch.stack([(1 - p1).clamp_min(1e-300).log(), p1.clamp_min(1e-300).log()], -1))
     return torch.cat(out).to(x_t.device)
 
-
+# %% ../nbs/08_binsaw.ipynb #0a5a3e27
 def oracle_mdlm_denoiser(self: BinsawLaw):
     "The perfect masked denoiser `(x_t, t) -> logits` of the binsaw law."
     return lambda x_t, t=None: self.posterior_logits(x_t)
 
-
+# %% ../nbs/08_binsaw.ipynb #fb41025f
 def oracle_ladd_sample(self: BinsawLaw, n: int, steps: int = 1, generator=None):
     """Oracle LADD: draw the phase exactly, then the bits with `steps` token steps of the masked sampler given
     it."""
@@ -155,7 +154,7 @@ def unigram_entropy_bits(x: torch.Tensor) -> torch.Tensor:
     f = F.one_hot(x, V).double().mean(1)
     return -(f * f.clamp_min(1e-300).log2()).sum(-1)
 
-
+# %% ../nbs/08_binsaw.ipynb #5457d4c0
 def nll_gap(self: BinsawLaw, x: torch.Tensor, H: tuple[float, float]) -> tuple[float, float]:
     "(NLL gap to the data entropy in bits per sequence, standard error) of samples `x`, given (H, se(H))."
     nll = self.nll_bits(x)
@@ -164,15 +163,10 @@ def nll_gap(self: BinsawLaw, x: torch.Tensor, H: tuple[float, float]) -> tuple[f
 
 BinsawLaw.nll_gap = nll_gap
 
+# %% ../nbs/08_binsaw.ipynb #919198f8
 BINSAW_BUDGETS = (1, 2, 4, 8, 16, 32, 64, 128)
 
-# %% ../nbs/08_binsaw.ipynb #ab82b9fb
-from dataclasses import dataclass
-from .train import TrainConfig, Preset, register_preset
-from .masked import MDLM
-from .toy2d import ToyDenoiser
-
-
+# %% ../nbs/08_binsaw.ipynb #d4f21240
 def heldout_bound_bits(
     model, rows: torch.Tensor, schedule: str | None, seed: int = 0, repeats: int = 2
 ) -> tuple[float, float]:
@@ -184,13 +178,7 @@ def heldout_bound_bits(
     b = draws.mean(0) / math.log(2)
     return float(b.mean()), float(b.std() / math.sqrt(len(b)))
 
-
-def _schedules(model):
-    from ladd_nb.diladd import DiLADD
-
-    return ("sequential", "joint") if isinstance(model, DiLADD) else (getattr(model, "schedule", "-"),)
-
-
+# %% ../nbs/08_binsaw.ipynb #f7bf8d6e
 @torch.no_grad()
 def binsaw_eval(
     model, c, steps, out_dir=None, n: int = 1_000, oracle: bool = True, H=None, seed: int = 0
@@ -210,8 +198,9 @@ def binsaw_eval(
             binsaw_batch(512, c.length, generator=make_generator(seed + 30_000)),
             generator=make_generator(seed),
         )
-        fitted = dict(bound_sigma=model.bound_sigma, bound_t_min=model.bound_t_min)
-    for s in _schedules(model):
+        sigma = model.enc_sigma if model.enc_sigma > 0 else model.bound_sigma  # the sigma the bound used
+        fitted = dict(bound_sigma=sigma, bound_t_min=model.bound_t_min)
+    for s in model.sampling_paths:
         bits, bits_se = heldout_bound_bits(model, held, None if s == "-" else s, seed)
         for K in sorted({min(int(k), c.length) for k in steps}):
             kw = (
@@ -241,176 +230,3 @@ def binsaw_eval(
                 row["oracle_nll_gap_bits"] = round(law.nll_gap(xo, H)[0], 3)
             rows.append(row | {"sample_s": round(sec, 3)})
     return rows
-
-
-BINSAW_CHECKPOINTS = {
-    "MDLM": "binsaw-mdlm",
-    "Co-LADD sequential": "binsaw-coladd-sequential",
-    "Co-LADD joint": "binsaw-coladd-joint",
-    "Di-LADD": "binsaw-diladd",
-}
-
-
-def binsaw_study(
-    steps=(1, 2, 4, 8, 16, 32, 64, 128),
-    out=None,
-    n: int = 1_000,
-    log=print,
-    seed: int = 0,  # seed of every generator of the study (`binsaw_eval`'s)
-) -> list[dict]:
-    """Evaluate the shipped binsaw checkpoints at every K; with `out`, write results.csv/.md and
-    binsaw_study.png there."""
-    from ladd_nb.train import shipped_checkpoint, model_from_checkpoint
-
-    law = BinsawLaw()
-    H = law.entropy_bits(20_000, make_generator(seed))
-    rows = []
-    oracle = BinsawLaw(nodes_per_piece=4).oracle_mdlm_denoiser()
-    for K in steps:  # the bound: the perfect masked model, once
-        xo = sample_masked(oracle, MaskedProcess(2), n, 128, K, generator=make_generator(seed + 10_000 + K)).x
-        g, se = law.nll_gap(xo, H)
-        rows.append(
-            dict(
-                model="perfect MDLM",
-                schedule="-",
-                K=K,
-                nfe_total=K + 1,
-                nll_gap_bits=round(g, 3),
-                se_bits=round(se, 3),
-                entropy_bits=round(float(unigram_entropy_bits(xo).mean()), 4),
-                sample_s=float("nan"),
-            )
-        )
-    for label, name in BINSAW_CHECKPOINTS.items():
-        try:
-            model, c, _ = model_from_checkpoint(shipped_checkpoint(name))
-        except FileNotFoundError:
-            continue
-        for r in binsaw_eval(model, c, steps, n=n, oracle=False, H=H, seed=seed):
-            nfe = {k: v for k, v in r.items() if k.startswith("nfe_")}
-            rows.append(
-                dict(
-                    model=label + (f" {r['schedule']}" if label == "Di-LADD" else ""),
-                    schedule=r["schedule"],
-                    K=r["K"],
-                    nfe_total=sum(nfe.values()),
-                    **{
-                        k: r[k]
-                        for k in (
-                            "nll_gap_bits",
-                            "se_bits",
-                            "entropy_bits",
-                            "heldout_bits",
-                            "heldout_se",
-                            "sample_s",
-                        )
-                    },
-                    **{k: r[k] for k in ("bound_sigma", "bound_t_min") if k in r},
-                    nfe=" + ".join(f"{k[4:]} {v}" for k, v in nfe.items()),
-                )
-            )
-        log(f"binsaw: {label} evaluated at K={list(steps)}")
-    if out is not None:
-        _write_binsaw_study(rows, out, H)
-    return rows
-
-
-def _write_binsaw_study(rows, out, H):
-    from pathlib import Path
-    from ladd_nb.core import write_table
-
-    out = Path(out)
-    cols = [
-        "model",
-        "K",
-        "nfe_total",
-        "nfe",
-        "nll_gap_bits",
-        "se_bits",
-        "entropy_bits",
-        "heldout_bits",
-        "heldout_se",
-        "sample_s",
-    ]
-    write_table(
-        rows,
-        cols,
-        out,
-        "binsaw_results",
-        f"Binsaw (L=128): NLL gap to the data entropy H = {H[0]:.2f} +- {H[1]:.2f} bits per sequence, from "
-        "1,000 samples per row "
-        "scored exactly; se = standard error; entropy = per-sample entropy of the bits; nfe = network calls "
-        "per network; "
-        "heldout_bits = the model's upper bound on -log2 p of 1,024 fresh sequences (bits per sequence, the "
-        "bound of the "
-        "row's sampling path; it cannot go below H), heldout_se its standard error.",
-    )
-    fig = binsaw_figure(rows)
-    fig.savefig(out / "binsaw_study.png")
-    plt.close(fig)
-
-
-def binsaw_figure(rows):
-    """NLL gap against K, against total network calls and against wall time, one curve per model; returns the
-    figure."""
-    fig, axs = plt.subplots(1, 3, figsize=(12, 3.2), dpi=72)
-    for m in dict.fromkeys(r["model"] for r in rows):
-        sel = [r for r in rows if r["model"] == m]
-        style = "k--" if m == "perfect MDLM" else "o-"
-        for ax, key in zip(axs, ("K", "nfe_total", "sample_s")):
-            ax.errorbar(
-                [r[key] for r in sel],
-                [r["nll_gap_bits"] for r in sel],
-                [2 * r["se_bits"] for r in sel],
-                fmt=style,
-                ms=3,
-                label=m,
-            )
-    for ax, xl in zip(axs, ("token steps K", "total network calls", "wall time for 1,000 samples (s)")):
-        ax.axhline(0, color="grey", lw=0.8)
-        ax.set(xscale="log", xlabel=xl, ylabel="NLL gap (bits / sequence)")
-    axs[0].legend(fontsize=7)
-    axs[0].set_title("oracle LADD = 0 (grey line)", fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-@dataclass
-class BinsawMDLMConfig(TrainConfig):
-    "Preset `binsaw-mdlm`: the masked baseline on binsaw."
-
-    length: int = 128
-    arch: str = "dit"  # "dit" (LADD: XS DiT) or "mlp" (the toy MLP over all positions)
-    size: str = "xs"
-    emb: int = 16
-    hidden: int = 512
-    loss_type: str = "nelbo"
-    train_steps: int = 6000
-    batch_size: int = 256
-    lr: float = 3e-4
-    warmup_steps: int = 500
-
-
-def build_binsaw_mdlm(c: BinsawMDLMConfig) -> MDLM:
-    "Binsaw MDLM with a DiT or an MLP denoiser."
-    if c.arch == "mlp":
-        net = ToyDenoiser(2, c.length, c.emb, c.hidden)
-    elif c.arch == "dit":
-        from ladd_nb.dit import DiT
-
-        net = DiT(2, c.size)
-    else:
-        raise ValueError(f"arch must be 'dit' or 'mlp', got {c.arch!r}")
-    return MDLM(net, 2, c.length, loss_type=c.loss_type)
-
-
-register_preset(
-    Preset(
-        "binsaw-mdlm",
-        BinsawMDLMConfig,
-        "masked diffusion (MDLM) on the binary-sawtooth toy; DiT or MLP denoiser",
-        build=build_binsaw_mdlm,
-        data=lambda c: lambda g, n: binsaw_batch(n, c.length, generator=g),
-        evaluate=binsaw_eval,
-    )
-)

@@ -13,285 +13,12 @@ import torch
 import matplotlib
 import matplotlib.pyplot as plt
 from .core import make_generator, seed_everything, write_table
-from .masked import MaskedProcess, TableDenoiser, sample_masked
-from ladd_nb.toy2d import (
-    DENSITIES,
-    STEP_BUDGETS,
-    Toy2DConfig,
-    density_table,
-    train_toy2d,
-    two_token_law,
-    kl_tv,
-    mutual_information,
-    show_tables,
-    plot_curves,
-)
-from ladd_nb.train import (
-    PRESETS,
-    get_config,
-    train_preset,
-    model_from_checkpoint,
-    export_weights,
-    CheckpointError,
-)
-from .train import _ensure_presets
-
-_ensure_presets()  # registers the presets of the later chapters (Co-LADD, Di-LADD)
+from .train import CheckpointError
+from .presets import PRESETS, get_config, train_preset, model_from_checkpoint, export_weights
+from .studies import toy2d_study, sweep, save_samples
 
 # %% auto #0
-__all__ = ['fewstep_figure', 'time_sampler', 'toy2d_study', 'save_samples', 'sweep', 'shown_path', 'main']
-
-# %% ../nbs/90_cli.ipynb #b27d760c
-def fewstep_figure(density="eight_gaussians", V=32, ks=(1, 2, 4)):
-    "Data, the perfect masked model's K-step output laws, and its KL against K; returns the figure."
-    P = density_table(density, V)
-    proc = MaskedProcess(V)
-    oracle = TableDenoiser(P, proc)
-    fig, axs = plt.subplots(
-        1,
-        len(ks) + 2,
-        figsize=(2.1 * (len(ks) + 2), 2.3),
-        dpi=80,
-        gridspec_kw={"width_ratios": [1] * (len(ks) + 1) + [1.4]},
-    )
-    for ax, (title, T) in zip(
-        axs, [("data", P)] + [(f"perfect MDLM, K={K}", two_token_law(oracle, proc, K)) for K in ks]
-    ):
-        ax.imshow(T.T, origin="lower", cmap="viridis", interpolation="nearest", vmin=0, vmax=P.max())
-        ax.set_title(title, fontsize=8)
-        ax.axis("off")
-    Ks = [1, 2, 4, 8, 16, 32, 64]
-    axs[-1].plot(Ks, [kl_tv(P, two_token_law(oracle, proc, K))[0] for K in Ks], "o-", ms=3)
-    axs[-1].set(xscale="log", yscale="log", xlabel="steps K")
-    axs[-1].set_title("KL(data || model)", fontsize=8)
-    axs[-1].set_xticks(Ks, labels=Ks)
-    axs[-1].tick_params(labelsize=7)
-    fig.tight_layout()
-    return fig
-
-# %% ../nbs/90_cli.ipynb #b2a19ef6
-def time_sampler(denoiser, process, K, n=10_000, generator=None):
-    "Wall time (s) of one K-step sampling run of `n` two-token sequences."
-    t0 = time.perf_counter()
-    sample_masked(denoiser, process, n, 2, K, generator=generator)
-    return time.perf_counter() - t0
-
-
-def toy2d_study(
-    out: str | Path,
-    densities=tuple(DENSITIES),
-    steps=STEP_BUDGETS,
-    V: int = 32,
-    train_steps: int = 1000,
-    seed: int = 0,
-    log=print,
-) -> list[dict]:
-    "Run the toy-2D step-budget study and write results and figures to `out`; returns the result rows."
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows, curves, laws = [], {}, {}
-    for name in densities:
-        P = density_table(name, V)
-        proc = MaskedProcess(V)
-        oracle = TableDenoiser(P, proc)
-        t0 = time.perf_counter()
-        model = train_toy2d(Toy2DConfig(density=name, V=V, train_steps=train_steps, seed=seed))
-        log(
-            f"{name}: trained {train_steps} steps in {time.perf_counter() - t0:.1f}s; mutual information "
-            f"{mutual_information(P):.3f} nats"
-        )
-        for kind, den in (("oracle MDLM", oracle), ("learned MDLM", model)):
-            c = curves.setdefault((name, kind), {})
-            for K in steps:
-                law = two_token_law(den, proc, K)
-                c[K] = kl_tv(P, law)
-                laws[(name, kind, K)] = law
-                sec = time_sampler(den, proc, K, generator=make_generator(seed))
-                rows.append(
-                    dict(
-                        density=name,
-                        model=kind,
-                        K=K,
-                        nfe=K + 1,
-                        kl=round(c[K][0], 5),
-                        tv=round(c[K][1], 5),
-                        sample_ms_per_step=round(1e3 * sec / (K + 1), 3),
-                        sample_us_per_sample=round(1e6 * sec / 10_000, 3),
-                    )
-                )
-    rows += _coladd_rows(densities, steps, V, curves, log)
-    rows += _diladd_rows(densities, steps, V, curves, log)
-    _write_results(out, rows)
-    _write_figures(out, densities, curves, laws, steps)
-    fig = fewstep_figure(densities[0], V)
-    fig.savefig(out / "fewstep.png")
-    plt.close(fig)
-    return rows
-
-# %% ../nbs/90_cli.ipynb #4af95153
-def _coladd_rows(densities, steps, V, curves, log, n_latents=5_000):
-    "Rows (and curves) for the shipped toy2d-coladd checkpoints of these densities, if any."
-    from ladd_nb.train import shipped_checkpoint
-    from ladd_nb.coladd import coladd_toy_law
-
-    rows = []
-    for name in densities:
-        for sched in ("sequential", "joint"):
-            try:
-                model, c, _ = model_from_checkpoint(shipped_checkpoint(f"toy2d-coladd-{name}-{sched}"))
-            except FileNotFoundError:
-                continue
-            if c.V != V:
-                continue
-            P, kind, cv = density_table(name, V), f"Co-LADD {sched}", {}
-            laws = coladd_toy_law(model, c, list(steps), make_generator(0), n=n_latents)
-            for K in steps:
-                cv[K] = kl_tv(P, laws[K])
-                t0 = time.perf_counter()
-                r = model.sample(10_000, steps=K, latent_steps=c.eval_latent_steps)
-                sec = time.perf_counter() - t0
-                nfe = sum(r.nfe.values())
-                rows.append(
-                    dict(
-                        density=name,
-                        model=kind,
-                        K=K,
-                        nfe=nfe,
-                        kl=round(cv[K][0], 5),
-                        tv=round(cv[K][1], 5),
-                        sample_ms_per_step=round(1e3 * sec / nfe, 3),
-                        sample_us_per_sample=round(1e6 * sec / 10_000, 3),
-                    )
-                )
-            curves[(name, kind)] = cv
-            log(f"{name}: {kind} (shipped checkpoint) evaluated at K={list(steps)}")
-    return rows
-
-# %% ../nbs/90_cli.ipynb #d6463f92
-def _diladd_rows(densities, steps, V, curves, log):
-    "Rows (and curves) for the shipped toy2d-diladd checkpoints (one model, both schedules; exact laws)."
-    from ladd_nb.train import shipped_checkpoint
-    from ladd_nb.diladd import diladd_toy_laws
-
-    rows = []
-    for name in densities:
-        try:
-            model, c, _ = model_from_checkpoint(shipped_checkpoint(f"toy2d-diladd-{name}"))
-        except FileNotFoundError:
-            continue
-        if c.V != V:
-            continue
-        P, laws = density_table(name, V), diladd_toy_laws(model, list(steps), c.eval_latent_steps)
-        for sched in ("sequential", "joint"):
-            kind, cv = f"Di-LADD {sched}", {}
-            for K in steps:
-                cv[K] = kl_tv(P, laws[sched, K])
-                t0 = time.perf_counter()
-                r = model.sample(10_000, K, c.eval_latent_steps if sched == "sequential" else None, sched)
-                sec = time.perf_counter() - t0
-                nfe = sum(r.nfe.values())
-                rows.append(
-                    dict(
-                        density=name,
-                        model=kind,
-                        K=K,
-                        nfe=nfe,
-                        kl=round(cv[K][0], 5),
-                        tv=round(cv[K][1], 5),
-                        sample_ms_per_step=round(1e3 * sec / nfe, 3),
-                        sample_us_per_sample=round(1e6 * sec / 10_000, 3),
-                    )
-                )
-            curves[(name, kind)] = cv
-        log(f"{name}: Di-LADD (shipped checkpoint) evaluated at K={list(steps)}, both schedules")
-    return rows
-
-# %% ../nbs/90_cli.ipynb #3b939324
-def _write_results(out, rows, header=None):
-    cols = list(
-        dict.fromkeys(k for r in rows for k in r)
-    )  # rows may differ (e.g. NFE per network and schedule)
-    header = header or (
-        "KL(data || model) in nats and total variation: exact values, from the closed-form law of the "
-        "K-step sampler (Co-LADD: exact given each of 5,000 sampled latents, or Rao-Blackwellised over "
-        "25,000 joint runs; "
-        "Di-LADD: exact for both schedules). nfe: network evaluations, all networks (K steps + noise "
-        "removal; Co-LADD "
-        "sequential adds 64 + 1 latent calls, Di-LADD sequential 1 + 1 code calls of its joint network). "
-        "Timings: one run of 10,000 samples."
-    )
-    write_table(rows, cols, out, "results", header)
-
-
-def _write_figures(out, densities, curves, laws, steps):
-    fig = show_tables(
-        {n: density_table(n, laws[(n, "oracle MDLM", steps[0])].shape[0]) for n in densities},
-        shared_scale=False,
-    )
-    fig.savefig(out / "densities.png")
-    plt.close(fig)
-    fig, axs = plt.subplots(1, len(densities), figsize=(3.2 * len(densities), 2.6), dpi=72, squeeze=False)
-    for ax, n in zip(axs[0], densities):
-        plot_curves({k: c for (m, k), c in curves.items() if m == n}, ax=ax)
-        ax.set_title(n, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out / "kl_vs_steps.png")
-    plt.close(fig)
-    for n in densities:
-        ks = [K for K in (1, 2, 4, 16) if K in steps]
-        fig = show_tables(
-            {"data": density_table(n, laws[(n, "oracle MDLM", ks[0])].shape[0])}
-            | {f"learned K={K}": laws[(n, "learned MDLM", K)] for K in ks}
-        )
-        fig.savefig(out / f"samples_{n}.png")
-        plt.close(fig)
-
-# %% ../nbs/90_cli.ipynb #e54efd62
-def save_samples(x: torch.Tensor, path: str | Path, info: dict, decode=None):
-    """Write samples to `.pt` (a dict with the tensor and `info`) or `.txt`: one sequence of token ids per
-    line, or with `decode` (text presets) the decoded texts separated by blank lines."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".pt":
-        torch.save({"samples": x.cpu(), **info}, path)
-    elif path.suffix == ".txt" and decode is not None:
-        path.write_text("\n\n".join(decode(x.cpu())) + "\n")
-    elif path.suffix == ".txt":
-        path.write_text("".join(" ".join(map(str, row)) + "\n" for row in x.tolist()))
-    else:
-        raise ValueError(f"unknown sample file type {path.suffix!r}; use .pt or .txt")
-
-
-def sweep(ckpt: str | Path, steps, out: str | Path) -> list[dict]:
-    """Evaluate a checkpoint at each step budget with its preset's evaluation; write results.csv, results.md,
-    quality_vs_steps.png."""
-    model, cfg, p = model_from_checkpoint(ckpt)
-    if p.evaluate is None:
-        raise ValueError(f"preset {p.name!r} has no evaluation for sweep")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = p.evaluate(model, cfg, [int(k) for k in steps], out)
-    _write_results(out, rows, f"Sweep of {ckpt} (preset {p.name}).")
-    fig, ax = plt.subplots(figsize=(4, 2.8), dpi=72)
-    q = [
-        k
-        for k, v in rows[0].items()
-        if k != "K" and isinstance(v, (int, float)) and not k.startswith(("nfe", "ms", "oracle"))
-    ][0]
-    for g in dict.fromkeys(
-        r.get("schedule", p.name) for r in rows
-    ):  # one line per schedule, if the rows have several
-        sel = [r for r in rows if r.get("schedule", p.name) == g]
-        ax.plot([r["K"] for r in sel], [r[q] for r in sel], "o-", label=g)
-    if f"oracle_{q}" in rows[0]:
-        sel = {r["K"]: r[f"oracle_{q}"] for r in rows}
-        ax.plot(list(sel), list(sel.values()), "k--", label="oracle")
-    ax.set(xscale="log", yscale="log", xlabel="token steps K", ylabel=q)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "quality_vs_steps.png")
-    plt.close(fig)
-    return rows
+__all__ = ['shown_path', 'main']
 
 # %% ../nbs/90_cli.ipynb #b69c34ab
 def _parser():
@@ -363,7 +90,7 @@ def _run(args):
         )
         print(f"trained {args.preset} to step {tr.step}; checkpoints and metrics in {shown_path(args.out)}")
     elif args.command == "prepare":
-        from ladd_nb.text import TextConfig, data_of
+        from ladd_nb.presets import TextConfig, data_of
 
         cfg = get_config(args.preset, args.overrides)
         if not isinstance(cfg, TextConfig):
@@ -403,12 +130,10 @@ def _run(args):
         t0 = time.perf_counter()
         toy2d_study(args.out, seed=args.seed, **kw)
         if not args.quick:  # the binsaw step-budget study, from the shipped checkpoints
-            from ladd_nb.binsaw import binsaw_study
+            from ladd_nb.studies import binsaw_study
 
             binsaw_study(out=args.out)
-            from ladd_nb.text import (
-                text_study,
-            )  # the character-level text study, from the shipped checkpoints
+            from ladd_nb.studies import text_study
 
             text_study(args.out)
         print(
@@ -416,7 +141,7 @@ def _run(args):
             f"{shown_path(args.out)}"
         )
 
-
+# %% ../nbs/90_cli.ipynb #8ad2f5e2
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `ladd-nb` command: errors in what the user asked for end with a message and exit
     code 2."""

@@ -11,14 +11,12 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['SEED_ENV', 'seed_everything', 'env_seed', 'make_generator', 'default_device', 'check_tokens', 'check_steps',
-           'shard_slice', 'check_probs', 'sample_categorical', 'sample_categorical_gumbel_f32', 'gumbel_f32_group_race',
-           'peaked_groups', 'write_table', 'read_table']
+__all__ = ['SEED_ENV', 'seed_everything', 'env_seed', 'make_generator', 'default_device', 'check_tokens', 'check_steps', 'shard_slice', 'check_probs', 'sample_categorical', 'sample_categorical_gumbel_f32', 'gumbel_f32_group_race', 'peaked_groups', 'write_table', 'read_table', 'chi2_pvalue']
 
 # %% ../nbs/00_core.ipynb #63a99550
 SEED_ENV = "LADD_NB_SEED"  # environment variable that overrides the default seed of every chapter and test
 
-
+# %% ../nbs/00_core.ipynb #6f1e02d1
 def seed_everything(
     seed: int | None = None,  # the seed; `None`: `$LADD_NB_SEED` if set, else 0
 ) -> int:
@@ -96,7 +94,7 @@ def check_tokens(
             raise ValueError(f"{name} holds token id {v} outside {allowed} ({int(bad.sum())} bad entries)")
     return x
 
-
+# %% ../nbs/00_core.ipynb #f949adc2
 def check_steps(steps, name="steps") -> int:
     "Check that a step budget is an integer >= 1; return it as `int`."
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
@@ -215,3 +213,17 @@ def read_table(path) -> list[dict]:
 
     with open(path, newline="") as f:
         return [{k: value(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+# %% ../nbs/02_masked.ipynb #fd6b43ff
+def chi2_pvalue(counts: torch.Tensor, probs: torch.Tensor) -> float:
+    "Chi-square goodness-of-fit p-value of `counts` against `probs`, pooling cells with expected count < 5."
+    from scipy.stats import chisquare
+
+    c, e = counts.flatten().double(), probs.flatten().double() / probs.sum() * counts.sum()
+    if (c[e == 0] > 0).any():
+        return 0.0  # a sample where the law puts no mass
+    small = e < 5
+    o = torch.cat([c[~small], c[small].sum().reshape(1)])
+    e = torch.cat([e[~small], e[small].sum().reshape(1)])
+    keep = e > 0
+    return float(chisquare(o[keep].numpy(), e[keep].numpy()).pvalue)

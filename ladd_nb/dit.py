@@ -45,7 +45,7 @@ def rotary_cos_sin(n: int, head_dim: int, device=None, base: float = 10_000.0):
     ang = torch.cat([ang, ang], -1)
     return ang.cos(), ang.sin()
 
-
+# %% ../nbs/04_dit.ipynb #2205e676
 def apply_rotary(x, cos, sin):
     "Rotate `x[B, H, n, head_dim]` by the position angles (half-split convention)."
     x1, x2 = x.chunk(2, -1)
@@ -55,11 +55,11 @@ def apply_rotary(x, cos, sin):
 def modulate(x, shift, scale):
     return x * (1 + scale[:, None]) + shift[:, None]
 
-
+# %% ../nbs/04_dit.ipynb #4578d84d
 def layer_norm(dim):
     return nn.LayerNorm(dim, bias=False)
 
-
+# %% ../nbs/04_dit.ipynb #331af677
 class AdaLN(nn.Module):
     "Zero-initialised linear map from the conditioning to `n` modulation vectors of size `dim`."
 
@@ -72,7 +72,7 @@ class AdaLN(nn.Module):
     def forward(self, c):
         return self.lin(F.silu(c)).chunk(self.n, -1)
 
-
+# %% ../nbs/04_dit.ipynb #d357993c
 class MLP(nn.Sequential):
     "The transformer MLP: dim -> ratio*dim -> dim with tanh-GELU."
 
@@ -122,7 +122,7 @@ class Stream(nn.Module):
         x = x + g1[:, None] * F.dropout(self.proj(o), self.dropout, self.training)
         return x + g2[:, None] * self.mlp(modulate(self.norm2(x), sh2, sc2))
 
-
+# %% ../nbs/04_dit.ipynb #792c36f5
 class DiTBlock(nn.Module):
     "A single-stream DiT block."
 
@@ -160,7 +160,7 @@ class DiTSize:
     heads: int
     cond_dim: int
 
-
+# %% ../nbs/04_dit.ipynb #93681e6b
 DIT_SIZES = {
     "tiny": DiTSize(64, 2, 2, 32),
     "xxs": DiTSize(32, 4, 2, 16),
@@ -170,7 +170,7 @@ DIT_SIZES = {
     "l": DiTSize(1024, 24, 16, 256),
 }
 
-
+# %% ../nbs/04_dit.ipynb #47e769f5
 def get_size(size) -> DiTSize:
     "A `DiTSize` by name (one of `DIT_SIZES`) or as given."
     if isinstance(size, DiTSize):
@@ -212,7 +212,7 @@ class DiT(nn.Module):
 def count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
-
+# %% ../nbs/04_dit.ipynb #56145bba
 def size_table(vocab_size: int = 50_257):
     "Parameter counts (total, and without the embedding and head) of `DiT` at every size."
     rows = {}

@@ -16,8 +16,7 @@ from .core import check_tokens, check_steps, sample_categorical, make_generator,
 from .schedules import get_mask_schedule, MaskSchedule, time_grid, low_discrepancy_times
 
 # %% auto #0
-__all__ = ['MaskedProcess', 'q_sample', 'subs_log_probs', 'masked_losses', 'TableDenoiser', 'mc_nelbo', 'SampleResult',
-           'reveal_step', 'final_step', 'sample_masked', 'all_states', 'exact_sample_law', 'MDLM']
+__all__ = ['MaskedProcess', 'q_sample', 'subs_log_probs', 'masked_losses', 'token_losses', 'TableDenoiser', 'mc_nelbo', 'SampleResult', 'reveal_step', 'final_step', 'sample_masked', 'all_states', 'exact_sample_law', 'MDLM', 'reveal_probs', 'two_token_law']
 
 # %% ../nbs/02_masked.ipynb #79f9b4a8
 class MaskedProcess:
@@ -47,7 +46,7 @@ def _check_times(t, B, name="t"):
         raise ValueError(f"{name} must lie in [0, 1]")
     return t
 
-
+# %% ../nbs/02_masked.ipynb #627bd659
 def q_sample(self: MaskedProcess, x0: torch.Tensor, t: torch.Tensor, generator=None) -> torch.Tensor:
     "Mask each position of `x0[B,L]` independently with probability 1 - alpha_t."
     check_tokens(x0, self.V, name="x0", ndim=2)
@@ -68,7 +67,7 @@ def _check_logits(logits, x_t, V):
             f"column); got {tuple(logits.shape)}"
         )
 
-
+# %% ../nbs/02_masked.ipynb #a8a2bfd8
 def subs_log_probs(
     logits: torch.Tensor,  # denoiser output `[B,L,V]` or `[B,L,V+1]`
     x_t: torch.Tensor,  # current tokens `[B,L]`
@@ -108,15 +107,18 @@ def masked_losses(
     ):  # noise is drawn for the whole batch, so results do not depend on the number of processes
         sl = shard_slice(x0.shape[0], *shard)
         x0, t, xt = x0[sl], t[sl], xt[sl]
-    logp = _train_log_probs(denoiser(xt, t), xt, process)
+    nelbo, masked_ce = token_losses(denoiser(xt, t), x0, xt, t, process)
+    return {"nelbo": nelbo, "masked_ce": masked_ce, "t": t}
+
+# %% ../nbs/02_masked.ipynb #a438d1ec
+def token_losses(logits, x0, xt, t, process: MaskedProcess):
+    """Per-sequence masked NELBO (nats) and unweighted masked cross-entropy (nats per position) from a
+    denoiser's `logits` `[B,L,>=V]` at `xt`; shared by MDLM and both LADD models."""
+    logp = _train_log_probs(logits, xt, process)
     ce = -logp.gather(-1, x0[..., None]).squeeze(-1) * (xt == process.mask_id)  # CE at masked positions only
-    return {
-        "nelbo": process.schedule.nelbo_weight(t.to(ce.dtype)) * ce.sum(-1),
-        "masked_ce": ce.sum(-1) / x0.shape[1],
-        "t": t,
-    }
+    return process.schedule.nelbo_weight(t.to(ce.dtype)) * ce.sum(-1), ce.sum(-1) / x0.shape[1]
 
-
+# %% ../nbs/02_masked.ipynb #038547c0
 def _train_log_probs(logits, xt, process):
     """Like `subs_log_probs` at masked positions, but in the logits' dtype (float64 is only needed for
     sampling)."""
@@ -200,7 +202,7 @@ def reveal_step(x_t, logp, alpha_t, alpha_s, process, generator=None):
     x[masked] = torch.where(idx == process.V, torch.full_like(idx, process.mask_id), idx)
     return x
 
-
+# %% ../nbs/02_masked.ipynb #c67d995b
 def final_step(x_t, logp, process, last="sample", generator=None):
     "Noise removal: fill every still-masked position by sampling (`last='sample'`) or argmax (`'greedy'`)."
     masked = x_t == process.mask_id
@@ -224,7 +226,7 @@ def _validate_sampling(n, length, steps, temperature, last):
         raise ValueError(f"last must be 'sample' or 'greedy', got {last!r}")
     return K
 
-
+# %% ../nbs/02_masked.ipynb #3243c0c7
 def sample_masked(
     denoiser: Callable,
     process: MaskedProcess,
@@ -262,7 +264,7 @@ def all_states(V: int, L: int, mask_id: int) -> torch.Tensor:
     digits = torch.cartesian_prod(*[torch.arange(V + 1)] * L).reshape(-1, L)
     return torch.where(digits == V, torch.full_like(digits, mask_id), digits)
 
-
+# %% ../nbs/02_masked.ipynb #0dcd5a3b
 def _step_transition(logp, states, p_reveal, process, greedy=False):
     "Next-state distribution `[S, S]` of one step, as a product over positions of per-position outcomes."
     V = process.V
@@ -276,7 +278,7 @@ def _step_transition(logp, states, p_reveal, process, greedy=False):
         T = (T[:, :, None] * out[:, l, None, :]).reshape(len(states), -1)
     return T
 
-
+# %% ../nbs/02_masked.ipynb #e0d3176a
 @torch.no_grad()
 def exact_sample_law(
     denoiser: Callable,
@@ -314,6 +316,8 @@ def exact_sample_law(
 # %% ../nbs/02_masked.ipynb #ab13d609
 class MDLM(nn.Module):
     "Masked diffusion language model: a denoising network plus the absorbing process."
+
+    sampling_paths = ("-",)  # the sampling paths `sample` offers: one, the masked sampler (studies read this)
 
     def __init__(
         self,
@@ -366,3 +370,56 @@ class MDLM(nn.Module):
         "Draw `n` sequences with a K-step ancestral sampler (see `sample_masked`)."
         dev = next(self.parameters()).device
         return sample_masked(self, self.process, n, self.seq_len, steps, device=dev, **kwargs)
+
+# %% ../nbs/03_toy2d.ipynb #fd12b9c0
+def reveal_probs(process: MaskedProcess, steps: int, grid: str = "uniform") -> torch.Tensor:
+    """pi_i: probability that a position is revealed at step i = 1..K, or by the noise-removal call (entry
+    K+1)."""
+    ts = time_grid(check_steps(steps), grid)
+    a = process.schedule.alpha(ts)
+    return torch.cat([(a[1:] - a[:-1]) / (1 - a[0]), ((1 - a[-1]) / (1 - a[0])).reshape(1)])
+
+# %% ../nbs/03_toy2d.ipynb #aef2b628
+@torch.no_grad()
+def two_token_law(
+    denoiser,
+    process: MaskedProcess,
+    steps: int,
+    grid: str = "uniform",
+    temperature: float = 1.0,
+    last: str = "sample",
+    n_cond: int = 1,  # the denoiser holds n_cond conditions (e.g. latents): the law is averaged over them
+    time_free: bool = False,  # the denoiser ignores t: query it once instead of at every step
+) -> torch.Tensor:
+    "Closed-form law `[V, V]` of the K-step ancestral sampler on two tokens, for any denoiser."
+    K, V, m = check_steps(steps), process.V, process.mask_id
+    pi, ts = reveal_probs(process, K, grid), time_grid(K, grid)
+    v = torch.arange(V)
+    states = torch.cat(
+        [
+            torch.tensor([[m, m]]),
+            torch.stack([v, torch.full_like(v, m)], 1),
+            torch.stack([torch.full_like(v, m), v], 1),
+        ]
+    )
+    S, batch = len(states), states.repeat(n_cond, 1)  # condition-major: rows [c * S + state]
+    law = torch.zeros(n_cond, V, V, dtype=torch.float64)
+    A0 = torch.zeros(n_cond, V, dtype=torch.float64)
+    A1 = torch.zeros_like(A0)
+    for i in range(K + 1):  # step i+1 queries the denoiser at ts[min(i, K)]
+        if i == 0 or not time_free:
+            p_t = (
+                subs_log_probs(
+                    denoiser(batch, ts[min(i, K)].float().expand(len(batch))), batch, process, temperature
+                )
+                .exp()
+                .reshape(n_cond, S, 2, V)
+            )
+        p = F.one_hot(p_t.argmax(-1), V).double() if i == K and last == "greedy" else p_t
+        m0, m1 = p[:, 0, 0], p[:, 0, 1]  # marginals with both masked
+        c1, c0 = p[:, 1 : V + 1, 1], p[:, V + 1 :, 0]  # c1[u] = q(x1 | x0=u), c0[v] = q(x0 | x1=v)
+        law += pi[i] ** 2 * m0[:, :, None] * m1[:, None, :] + pi[i] * (
+            A0[:, :, None] * c1 + (A1[:, :, None] * c0).transpose(1, 2)
+        )
+        A0, A1 = A0 + pi[i] * m0, A1 + pi[i] * m1  # mass revealed first, before step i+1
+    return law.mean(0)

@@ -16,7 +16,7 @@ from .masked import SampleResult, masked_losses
 from .dit import DiT, attention, rotary_cos_sin
 
 # %% auto #0
-__all__ = ['ARModel', 'gen_ppl', 'unigram_entropy', 'token_kl', 'heldout_bits', 'gpt2_gen_ppl', 'load_reference', 'text_eval']
+__all__ = ['ARModel', 'gen_ppl', 'unigram_entropy', 'token_kl', 'heldout_bits', 'gpt2_gen_ppl']
 
 # %% ../nbs/11_metrics.ipynb #086696f0
 class ARModel(nn.Module):
@@ -24,6 +24,7 @@ class ARModel(nn.Module):
     ancestral `sample`."""
 
     exact_likelihood = True  # `nll_bound` is the exact -log p: one evaluation is enough
+    sampling_paths = ("ar",)  # one sampling path: left to right
 
     def __init__(self, vocab_size: int, seq_len: int, size="tiny"):
         super().__init__()
@@ -93,7 +94,7 @@ def gen_ppl(ref: ARModel, x: torch.Tensor, batch: int = 256) -> float:
     tot = sum(float(ref.nll(x[i : i + batch].to(dev)).sum()) for i in range(0, len(x), batch))
     return math.exp(tot / x.numel())
 
-
+# %% ../nbs/11_metrics.ipynb #c1a35b1b
 def unigram_entropy(x: torch.Tensor) -> torch.Tensor:
     "Per-sample entropy (nats) of each sequence's token frequencies, `[n]` (DUO's and LADD's entropy metric)."
     if x.ndim != 2:
@@ -104,7 +105,7 @@ def unigram_entropy(x: torch.Tensor) -> torch.Tensor:
     f /= x.shape[1]
     return -(f * f.clamp_min(1e-300).log()).sum(-1)
 
-
+# %% ../nbs/11_metrics.ipynb #ddd541d2
 def token_kl(x: torch.Tensor, ref_x: torch.Tensor, vocab_size: int, prior: float = 0.5) -> float:
     """KL(reference || samples) in nats between unigram token distributions; sample counts get `prior` per
     token (no infinities)."""
@@ -175,99 +176,3 @@ def gpt2_gen_ppl(
             tot -= float(logp.gather(-1, chunk[1:, None]).sum())
             count += len(chunk) - 1
     return math.exp(tot / count)
-
-# %% ../nbs/11_metrics.ipynb #95b3da8d
-def load_reference(c) -> ARModel:
-    """The AR reference model named by `c.ref` (shipped checkpoint name or path), checked to match the corpus,
-    tokenizer and length."""
-    from ladd_nb.train import model_from_checkpoint, shipped_checkpoint
-
-    path = Path(c.ref) if Path(c.ref).is_file() else shipped_checkpoint(c.ref)
-    ref, rc, _ = model_from_checkpoint(path)
-    if not isinstance(ref, ARModel):
-        raise ValueError(f"reference {c.ref!r} is not an AR model (preset {rc.model!r})")
-    for k in (
-        "corpus",
-        "tokenizer",
-        "length",
-        "bpe_vocab",
-        "valid_frac",
-        "max_train_tokens",
-    ):  # same data, same held-out split
-        if getattr(rc, k) != getattr(c, k):
-            raise ValueError(
-                f"reference {c.ref!r} has {k}={getattr(rc, k)!r}, this model {getattr(c, k)!r}; train a "
-                "matching one (preset *-ar)"
-            )
-    return ref
-
-
-def _schedules(model):
-    from ladd_nb.diladd import DiLADD
-
-    if isinstance(model, ARModel):
-        return ("ar",)
-    return ("sequential", "joint") if isinstance(model, DiLADD) else (getattr(model, "schedule", "-"),)
-
-
-@torch.no_grad()
-def text_eval(
-    model, c, steps, out_dir=None, n: int | None = None, ref: ARModel | None = None, log=None, seed: int = 0
-) -> list[dict]:
-    """Rows {K, schedule, nfe_*, gen_ppl, entropy, token_kl, data_*, heldout_bits, sample_s} at each K;
-    samples written to `out_dir`."""
-    from ladd_nb.text import data_of
-
-    data, ref = data_of(c), ref or load_reference(c)
-    n = n or c.eval_samples
-    model.eval()
-    V = data.tokenizer.vocab_size
-    held = data.valid[:n]
-    base = dict(
-        data_gen_ppl=round(gen_ppl(ref, held), 3), data_entropy=round(float(unigram_entropy(held).mean()), 4)
-    )
-    dev = next(model.parameters()).device
-    fitted = {}  # the bound's free settings (Co-LADD), chosen on training rows, and reported
-    if hasattr(model, "fit_bound"):
-        model.fit_bound(data.train[:512].to(dev), generator=make_generator(seed, dev))
-        fitted = dict(bound_sigma=model.bound_sigma, bound_t_min=model.bound_t_min)
-    rows = []
-    for s in _schedules(model):
-        # the likelihood bound of the sampling path the samples come from
-        bits = heldout_bits(model, data.valid[:1024], seed=seed, schedule=None if s in ("-", "ar") else s)
-        for K in [c.length] if s == "ar" else sorted({min(int(k), c.length) for k in steps}):
-            kw = (
-                {}
-                if s in ("-", "ar")
-                else {"schedule": s} | ({"latent_steps": c.eval_latent_steps} if s == "sequential" else {})
-            )
-            g = make_generator(
-                seed + K, next(model.parameters()).device
-            )  # the same samples at K, run after run
-            t0 = time.perf_counter()
-            r = model.sample(n, K, generator=g, **kw)
-            sec = time.perf_counter() - t0
-            x = r.x.cpu()
-            rows.append(
-                dict(
-                    K=K,
-                    schedule=s,
-                    gen_ppl=round(gen_ppl(ref, x), 3),
-                    entropy=round(float(unigram_entropy(x).mean()), 4),
-                    token_kl=round(token_kl(x, data.valid, V), 5),
-                    **{f"nfe_{k}": v for k, v in r.nfe.items()},
-                    **base,
-                    heldout_bits=round(bits[0], 4),
-                    heldout_bits_se=round(bits[1], 4),
-                    **fitted,
-                    sample_s=round(sec, 3),
-                )
-            )
-            if out_dir is not None:
-                Path(out_dir).mkdir(parents=True, exist_ok=True)
-                (Path(out_dir) / f"samples_{s}_K{K}.txt").write_text(
-                    "\n".join(data.tokenizer.decode(t) for t in x[:16]) + "\n"
-                )
-            if log:
-                log(rows[-1])
-    return rows

@@ -53,7 +53,7 @@ class LinearSchedule(MaskSchedule):
     def df(self, t):
         return -torch.ones_like(t)
 
-
+# %% ../nbs/01_schedules.ipynb #a0ab9e58
 @dataclass(frozen=True)
 class CosineSchedule(MaskSchedule):
     "f(t) = 1 - cos(pi/2 (1 - t)) (MD4 form)."
@@ -64,7 +64,7 @@ class CosineSchedule(MaskSchedule):
     def df(self, t):
         return -math.pi / 2 * torch.sin(math.pi / 2 * (1 - t))
 
-
+# %% ../nbs/01_schedules.ipynb #ab61a0c1
 @dataclass(frozen=True)
 class PolynomialSchedule(MaskSchedule):
     "f(t) = 1 - t^p."
@@ -77,7 +77,7 @@ class PolynomialSchedule(MaskSchedule):
     def df(self, t):
         return -self.power * t ** (self.power - 1)
 
-
+# %% ../nbs/01_schedules.ipynb #c52de73c
 @dataclass(frozen=True)
 class LogLinearSchedule(MaskSchedule):
     "alpha_t = 1 - (1 - eps) t, i.e. exp(-sigma) with sigma = -log(1 - (1-eps) t) (MDLM, SEDD)."
@@ -96,7 +96,7 @@ MASK_SCHEDULES = {
     "loglinear": LogLinearSchedule,
 }
 
-
+# %% ../nbs/01_schedules.ipynb #8462fbde
 def get_mask_schedule(name: str = "linear", **kwargs) -> MaskSchedule:
     "Masking schedule by name: one of `MASK_SCHEDULES`."
     if isinstance(name, MaskSchedule):
@@ -154,7 +154,7 @@ class VPSchedule:
         "Time derivative of the SNR (negative): d/dt [a2 / (1 - a2)] = a2' / (1 - a2)^2."
         return self.dalpha_bar2(t) / (1 - self.alpha_bar2(t)) ** 2
 
-
+# %% ../nbs/01_schedules.ipynb #ef767fd9
 @dataclass(frozen=True)
 class SqrtVP(VPSchedule):
     "g(t) = sqrt(1 - t) (the LADD default)."
@@ -165,7 +165,7 @@ class SqrtVP(VPSchedule):
     def dg(self, t):
         return -0.5 / (1 - t).clamp(min=1e-12).sqrt()
 
-
+# %% ../nbs/01_schedules.ipynb #2efa253e
 @dataclass(frozen=True)
 class CosineVP(VPSchedule):
     "g(t) = cos^2((t + 0.008) / 1.008 * pi/2) (improved DDPM)."
@@ -176,7 +176,7 @@ class CosineVP(VPSchedule):
     def dg(self, t):
         return -math.pi / 2 / 1.008 * torch.sin((t + 0.008) / 1.008 * math.pi)
 
-
+# %% ../nbs/01_schedules.ipynb #81e540fd
 @dataclass(frozen=True)
 class LinearVP(VPSchedule):
     "g(t) = 1 - t."
@@ -187,10 +187,10 @@ class LinearVP(VPSchedule):
     def dg(self, t):
         return -torch.ones_like(t)
 
-
+# %% ../nbs/01_schedules.ipynb #839c49d6
 VP_SCHEDULES = {"sqrt": SqrtVP, "cosine": CosineVP, "linear": LinearVP}
 
-
+# %% ../nbs/01_schedules.ipynb #1c7f94ee
 def get_vp_schedule(name: str = "sqrt", **kwargs) -> VPSchedule:
     "Gaussian VP schedule by name: one of `VP_SCHEDULES`."
     if isinstance(name, VPSchedule):

@@ -14,11 +14,9 @@ import torch
 from .core import make_generator, check_steps, check_tokens
 
 # %% auto #0
-__all__ = ['HUB_CORPORA', 'TEXT8_ALPHABET', 'HF_VOCAB', 'MODELS', 'NAMES', 'TEXT_CHECKPOINTS', 'cpython_docs_texts',
-           'hub_allowed', 'load_corpus', 'is_valid_doc', 'split_documents', 'CharTokenizer', 'BPETokenizer',
-           'HFTokenizer', 'get_tokenizer', 'vocab_size_of', 'iter_packed', 'pack', 'cache_dir', 'TextData', 'text_data',
-           'TextConfig', 'build_text_model', 'data_of', 'lazy_batches', 'heldout_loss', 'text_periodic', 'text_decode',
-           'register_text_preset', 'text_study', 'unigram_baseline', 'text_figure']
+__all__ = ['HUB_CORPORA', 'TEXT8_ALPHABET', 'HF_VOCAB', 'cpython_docs_texts', 'hub_allowed', 'load_corpus', 'is_valid_doc',
+           'split_documents', 'CharTokenizer', 'BPETokenizer', 'HFTokenizer', 'get_tokenizer', 'vocab_size_of',
+           'iter_packed', 'pack', 'cache_dir', 'TextData', 'text_data', 'heldout_loss']
 
 # %% ../nbs/10_text.ipynb #4c3dec32
 def cpython_docs_texts() -> list[str]:
@@ -28,14 +26,14 @@ def cpython_docs_texts() -> list[str]:
 
     return [topics[k] for k in sorted(topics)]
 
-
+# %% ../nbs/10_text.ipynb #208b8d7b
 HUB_CORPORA = {  # name -> (hub dataset id, config, text column, validation split)
     "text8": ("afmck/text8", None, "text", "validation"),
     "lm1b": ("billion-word-benchmark/lm1b", None, "text", "test"),
     "openwebtext": ("Skylion007/openwebtext", None, "text", None),
 }
 
-
+# %% ../nbs/10_text.ipynb #41db1be9
 def hub_allowed(allow_network: bool) -> bool:
     """Whether this run may contact the Hugging Face Hub: only when asked for and not switched off by
     `HF_HUB_OFFLINE`/`HF_DATASETS_OFFLINE`."""
@@ -103,7 +101,7 @@ def is_valid_doc(text: str, valid_frac: float, seed: int = 0) -> bool:
     h = hashlib.blake2b(f"{seed}:{text}".encode(), digest_size=8).digest()
     return int.from_bytes(h, "big") / 2**64 < valid_frac
 
-
+# %% ../nbs/10_text.ipynb #fe24b93b
 def split_documents(ds, valid_frac: float = 0.05, seed: int = 0):
     "(train, valid) datasets of whole documents (see `is_valid_doc`); works on streamed datasets too."
     if not 0 < valid_frac < 1:
@@ -115,9 +113,11 @@ def split_documents(ds, valid_frac: float = 0.05, seed: int = 0):
 
 # %% ../nbs/10_text.ipynb #580f5aba
 TEXT8_ALPHABET = " abcdefghijklmnopqrstuvwxyz"
+
+# %% ../nbs/10_text.ipynb #c4a12440
 _DIGITS = "zero one two three four five six seven eight nine".split()
 
-
+# %% ../nbs/10_text.ipynb #d4fb044f
 class CharTokenizer:
     "text8's alphabet: space = 0, a-z = 1..26 (the mask id of a model over it is 27)."
 
@@ -196,7 +196,7 @@ class BPETokenizer:
 # %% ../nbs/10_text.ipynb #6dd21505
 HF_VOCAB = {"gpt2": 50257, "bert-base-uncased": 30522}
 
-
+# %% ../nbs/10_text.ipynb #ead982b5
 class HFTokenizer:
     "A `transformers` tokenizer (GPT-2, BERT, ...): from the local cache unless `allow_network`."
 
@@ -236,7 +236,7 @@ def get_tokenizer(
         return BPETokenizer.train(train_texts, bpe_vocab)
     return HFTokenizer(name, allow_network)
 
-
+# %% ../nbs/10_text.ipynb #38b31988
 def vocab_size_of(tokenizer: str, bpe_vocab: int = 1024) -> int:
     "Model vocabulary for a tokenizer name, without loading it (checkpoints rebuild their model offline)."
     if tokenizer == "char":
@@ -262,7 +262,7 @@ def iter_packed(token_lists: Iterable[list[int]], length: int, sep_id: int | Non
             buf = buf[length:]
     iter_packed.leftover = len(buf)
 
-
+# %% ../nbs/10_text.ipynb #4b10efbb
 def pack(
     token_lists: Iterable[list[int]],
     length: int,
@@ -286,7 +286,7 @@ def pack(
 def cache_dir() -> Path:
     return Path(os.environ.get("LADD_NB_CACHE", Path.home() / ".cache" / "ladd_nb")) / "text"
 
-
+# %% ../nbs/10_text.ipynb #565ea47a
 @dataclass
 class TextData:
     "Packed training and held-out rows of a corpus, with the tokenizer that made them."
@@ -305,7 +305,7 @@ class TextData:
             .to(g.device)
         )
 
-
+# %% ../nbs/10_text.ipynb #752d01f0
 def _texts(ds, tok):
     norm = getattr(tok, "normalize", None)
     for r in ds:
@@ -315,10 +315,10 @@ def _texts(ds, tok):
         if t.strip():
             yield t
 
-
+# %% ../nbs/10_text.ipynb #c8c06347
 _MEMO: dict = {}
 
-
+# %% ../nbs/10_text.ipynb #6998e9ee
 def _fingerprint(corpus: str):
     """What must change the cache besides the arguments: the Python version (its docs) or the local files'
     sizes and times."""
@@ -339,7 +339,7 @@ def _fingerprint(corpus: str):
         if Path(f).is_file()
     ]
 
-
+# %% ../nbs/10_text.ipynb #3adf7b32
 def text_data(
     corpus: str = "cpython-docs",
     tokenizer: str = "char",
@@ -371,7 +371,7 @@ def text_data(
             dist.barrier()
     return _MEMO[key]
 
-
+# %% ../nbs/10_text.ipynb #1da0d4ba
 def _text_data(
     key, corpus, tokenizer, length, valid_frac, seed, bpe_vocab, max_train_tokens, allow_network, log
 ) -> TextData:
@@ -433,134 +433,7 @@ def _text_data(
     log(f"text data: {info}")
     return TextData(train, valid, tok, info)
 
-# %% ../nbs/10_text.ipynb #409be774
-from .train import TrainConfig, Preset, register_preset, save_atomic
-
-
-@dataclass
-class TextConfig(TrainConfig):
-    "Settings of a text preset (data, model, LADD latent, evaluation) plus the training loop's."
-
-    model: str = "mdlm"  # "ar" (reference), "mdlm", "coladd", "diladd"
-    corpus: str = "cpython-docs"
-    tokenizer: str = "char"
-    bpe_vocab: int = 1024
-    length: int = 64
-    valid_frac: float = 0.05
-    max_train_tokens: int = 0  # 0: the whole corpus; hub corpora are streamed and stop here
-    allow_network: bool = False
-    size: str = "tiny"  # DiT size (tiny, xxs, xs, s, b, l)
-    loss_type: str = "nelbo"  # MDLM: "nelbo" or "ce"; LADD: loss of the tokens
-    n_slots: int = 4  # LADD latent slots S
-    d: int = 16  # latent (code vector) dimension
-    schedule: str = "sequential"  # Co-LADD: "sequential" (latent first) or "joint"
-    encoder: str = "dit"  # Co-LADD encoder: "dit" (learned) or "minilm" (pretrained, frozen)
-    n_codes: int = 256  # Di-LADD codebook
-    cosine: bool = True
-    vq_decay: float = 0.95
-    commitment: float = 0.1
-    dead_fraction: float = 0.5
-    code_schedule: str = "polynomial"
-    stage1_steps: int = 1000
-    eval_latent_steps: int = 8  # latent steps of the sequential schedule in sweeps
-    ref: str = (
-        "text-char-ar"  # AR reference model for gen PPL: a shipped checkpoint name or a checkpoint path
-    )
-    eval_samples: int = 256  # samples per step budget in sweeps
-    train_steps: int = 3000
-    batch_size: int = 64
-    lr: float = 1e-3
-    warmup_steps: int = 200
-    lr_schedule: str = "cosine"
-    ema: float = 0.999
-    eval_every: int = 500
-
-
-MODELS = ("ar", "mdlm", "coladd", "diladd")
-
-
-def build_text_model(c: TextConfig):
-    "The model of a text preset (AR reference, MDLM, Co-LADD or Di-LADD) on DiT backbones of size `c.size`."
-    from ladd_nb.dit import DiT, JointDiT, LatentDiT
-    from ladd_nb.masked import MDLM
-
-    if c.model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {c.model!r}")
-    V, L = vocab_size_of(c.tokenizer, c.bpe_vocab), check_steps(c.length, "length")
-    if c.model == "ar":
-        from ladd_nb.metrics import ARModel
-
-        return ARModel(V, L, c.size)
-    if c.model == "mdlm":
-        return MDLM(DiT(V, c.size), V, L, loss_type=c.loss_type)
-    if c.n_slots > L:
-        raise ValueError(f"n_slots={c.n_slots} latent slots need sequences at least that long; length={L}")
-    loss_x = "nelbo" if c.loss_type == "nelbo" else "ce"
-    if c.model == "coladd":
-        from ladd_nb.coladd import CoLADD, DiTEncoder
-
-        seq = c.schedule == "sequential"
-        return CoLADD(
-            _coladd_encoder(c, V),
-            JointDiT(V, c.n_slots, latent_dim=c.d, size=c.size),
-            LatentDiT(c.n_slots, c.d, c.size) if seq else None,
-            V,
-            L,
-            c.n_slots,
-            c.d,
-            schedule=c.schedule,
-            loss_x=loss_x,
-            stage1_steps=c.stage1_steps,
-        )
-    from ladd_nb.coladd import DiTEncoder
-    from ladd_nb.diladd import DiLADD, _vq_of
-
-    return DiLADD(
-        DiTEncoder(V, c.n_slots, c.d, c.size, normalize=True),
-        _vq_of(c),
-        JointDiT(V, c.n_slots, latent_dim=c.d, n_codes=c.n_codes, size=c.size),
-        V,
-        L,
-        c.n_slots,
-        code_schedule=c.code_schedule,
-        loss_x=loss_x,
-        loss_y=loss_x,
-        stage1_steps=c.stage1_steps,
-    )
-
-
-def _coladd_encoder(c, V):
-    from ladd_nb.coladd import DiTEncoder, minilm_encoder
-
-    if c.encoder == "dit":
-        return DiTEncoder(V, c.n_slots, c.d, c.size)
-    if c.encoder == "minilm":
-        if c.tokenizer != "bert-base-uncased":
-            raise ValueError("encoder='minilm' reads BERT word pieces: use tokenizer='bert-base-uncased'")
-        return minilm_encoder(c.n_slots, c.d, mask_id=V, pad_id=None)[0]
-    raise ValueError(f"encoder must be 'dit' or 'minilm', got {c.encoder!r}")
-
-
-def data_of(c: TextConfig) -> TextData:
-    "The packed data of a text config (built once, then cached)."
-    return text_data(
-        c.corpus, c.tokenizer, c.length, c.valid_frac, 0, c.bpe_vocab, c.max_train_tokens, c.allow_network
-    )
-
-
-def lazy_batches(c: TextConfig) -> Callable:
-    """The trainer's data source, built on first use (after torchrun has started the process group, so process
-    0 builds the cache alone)."""
-    box = {}
-
-    def draw(g, n):
-        if "f" not in box:
-            box["f"] = data_of(c).batches()
-        return box["f"](g, n)
-
-    return draw
-
-# %% ../nbs/10_text.ipynb #53e5d5af
+# %% ../nbs/10_text.ipynb #aa2842f6
 @torch.no_grad()
 def heldout_loss(model, rows: torch.Tensor, batch: int | None = None, seed: int = 0) -> dict:
     """The model's own loss metrics averaged over held-out `rows`, with fixed noise (a fair curve across
@@ -577,240 +450,3 @@ def heldout_loss(model, rows: torch.Tensor, batch: int | None = None, seed: int 
                 tot[k] = tot.get(k, 0.0) + float(v) * len(x)
         n += len(x)
     return {f"valid_{k}": v / n for k, v in tot.items()}
-
-
-def text_periodic(c: TextConfig) -> Callable:
-    """Periodic evaluation of a text run: held-out loss on up to 1,024 rows, and 4 decoded samples written
-    next to the checkpoints."""
-
-    def run(model, step, out):
-        data = data_of(c)
-        row = heldout_loss(model, data.valid[:1024])
-        if out is not None:
-            kw = {"steps": c.length} if c.model != "ar" else {}
-            x = model.sample(4, generator=make_generator(step, next(model.parameters()).device), **kw).x.cpu()
-            (Path(out) / f"samples_{step:08d}.txt").write_text(
-                "\n\n".join(data.tokenizer.decode(r) for r in x) + "\n"
-            )
-        return row
-
-    return run
-
-
-def text_decode(c: TextConfig) -> Callable:
-    "Token ids -> strings for `ladd-nb sample` (only a BPE tokenizer needs the corpus: it was trained on it)."
-    tok = (
-        data_of(c).tokenizer
-        if c.tokenizer == "bpe"
-        else get_tokenizer(c.tokenizer, allow_network=c.allow_network)
-    )
-    return lambda x: [tok.decode(r) for r in x]
-
-# %% ../nbs/10_text.ipynb #6925f4cb
-def register_text_preset(name: str, description: str, **defaults):
-    "A text preset: `TextConfig` with other defaults."
-    cls = make_dataclass(
-        name.replace("-", "_") + "_config",
-        [(k, type(v), field(default=v)) for k, v in defaults.items()],
-        bases=(TextConfig,),
-    )
-    cls.__doc__ = f"Preset `{name}`: {description}"
-    from ladd_nb.metrics import text_eval
-
-    return register_preset(
-        Preset(
-            name,
-            cls,
-            description,
-            build=build_text_model,
-            data=lazy_batches,
-            evaluate=text_eval,
-            periodic=text_periodic,
-            decode=text_decode,
-        )
-    )
-
-
-NAMES = {"ar": "AR reference", "mdlm": "MDLM", "coladd": "Co-LADD", "diladd": "Di-LADD"}
-for m in MODELS:  # the CPU study: characters of the CPython docs, L = 64, tiny DiTs
-    register_text_preset(
-        f"text-char-{m}",
-        f"{NAMES[m]}, characters (27) of the CPython docs, L=64, tiny DiT (CPU study)",
-        model=m,
-    )
-for m in MODELS[1:]:  # the GPU recipes (chapter 12)
-    register_text_preset(
-        f"lm1b-{m}",
-        f"{NAMES[m]} on LM1B, bert-base-uncased, L=128, DiT-S (GPU; size=b for B)",
-        model=m,
-        corpus="lm1b",
-        tokenizer="bert-base-uncased",
-        length=128,
-        size="s",
-        n_slots=16,
-        d=64,
-        n_codes=1024,
-        batch_size=512,
-        lr=3e-4,
-        warmup_steps=2500,
-        train_steps=1_000_000,
-        stage1_steps=100_000,
-        ema=0.9999,
-        eval_every=10_000,
-        ckpt_every=10_000,
-        ref="lm1b-ar",
-        allow_network=True,
-    )
-    register_text_preset(
-        f"owt-{m}",
-        f"{NAMES[m]} on OpenWebText, GPT-2 tokens, L=1024, DiT-S (GPU; size=b for B)",
-        model=m,
-        corpus="openwebtext",
-        tokenizer="gpt2",
-        length=1024,
-        size="s",
-        n_slots=64,
-        d=64,
-        n_codes=1024,
-        batch_size=512,
-        lr=3e-4,
-        warmup_steps=2500,
-        train_steps=1_000_000,
-        stage1_steps=100_000,
-        ema=0.9999,
-        eval_every=10_000,
-        ckpt_every=10_000,
-        ref="owt-ar",
-        allow_network=True,
-        max_train_tokens=2_000_000_000,
-    )
-register_text_preset(
-    "lm1b-ar",
-    "AR reference on LM1B (for gen PPL without the hub's GPT-2 Large)",
-    model="ar",
-    corpus="lm1b",
-    tokenizer="bert-base-uncased",
-    length=128,
-    size="s",
-    batch_size=512,
-    lr=3e-4,
-    warmup_steps=2500,
-    train_steps=200_000,
-    ema=0.9999,
-    eval_every=10_000,
-    ckpt_every=10_000,
-    allow_network=True,
-)
-register_text_preset(
-    "owt-ar",
-    "AR reference on OpenWebText (for gen PPL without the hub's GPT-2 Large)",
-    model="ar",
-    corpus="openwebtext",
-    tokenizer="gpt2",
-    length=1024,
-    size="s",
-    batch_size=512,
-    lr=3e-4,
-    warmup_steps=2500,
-    train_steps=200_000,
-    ema=0.9999,
-    eval_every=10_000,
-    ckpt_every=10_000,
-    allow_network=True,
-    max_train_tokens=2_000_000_000,
-)
-
-# %% ../nbs/10_text.ipynb #e7b245c6
-TEXT_CHECKPOINTS = {
-    "MDLM": "text-char-mdlm",
-    "MDLM-xs": "text-char-mdlm-xs",
-    "Co-LADD": "text-char-coladd",
-    "Di-LADD": "text-char-diladd",
-}
-
-
-def text_study(out: str | Path, steps=(4, 8, 16, 32, 64), log=print) -> list[dict]:
-    """`ladd-nb sweep` of each shipped character checkpoint; writes text_results.csv/.md and text_study.png to
-    `out`; returns the rows."""
-    from ladd_nb.cli import sweep
-    from ladd_nb.train import shipped_checkpoint
-
-    out, rows = Path(out), []
-    for label, name in TEXT_CHECKPOINTS.items():
-        for r in sweep(shipped_checkpoint(name), steps, out / name):
-            rows.append({"model": label + ("" if r["schedule"] == "-" else f" {r['schedule']}"), **r})
-        log(f"text: {label} swept at K={list(steps)}")
-    _write_text_study(rows, out, unigram_baseline())
-    return rows
-
-
-def unigram_baseline(n: int = 256) -> float:
-    """Gen PPL of characters drawn independently from the training frequencies: what a model that learned only
-    the frequencies would score."""
-    from ladd_nb.train import get_config
-    from ladd_nb.metrics import load_reference, gen_ppl
-    from ladd_nb.core import sample_categorical
-
-    c = get_config("text-char-mdlm")
-    d = data_of(c)
-    f = torch.bincount(d.train.flatten().long(), minlength=27).double()
-    x = sample_categorical(f.expand(n * c.length, 27), generator=make_generator(0)).view(n, c.length)
-    return gen_ppl(load_reference(c), x)
-
-
-def _write_text_study(rows, out, unigram_ppl):
-    import matplotlib.pyplot as plt
-    from ladd_nb.core import write_table
-
-    cols = [
-        "model",
-        "K",
-        "nfe_latent",
-        "nfe_token",
-        "nfe_joint",
-        "gen_ppl",
-        "entropy",
-        "token_kl",
-        "heldout_bits",
-        "heldout_bits_se",
-        "sample_s",
-    ]
-    r0 = rows[0]
-    head = (
-        f"Characters of the CPython docs, L=64, 256 samples per row. gen PPL under the shipped AR reference "
-        "(held-out text: "
-        f"{r0['data_gen_ppl']}; characters drawn independently with the training frequencies: "
-        f"{unigram_ppl:.0f}); entropy = per-sample unigram entropy in nats (held-out text: "
-        f"{r0['data_entropy']}); "
-        "token_kl = KL(held-out || samples) of character frequencies, nats; heldout_bits = the model's "
-        "upper bound on "
-        "-log2 p of 1,024 held-out rows, bits per character, for the row's sampling path (the same at every "
-        "K); "
-        "nfe = network calls per network."
-    )
-    write_table(rows, cols, out, "text_results", head)
-    fig = text_figure(rows)
-    fig.savefig(out / "text_study.png")
-    plt.close(fig)
-
-
-def text_figure(rows):
-    """Gen PPL and entropy against the token steps K, one curve per model, held-out text dashed; returns the
-    figure."""
-    import matplotlib.pyplot as plt
-
-    fig, axs = plt.subplots(1, 2, figsize=(9, 3.2), dpi=72)
-    for m in dict.fromkeys(r["model"] for r in rows):
-        sel = [r for r in rows if r["model"] == m]
-        for ax, key in zip(axs, ("gen_ppl", "entropy")):
-            ax.plot([r["K"] for r in sel], [r[key] for r in sel], "o-", ms=3, label=m)
-    for ax, key, yl in zip(
-        axs, ("data_gen_ppl", "data_entropy"), ("gen PPL under the AR reference", "per-sample entropy (nats)")
-    ):
-        ax.axhline(rows[0][key], color="k", ls="--", lw=1, label="held-out text")
-        ax.set(xscale="log", xlabel="token steps K", ylabel=yl)
-        ax.set_xticks(sorted({r["K"] for r in rows}), labels=sorted({r["K"] for r in rows}))
-        ax.minorticks_off()
-    axs[0].legend(fontsize=7)
-    fig.tight_layout()
-    return fig

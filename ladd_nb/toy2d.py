@@ -8,34 +8,43 @@ Docs: https://ladd-nb.github.io/ladd_nb/toy2d.html.md"""
 from __future__ import annotations
 import math, time
 from dataclasses import dataclass, asdict
+from typing import Callable
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import matplotlib.pyplot as plt
-from .core import check_steps, sample_categorical, make_generator, seed_everything
+from .core import check_steps, sample_categorical, make_generator, seed_everything, chi2_pvalue
 from .schedules import time_grid
-from .masked import MaskedProcess, TableDenoiser, MDLM, subs_log_probs, sample_masked, exact_sample_law
+from ladd_nb.masked import (
+    MaskedProcess,
+    TableDenoiser,
+    MDLM,
+    subs_log_probs,
+    sample_masked,
+    exact_sample_law,
+    two_token_law,
+)
 
 # %% auto #0
-__all__ = ['DENSITIES', 'STEP_BUDGETS', 'density_table', 'sample_table', 'show_tables', 'reveal_probs', 'two_token_law',
-           'chi2_pvalue', 'pair_counts', 'kl_tv', 'mutual_information', 'oracle_curve', 'plot_curves', 'ToyDenoiser',
-           'Toy2DConfig', 'train_toy2d']
+__all__ = ['DENSITIES', 'STEP_BUDGETS', 'density_table', 'sample_table', 'show_tables', 'pair_counts', 'kl_tv',
+           'mutual_information', 'oracle_curve', 'step_budget_rows', 'plot_curves', 'ToyDenoiser', 'Toy2DConfig',
+           'train_toy2d']
 
 # %% ../nbs/03_toy2d.ipynb #ba8d0079
 def _checkerboard(x, y):
     return (((np.floor((x + 1) * 2) + np.floor((y + 1) * 2)) % 2) == 0).astype(float)
 
-
+# %% ../nbs/03_toy2d.ipynb #917848e6
 def _ring(x, y):
     return np.exp(-((np.hypot(x, y) - 0.65) ** 2) / (2 * 0.06**2))
 
-
+# %% ../nbs/03_toy2d.ipynb #2bfda293
 def _eight_gaussians(x, y):
     c = [(0.7 * math.cos(k * math.pi / 4), 0.7 * math.sin(k * math.pi / 4)) for k in range(8)]
     return sum(np.exp(-((x - a) ** 2 + (y - b) ** 2) / (2 * 0.07**2)) for a, b in c)
 
-
+# %% ../nbs/03_toy2d.ipynb #411be57f
 def _two_moons(x, y):
     s = np.linspace(0, math.pi, 60)
     pts = [(0.55 * math.cos(a) - 0.28, 0.55 * math.sin(a) - 0.12) for a in s] + [
@@ -43,7 +52,7 @@ def _two_moons(x, y):
     ]
     return sum(np.exp(-((x - a) ** 2 + (y - b) ** 2) / (2 * 0.06**2)) for a, b in pts)
 
-
+# %% ../nbs/03_toy2d.ipynb #1f8855db
 DENSITIES = {
     "checkerboard": _checkerboard,
     "ring": _ring,
@@ -69,7 +78,7 @@ def density_table(
     )  # cut the far tails: the support is what we see
     return P / P.sum()
 
-
+# %% ../nbs/03_toy2d.ipynb #12f0b0c8
 def sample_table(P: torch.Tensor, n: int, generator=None) -> torch.Tensor:
     "Draw `n` token pairs `[n, 2]` from a 2D table."
     idx = sample_categorical(P.flatten(), n=n, generator=generator)
@@ -101,74 +110,7 @@ def show_tables(
     fig.tight_layout()
     return fig
 
-# %% ../nbs/03_toy2d.ipynb #fd12b9c0
-def reveal_probs(process: MaskedProcess, steps: int, grid: str = "uniform") -> torch.Tensor:
-    """pi_i: probability that a position is revealed at step i = 1..K, or by the noise-removal call (entry
-    K+1)."""
-    ts = time_grid(check_steps(steps), grid)
-    a = process.schedule.alpha(ts)
-    return torch.cat([(a[1:] - a[:-1]) / (1 - a[0]), ((1 - a[-1]) / (1 - a[0])).reshape(1)])
-
-
-@torch.no_grad()
-def two_token_law(
-    denoiser,
-    process: MaskedProcess,
-    steps: int,
-    grid: str = "uniform",
-    temperature: float = 1.0,
-    last: str = "sample",
-    n_cond: int = 1,  # the denoiser holds n_cond conditions (e.g. latents): the law is averaged over them
-    time_free: bool = False,  # the denoiser ignores t: query it once instead of at every step
-) -> torch.Tensor:
-    "Closed-form law `[V, V]` of the K-step ancestral sampler on two tokens, for any denoiser."
-    K, V, m = check_steps(steps), process.V, process.mask_id
-    pi, ts = reveal_probs(process, K, grid), time_grid(K, grid)
-    v = torch.arange(V)
-    states = torch.cat(
-        [
-            torch.tensor([[m, m]]),
-            torch.stack([v, torch.full_like(v, m)], 1),
-            torch.stack([torch.full_like(v, m), v], 1),
-        ]
-    )
-    S, batch = len(states), states.repeat(n_cond, 1)  # condition-major: rows [c * S + state]
-    law = torch.zeros(n_cond, V, V, dtype=torch.float64)
-    A0 = torch.zeros(n_cond, V, dtype=torch.float64)
-    A1 = torch.zeros_like(A0)
-    for i in range(K + 1):  # step i+1 queries the denoiser at ts[min(i, K)]
-        if i == 0 or not time_free:
-            p_t = (
-                subs_log_probs(
-                    denoiser(batch, ts[min(i, K)].float().expand(len(batch))), batch, process, temperature
-                )
-                .exp()
-                .reshape(n_cond, S, 2, V)
-            )
-        p = F.one_hot(p_t.argmax(-1), V).double() if i == K and last == "greedy" else p_t
-        m0, m1 = p[:, 0, 0], p[:, 0, 1]  # marginals with both masked
-        c1, c0 = p[:, 1 : V + 1, 1], p[:, V + 1 :, 0]  # c1[u] = q(x1 | x0=u), c0[v] = q(x0 | x1=v)
-        law += pi[i] ** 2 * m0[:, :, None] * m1[:, None, :] + pi[i] * (
-            A0[:, :, None] * c1 + (A1[:, :, None] * c0).transpose(1, 2)
-        )
-        A0, A1 = A0 + pi[i] * m0, A1 + pi[i] * m1  # mass revealed first, before step i+1
-    return law.mean(0)
-
 # %% ../nbs/03_toy2d.ipynb #d2194fe7
-def chi2_pvalue(counts: torch.Tensor, probs: torch.Tensor) -> float:
-    "Chi-square goodness-of-fit p-value of `counts` against `probs`, pooling cells with expected count < 5."
-    from scipy.stats import chisquare
-
-    c, e = counts.flatten().double(), probs.flatten().double() / probs.sum() * counts.sum()
-    if (c[e == 0] > 0).any():
-        return 0.0  # a sample where the law puts no mass
-    small = e < 5
-    o = torch.cat([c[~small], c[small].sum().reshape(1)])
-    e = torch.cat([e[~small], e[small].sum().reshape(1)])
-    keep = e > 0
-    return float(chisquare(o[keep].numpy(), e[keep].numpy()).pvalue)
-
-
 def pair_counts(x: torch.Tensor, V: int) -> torch.Tensor:
     "Histogram `[V, V]` of token pairs `x[n, 2]`."
     return torch.bincount(x[:, 0] * V + x[:, 1], minlength=V * V).reshape(V, V).double()
@@ -181,20 +123,49 @@ def kl_tv(p: torch.Tensor, q: torch.Tensor) -> tuple[float, float]:
     kl = math.inf if (q[s] <= 0).any() else float((p[s] * (p[s] / q[s]).log()).sum())
     return kl, float(0.5 * (p - q).abs().sum())
 
-
+# %% ../nbs/03_toy2d.ipynb #35675216
 def mutual_information(P: torch.Tensor) -> float:
     "Mutual information (nats) of the two tokens of a 2D table."
     return kl_tv(P, torch.outer(P.sum(1), P.sum(0)))[0]
 
-
+# %% ../nbs/03_toy2d.ipynb #24ac60d7
 STEP_BUDGETS = (1, 2, 4, 8, 16, 32, 64)
 
-
+# %% ../nbs/03_toy2d.ipynb #5c72fa61
 def oracle_curve(P: torch.Tensor, steps=STEP_BUDGETS, schedule="linear", grid="uniform") -> dict:
     "KL and TV of the perfect masked model's K-step sampler, for each K: {K: (kl, tv)}."
     proc = MaskedProcess(P.shape[0], schedule)
     oracle = TableDenoiser(P, proc)
     return {K: kl_tv(P, two_token_law(oracle, proc, K, grid)) for K in steps}
+
+# %% ../nbs/03_toy2d.ipynb #ec5ca02b
+def step_budget_rows(
+    P: torch.Tensor,  # the data law [V, V]
+    law: Callable,  # K -> the sampler's exact law [V, V] at K steps
+    sample: Callable,  # (n, K) -> SampleResult: n samples drawn with K steps
+    steps=STEP_BUDGETS,
+    n: int = 10_000,  # samples drawn for the time measurement
+    oracle: Callable | None = None,  # K -> the perfect masked model's law, reported next to it
+    **fields,  # copied into every row (e.g. density=..., model=...)
+) -> list[dict]:
+    """One row per step budget: KL and TV of `law(K)` against `P`, the network calls per network and the
+    sampler's wall time per call and per sample."""
+    rows = []
+    for K in steps:
+        kl, tv = kl_tv(P, law(K))
+        t0 = time.perf_counter()
+        r = sample(n, K)
+        sec = time.perf_counter() - t0
+        nfe = sum(r.nfe.values())
+        row = dict(fields, K=K, **{f"nfe_{k}": v for k, v in r.nfe.items()}, nfe=nfe)
+        row |= dict(kl=round(kl, 5), tv=round(tv, 5))
+        if oracle is not None:
+            row["oracle_kl"] = round(kl_tv(P, oracle(K))[0], 5)
+        row |= dict(
+            sample_ms_per_call=round(1e3 * sec / nfe, 3), sample_us_per_sample=round(1e6 * sec / n, 3)
+        )
+        rows.append(row)
+    return rows
 
 # %% ../nbs/03_toy2d.ipynb #0d5ecc4e
 def plot_curves(curves: dict, ax=None, metric=0, label_fmt="{}", **kw):
@@ -252,7 +223,7 @@ class Toy2DConfig:
     lr: float = 3e-3
     seed: int = 0
 
-
+# %% ../nbs/03_toy2d.ipynb #525fe9bf
 def train_toy2d(cfg: Toy2DConfig = Toy2DConfig(), progress: bool = False) -> MDLM:
     """Train the toy-2D masked model of `cfg` on fresh samples from its table (a minimal loop; chapter 5 has
     the full trainer)."""

@@ -1,4 +1,4 @@
-"""One training loop for every model: AdamW, warm-up, clipping, EMA, accumulation, bf16, DDP, atomic checkpoints with bit-identical resume, and presets.
+"""One training loop for every model: AdamW, warm-up, clipping, EMA, accumulation, bf16, DDP, atomic checkpoints with bit-identical resume.
 
 Docs: https://ladd-nb.github.io/ladd_nb/train.html.md"""
 
@@ -19,11 +19,9 @@ import matplotlib.pyplot as plt
 from .core import make_generator, check_steps
 
 # %% auto #0
-__all__ = ['FORMAT', 'PRESETS', 'PRESET_MODULES', 'RETIRED_CONFIG_KEYS', 'TrainConfig', 'lr_factor', 'CheckpointError',
-           'save_atomic', 'load_checkpoint', 'load_weights', 'dist_setup', 'LossModule', 'list_checkpoints',
-           'latest_good_checkpoint', 'Trainer', 'ema_update', 'train_step', 'state', 'load_state', 'save', 'resume',
-           'fit', 'run_periodic', 'read_metrics', 'plot_metrics', 'Preset', 'register_preset', 'get_config',
-           'train_preset', 'model_from_checkpoint', 'export_weights', 'shipped_checkpoint', 'Toy2DTrainConfig']
+__all__ = ['FORMAT', 'TrainConfig', 'lr_factor', 'CheckpointError', 'save_atomic', 'load_checkpoint', 'load_weights',
+           'dist_setup', 'LossModule', 'list_checkpoints', 'latest_good_checkpoint', 'Trainer', 'ema_update',
+           'train_step', 'state', 'load_state', 'save', 'resume', 'fit', 'run_periodic', 'read_metrics', 'plot_metrics']
 
 # %% ../nbs/05_train.ipynb #0f80be66
 @dataclass
@@ -62,11 +60,11 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
 # %% ../nbs/05_train.ipynb #68418a6d
 FORMAT = "ladd_nb-checkpoint-v1"
 
-
+# %% ../nbs/05_train.ipynb #80bcdb51
 class CheckpointError(RuntimeError):
     "A checkpoint file that cannot be used."
 
-
+# %% ../nbs/05_train.ipynb #2be05f31
 def save_atomic(obj, path: str | Path):
     "`torch.save` to a temporary file next to `path`, fsync, then rename over `path`."
     path = Path(path)
@@ -77,7 +75,7 @@ def save_atomic(obj, path: str | Path):
         os.fsync(f.fileno())
     os.replace(tmp, path)
 
-
+# %% ../nbs/05_train.ipynb #c049067a
 def load_checkpoint(path: str | Path) -> dict:
     "Load a ladd_nb checkpoint safely (`weights_only=True`); raise `CheckpointError` saying what is wrong."
     path = Path(path)
@@ -127,7 +125,7 @@ def dist_setup():
         dev = torch.device("cpu")
     return rank, world, dev
 
-
+# %% ../nbs/05_train.ipynb #e578b622
 class LossModule(nn.Module):
     "Makes `model.loss` the forward pass, so that DistributedDataParallel sees it."
 
@@ -148,16 +146,16 @@ def _mean_metrics(outs: list[dict], world: int) -> dict:
         vals /= world
     return dict(zip(keys, vals.tolist()))
 
-
+# %% ../nbs/05_train.ipynb #9325c334
 def _ckpt_name(step):
     return f"ckpt_{step:08d}.pt"
 
-
+# %% ../nbs/05_train.ipynb #5cddca0a
 def list_checkpoints(out_dir) -> list[Path]:
     "Checkpoints in `out_dir`, newest first."
     return sorted(Path(out_dir).glob("ckpt_*.pt"), reverse=True)
 
-
+# %% ../nbs/05_train.ipynb #2f063391
 def latest_good_checkpoint(out_dir, log=print):
     """(path, checkpoint) of the newest loadable checkpoint in `out_dir`; unreadable ones are reported and
     skipped."""
@@ -302,7 +300,7 @@ def state(self: Trainer) -> dict:
         },
     }
 
-
+# %% ../nbs/05_train.ipynb #384cea5b
 def load_state(self: Trainer, ck: dict):
     "Restore a run from checkpoint `ck` (see `state`)."
     if ck.get("optimizer") is None:
@@ -323,7 +321,7 @@ def load_state(self: Trainer, ck: dict):
     if self.device.type == "cuda" and ck["rng"]["cuda"].numel():
         torch.cuda.set_rng_state(ck["rng"]["cuda"], self.device)
 
-
+# %% ../nbs/05_train.ipynb #2d7ca50e
 def save(self: Trainer):
     "Write a checkpoint for the current step (process 0 only); keep the newest `keep_ckpts`."
     if self.rank == 0 and self.out is not None:
@@ -340,7 +338,7 @@ Trainer.state, Trainer.load_state, Trainer.save = state, load_state, save
 def _log_path(self):
     return None if self.out is None else self.out / "metrics.jsonl"
 
-
+# %% ../nbs/05_train.ipynb #36867a6e
 def resume(self: Trainer) -> bool:
     "Continue from the newest good checkpoint in the output folder, if any; returns whether one was found."
     if self.out is None:
@@ -360,7 +358,7 @@ def resume(self: Trainer) -> bool:
     self.log(f"resumed from {p.name} at step {self.step}")
     return True
 
-
+# %% ../nbs/05_train.ipynb #62a0525b
 def fit(self: Trainer) -> nn.Module:
     "Run (or continue) training to `train_steps`; returns the model (EMA weights are in `self.ema`)."
     cfg, lp = self.cfg, _log_path(self)
@@ -423,7 +421,7 @@ def read_metrics(path) -> list[dict]:
     "The rows of a `metrics.jsonl` log."
     return [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
 
-
+# %% ../nbs/05_train.ipynb #3a051170
 def plot_metrics(path, keys=("loss",)):
     "Plot logged metrics against the step; returns the figure."
     rows = read_metrics(path)
@@ -434,245 +432,3 @@ def plot_metrics(path, keys=("loss",)):
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
-
-# %% ../nbs/05_train.ipynb #39c20eea
-@dataclass
-class Preset:
-    "A named experiment: config class, model builder, data source and evaluation."
-
-    name: str
-    config: type  # dataclass, subclass of TrainConfig
-    description: str
-    build: Callable  # cfg -> model with .loss and .sample
-    data: Callable  # cfg -> (generator, n) -> batch
-    evaluate: Callable | None = None  # (model, cfg, steps, out_dir) -> list of result rows
-    periodic: Callable | None = (
-        None  # cfg -> (model, step, out_dir) -> dict: evaluation and samples during training
-    )
-    decode: Callable | None = None  # cfg -> (token ids [B, L] -> list of strings), for text presets
-
-    def __repr__(self):
-        # the config class is often defined in a notebook (`__main__`): show its name, not its module path
-        return f"Preset({self.name!r}, config={self.config.__name__}: {self.description})"
-
-
-PRESETS: dict[str, Preset] = {}
-
-
-def register_preset(p: Preset):
-    "Add a preset to `PRESETS`."
-    PRESETS[p.name] = p
-    return p
-
-
-PRESET_MODULES = [
-    "ladd_nb.coladd",
-    "ladd_nb.diladd",
-    "ladd_nb.binsaw",
-    "ladd_nb.text",
-]  # later chapters whose presets register when imported
-
-
-def _ensure_presets():
-    "Import the chapters that register presets, so that any preset name (or checkpoint) resolves."
-    import importlib
-
-    for m in PRESET_MODULES:
-        importlib.import_module(m)
-
-
-def get_config(name: str, overrides: dict | list[str] = ()):
-    "Config of preset `name` with `overrides` (a dict, or `key=value` strings) applied and type-checked."
-    if name not in PRESETS:
-        _ensure_presets()
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)} (see `ladd-nb presets`)")
-    cls = PRESETS[name].config
-    kinds = {f.name: type(f.default) for f in fields(cls)}
-    if not isinstance(overrides, dict):
-        pairs = [o.split("=", 1) for o in overrides]
-        if any(len(p) != 2 for p in pairs):
-            raise ValueError(f"overrides must look like key=value, got {list(overrides)}")
-        overrides = dict(pairs)
-    bad = [k for k in overrides if k not in kinds]
-    if bad:
-        raise ValueError(f"unknown key {bad[0]!r} for preset {name!r}; valid keys: {', '.join(kinds)}")
-    return cls(**{k: _convert(v, kinds[k], k) for k, v in overrides.items()})
-
-
-def _convert(v, kind, key):
-    if isinstance(v, kind) and not (kind is int and isinstance(v, bool)):
-        return v
-    if kind is float and isinstance(v, int) and not isinstance(v, bool):
-        return float(v)
-    if not isinstance(v, str):
-        raise TypeError(f"{key} must be {kind.__name__}, got {type(v).__name__} {v!r}")
-    try:
-        if kind is bool:
-            if v.lower() not in ("true", "false", "1", "0"):
-                raise ValueError
-            return v.lower() in ("true", "1")
-        return kind(v)
-    except ValueError:
-        raise TypeError(f"{key} must be {kind.__name__}, got {v!r}") from None
-
-# %% ../nbs/05_train.ipynb #f5191d1b
-def train_preset(
-    name: str, overrides=(), out_dir=None, resume: bool = False, progress: bool = True, log=print
-):
-    """Train preset `name` with `overrides`; checkpoints and the metrics log go to `out_dir`. Returns the
-    Trainer."""
-    cfg = get_config(name, overrides)
-    p = PRESETS[name]
-    torch.manual_seed(cfg.seed)
-    tr = Trainer(
-        p.build(cfg),
-        cfg,
-        p.data(cfg),
-        out_dir,
-        meta={"preset": name, "config": asdict(cfg)},
-        progress=progress,
-        log=log,
-        periodic=p.periodic(cfg) if p.periodic else None,
-    )
-    if resume:
-        tr.resume()
-    tr.fit()
-    return tr
-
-
-# Config keys that older checkpoints carry and presets no longer have. They steered training only (chapter 7's
-# absolute dead-code threshold, now the relative `dead_fraction`), so a model is rebuilt without them.
-RETIRED_CONFIG_KEYS = ("dead_threshold",)
-
-
-def model_from_checkpoint(path, ema: bool = True):
-    "(model, config, preset) rebuilt from a checkpoint, in its run's stage; EMA weights if present and `ema`."
-    ck = load_checkpoint(path)
-    meta = json.loads(ck["meta"])
-    if meta.get("preset") not in PRESETS:
-        _ensure_presets()
-    if meta.get("preset") not in PRESETS:
-        raise CheckpointError(
-            f"{path} was made by preset {meta.get('preset')!r}, which is not registered here"
-        )
-    p = PRESETS[meta["preset"]]
-    keys = {f.name for f in fields(p.config)}
-    config = {k: v for k, v in meta["config"].items() if k in keys or k not in RETIRED_CONFIG_KEYS}
-    cfg = get_config(meta["preset"], config)
-    model = p.build(cfg)
-    if ema and ck["ema"] is not None:
-        load_weights(
-            model,
-            {k[len("module.") :]: v for k, v in ck["ema"].items() if k.startswith("module.")},
-            f"{path} (EMA)",
-        )
-    else:
-        load_weights(model, ck["model"], str(path))
-    # Two-stage models (LADD) are built in stage 1 and the trainer sets the stage before each step: set the
-    # stage of the checkpoint's step (weights-only exports keep it). Stage 2 freezes encoder and codebook.
-    if hasattr(model, "set_step"):
-        model.set_step(ck["step"])
-    return model.eval(), cfg, p
-
-# %% ../nbs/05_train.ipynb #ffa258c9
-def export_weights(ckpt: str | Path, out: str | Path, ema: bool = True) -> Path:
-    "Write a weights-only copy of a training checkpoint (EMA weights if present and `ema`), atomically."
-    ck = load_checkpoint(ckpt)
-    w = (
-        {k[len("module.") :]: v for k, v in ck["ema"].items() if k.startswith("module.")}
-        if ema and ck["ema"] is not None
-        else ck["model"]
-    )
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_atomic(
-        {
-            "format": FORMAT,
-            "step": ck["step"],
-            "meta": ck["meta"],
-            "train_config": ck["train_config"],
-            "model": w,
-            "ema": None,
-            "optimizer": None,
-            "scheduler": None,
-            "rng": None,
-        },
-        out,
-    )
-    return out
-
-# %% ../nbs/05_train.ipynb #c7414b11
-def shipped_checkpoint(name: str) -> Path:
-    """Path of a checkpoint shipped in `ladd_nb/checkpoints` (see the README there for the commands that made
-    them)."""
-    p = Path(__file__).parent / "checkpoints" / f"{name}.pt"
-    if not p.is_file():
-        have = sorted(q.stem for q in p.parent.glob("*.pt"))
-        raise FileNotFoundError(
-            f"no shipped checkpoint {name!r}; available: {have}. ladd_nb/checkpoints/README.md has the "
-            "commands that make them"
-        )
-    return p
-
-# %% ../nbs/05_train.ipynb #8583387b
-from .masked import MDLM, MaskedProcess, TableDenoiser, sample_masked
-from ladd_nb.toy2d import (
-    ToyDenoiser,
-    Toy2DConfig,
-    density_table,
-    sample_table,
-    two_token_law,
-    kl_tv,
-    DENSITIES,
-)
-
-
-@dataclass
-class Toy2DTrainConfig(TrainConfig, Toy2DConfig):
-    """Preset `toy2d-mdlm`: chapter 3's `Toy2DConfig` (density, V, network, schedule, loss) plus the training
-    loop's settings."""
-
-    warmup_steps: int = 50
-
-
-def _toy2d_eval(model, cfg, steps, out_dir=None):
-    P = density_table(cfg.density, cfg.V)
-    oracle = TableDenoiser(P, model.process)
-    rows = []
-    for K in steps:
-        kl, tv = kl_tv(P, two_token_law(model, model.process, K))
-        okl, otv = kl_tv(P, two_token_law(oracle, model.process, K))
-        t0 = time.perf_counter()
-        model.sample(10_000, steps=K)
-        sec = time.perf_counter() - t0
-        rows.append(
-            dict(
-                K=K,
-                nfe_token=K + 1,
-                kl=round(kl, 5),
-                tv=round(tv, 5),
-                oracle_kl=round(okl, 5),
-                oracle_tv=round(otv, 5),
-                ms_per_10k_samples=round(1e3 * sec, 2),
-            )
-        )
-    return rows
-
-
-register_preset(
-    Preset(
-        "toy2d-mdlm",
-        Toy2DTrainConfig,
-        "masked diffusion (MDLM) on a 2D density as two tokens; exact evaluation",
-        build=lambda c: MDLM(
-            ToyDenoiser(c.V, 2, c.emb, c.hidden),
-            vocab_size=c.V,
-            seq_len=2,
-            schedule=c.schedule,
-            loss_type=c.loss_type,
-        ),
-        data=lambda c: lambda g, n, P=density_table(c.density, c.V): sample_table(P, n, generator=g),
-        evaluate=_toy2d_eval,
-    )
-)

@@ -11,7 +11,8 @@ import torch
 import matplotlib.pyplot as plt
 from .core import make_generator
 from .masked import MaskedProcess, TableDenoiser, sample_masked
-from .toy2d import density_table, two_token_law, kl_tv, pair_counts
+from .toy2d import density_table, kl_tv, pair_counts
+from .masked import two_token_law
 from .binsaw import BinsawLaw, binsaw_probs, unigram_entropy_bits
 
 # %% auto #0
@@ -24,13 +25,17 @@ MODELS = {
     "eight_gaussians": ("Di-LADD", "Co-LADD", "MDLM", "perfect MDLM"),
     "binsaw": ("Di-LADD", "Co-LADD", "MDLM", "oracle LADD", "perfect MDLM"),
 }
+
+# %% ../nbs/09_widgets.ipynb #2f0b3707
 LADD_MODELS = ("Di-LADD", "Co-LADD", "oracle LADD")
+
+# %% ../nbs/09_widgets.ipynb #79577690
 K_CHOICES = {
     "2d": (1, 2, 4, 8, 16),
     "binsaw": (1, 2, 4, 8, 16, 32, 64, 128),
 }  # the few-step regime of the 2D toy
 
-
+# %% ../nbs/09_widgets.ipynb #94a47ea2
 class StepBudgetExplorer:
     "State of the step-budget explorer: choices in, samples / trajectory / quality curve out."
 
@@ -106,10 +111,10 @@ def _cached(self, key, fn):
         self._cache[key] = fn()
     return self._cache[key]
 
-
+# %% ../nbs/09_widgets.ipynb #d2b13657
 def _net(self: StepBudgetExplorer):
     "The model object (a loaded checkpoint, an oracle) for the current data / model / schedule."
-    from ladd_nb.train import shipped_checkpoint, model_from_checkpoint
+    from ladd_nb.presets import shipped_checkpoint, model_from_checkpoint
 
     d, m = self.data, self.model
     if d == "binsaw" and m in ("perfect MDLM", "oracle LADD"):
@@ -121,7 +126,7 @@ def _net(self: StepBudgetExplorer):
     name = (name if d == "binsaw" else f"{name}-{d}") + (f"-{self.schedule}" if m == "Co-LADD" else "")
     return self._cached(("ckpt", name), lambda: model_from_checkpoint(shipped_checkpoint(name))[:2])
 
-
+# %% ../nbs/09_widgets.ipynb #e1980ecb
 def _sample(self: StepBudgetExplorer, n, K, generator):
     "A SampleResult with trajectory (binsaw oracle LADD also sets `.phase`)."
     d, m, net = self.data, self.model, self._net()
@@ -154,7 +159,7 @@ def _sample(self: StepBudgetExplorer, n, K, generator):
         n, K, latent_steps=lat, schedule=self.schedule, return_trajectory=True, generator=generator
     )
 
-
+# %% ../nbs/09_widgets.ipynb #f87d7009
 def _quality(self: StepBudgetExplorer, K):
     "KL(data || model) in nats (2D, exact) or (NLL gap, standard error) in bits (binsaw) at K token steps."
     d, m, net = self.data, self.model, self._net()
@@ -182,7 +187,8 @@ def _quality(self: StepBudgetExplorer, K):
                 self.schedule,
             ),
         )[0]
-    from ladd_nb.coladd import coladd_sequential_law, coladd_toy_law
+    from ladd_nb.coladd import coladd_sequential_law
+    from ladd_nb.presets import coladd_toy_law
 
     if self.schedule == "sequential":
         return kl_tv(
@@ -190,7 +196,7 @@ def _quality(self: StepBudgetExplorer, K):
         )[0]
     return kl_tv(P, coladd_toy_law(model, c, K, make_generator(self.seed), n=2_000))[0]
 
-
+# %% ../nbs/09_widgets.ipynb #3d578cf2
 def curve(self: StepBudgetExplorer) -> dict:
     "Quality at every K of `k_choices` for the current data / model / schedule / latent steps (cached)."
     key = (
@@ -202,7 +208,7 @@ def curve(self: StepBudgetExplorer) -> dict:
     )
     return self._cached(key, lambda: {K: self._quality(K) for K in self.k_choices})
 
-
+# %% ../nbs/09_widgets.ipynb #c7c3d061
 def _resample(self: StepBudgetExplorer):
     t0 = time.perf_counter()
     self.result = self._sample(self.n if self.is2d else 24, self.K, make_generator(self.seed))
@@ -210,7 +216,7 @@ def _resample(self: StepBudgetExplorer):
     self.quality = self.curve()[self.K]
     self.update_seconds = time.perf_counter() - t0
 
-
+# %% ../nbs/09_widgets.ipynb #766c3e1d
 def _law(self):
     return self._cached(("law",), lambda: BinsawLaw(nodes_per_piece=4))  # 256 nodes: error 1e-7 nats, fast
 
@@ -236,7 +242,7 @@ def frame(self: StepBudgetExplorer, i: int | None = None) -> torch.Tensor:
         raise ValueError(f"step must be an int in [0, {T - 1}], got {i!r}")
     return self.result.trajectory[i]
 
-
+# %% ../nbs/09_widgets.ipynb #8a6b122b
 def revealed_at(self: StepBudgetExplorer, i: int) -> torch.Tensor:
     "Boolean `[n, L]`: the positions that step `i` revealed."
     mask_id = 2 if not self.is2d else 32
@@ -317,7 +323,7 @@ def figure(self: StepBudgetExplorer, dpi=72):
     fig.tight_layout()
     return fig
 
-
+# %% ../nbs/09_widgets.ipynb #ed70973f
 def png(self: StepBudgetExplorer) -> bytes:
     "The figure as PNG bytes (what the widget shows)."
     fig = self.figure()

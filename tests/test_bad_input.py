@@ -4,7 +4,8 @@ import pytest, torch
 from ladd_nb.core import sample_categorical, check_tokens, check_steps
 from ladd_nb.schedules import get_mask_schedule, get_vp_schedule, time_grid
 from ladd_nb.masked import MaskedProcess, TableDenoiser, sample_masked, masked_losses, MDLM, exact_sample_law
-from ladd_nb.toy2d import density_table, two_token_law, ToyDenoiser
+from ladd_nb.toy2d import density_table, ToyDenoiser
+from ladd_nb.masked import two_token_law
 
 P = density_table("ring", 8)
 proc = MaskedProcess(8)
@@ -87,7 +88,8 @@ def test_bad_probabilities():
 
 
 def test_coladd_bad_options():
-    from ladd_nb.coladd import CoLADD, ToyEncoder, ToyJointDenoiser, ToyLatentDenoiser, GaussianProcess
+    from ladd_nb.coladd import CoLADD, ToyEncoder, ToyJointDenoiser, ToyLatentDenoiser
+    from ladd_nb.gaussian import GaussianProcess
 
     enc, net, lat = ToyEncoder(8), ToyJointDenoiser(8), ToyLatentDenoiser()
     with pytest.raises(ValueError, match="'sequential' or 'joint'"):

@@ -4,7 +4,7 @@ import csv, subprocess, sys
 from pathlib import Path
 import pytest
 from ladd_nb.cli import main
-from ladd_nb.train import get_config as get_preset
+from ladd_nb.presets import get_config as get_preset
 
 LADD = [str(Path(sys.executable).parent / "ladd-nb")]
 
@@ -99,7 +99,7 @@ def test_binsaw_study_writes_table_and_figure(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from ladd_nb.binsaw import binsaw_study
+    from ladd_nb.studies import binsaw_study
 
     rows = binsaw_study(steps=(1, 2), out=tmp_path, n=100, log=lambda s: None)
     models = {r["model"] for r in rows}

@@ -152,7 +152,7 @@ def test_diladd_every_bound_is_above_the_entropy(seed):
 
 # ---- 4 (Di-LADD): p_enc_mask is a training knob too ------------------------------------------------------
 def test_diladd_encoder_masking_is_training_only(seed):
-    from ladd_nb.diladd import Toy2DDiLADDConfig, build_toy2d_diladd
+    from ladd_nb.presets import Toy2DDiLADDConfig, build_toy2d_diladd
 
     torch.manual_seed(seed)  # the networks' initial weights; copied below, so only their equality matters
     knob, plain = (build_toy2d_diladd(Toy2DDiLADDConfig(p_enc_mask=p)) for p in (0.5, 0.0))

@@ -6,7 +6,7 @@ import json
 import pytest, torch
 import torch.nn as nn
 from ladd_nb.core import make_generator
-from ladd_nb.train import PRESETS, model_from_checkpoint, shipped_checkpoint, train_preset
+from ladd_nb.presets import PRESETS, model_from_checkpoint, shipped_checkpoint, train_preset
 from ladd_nb.vq import VectorQuantizer
 
 # ---- Defect 2: the EMA copy averages trainable parameters only ---------------------------------------------

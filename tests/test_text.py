@@ -109,8 +109,8 @@ def test_default_text_commands_work_offline(offline_env, tmp_path):
 def test_reduced_character_study(name, offline_env, tmp_path, seed):
     """The character study, reduced (K = 4 and L, 64 samples), on the shipped checkpoints, offline: gen PPL
     under the shipped AR reference, entropy, token KL."""
-    from ladd_nb.train import shipped_checkpoint, model_from_checkpoint
-    from ladd_nb.metrics import text_eval, load_reference
+    from ladd_nb.presets import shipped_checkpoint, model_from_checkpoint
+    from ladd_nb.presets import text_eval, load_reference
 
     model, c, _ = model_from_checkpoint(shipped_checkpoint(name))
     rows = text_eval(model, c, [4, 64], tmp_path, n=64, seed=seed)
@@ -198,8 +198,9 @@ def test_torchrun_text_preset_matches_one_process(preset, keys, offline_env, tmp
 def test_bpe_on_local_files(tmp_path, monkeypatch):
     "A BPE tokenizer trained on local text files, packed and trained through a text preset."
     monkeypatch.setenv("LADD_NB_CACHE", str(tmp_path / "cache"))
-    from ladd_nb.text import cpython_docs_texts, data_of
-    from ladd_nb.train import train_preset, get_config
+    from ladd_nb.text import cpython_docs_texts
+    from ladd_nb.presets import data_of
+    from ladd_nb.presets import train_preset, get_config
 
     for i, t in enumerate(cpython_docs_texts()[:30]):
         (tmp_path / f"doc{i}.txt").write_text(t)

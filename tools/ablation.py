@@ -78,7 +78,8 @@ SUITES = {
 def train(suite, variant, seed):
     "Train one variant (reusing a finished run); returns (run folder, training seconds)."
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from ladd_nb.train import train_preset, read_metrics, list_checkpoints
+    from ladd_nb.presets import train_preset
+    from ladd_nb.train import read_metrics, list_checkpoints
 
     preset, overrides = SUITES[suite]["variants"][variant]
     out = ROOT / "runs" / "ablation" / suite / f"{variant}-s{seed}"
@@ -101,7 +102,8 @@ def evaluate(suite, variant, seed, out, seconds):
     "Rows of the ablation table for one trained variant."
     import torch
     from ladd_nb.core import make_generator
-    from ladd_nb.train import model_from_checkpoint, list_checkpoints
+    from ladd_nb.presets import model_from_checkpoint
+    from ladd_nb.train import list_checkpoints
 
     model, c, p = model_from_checkpoint(list_checkpoints(out)[0])
     base = dict(suite=suite, variant=variant, seed=seed, train_s=seconds)
@@ -153,11 +155,11 @@ def _toy_laws(model, c, seed):
 
     Ks = [1, 2, 4]
     if hasattr(model, "vq"):
-        from ladd_nb.diladd import diladd_toy_laws
+        from ladd_nb.presets import diladd_toy_laws
 
         laws = diladd_toy_laws(model, Ks, c.eval_latent_steps)
         return {s: {K: laws[s, K] for K in Ks} for s in ("sequential", "joint")}
-    from ladd_nb.coladd import coladd_toy_law
+    from ladd_nb.presets import coladd_toy_law
 
     laws = coladd_toy_law(model, c, Ks, make_generator(seed), n=20_000)
     return {model.schedule: laws}

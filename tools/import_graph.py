@@ -23,9 +23,9 @@ LAYERS = [
     ["masked", "gaussian", "vq"],  # processes
     ["dit", "nets"],  # networks
     ["mdlm", "coladd", "diladd", "ar"],  # models
+    ["train"],  # the trainer and checkpoints: any model with `loss`, any data source
     ["toy2d", "binsaw", "words", "text"],  # data
     ["laws", "metrics"],  # exact laws and metrics
-    ["train"],  # the trainer and checkpoints
     ["presets"],
     ["studies"],
     ["cli", "widgets"],
