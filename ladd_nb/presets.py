@@ -235,7 +235,7 @@ from .coladd import CoLADD, ToyLatentDenoiser, coladd_sequential_law, rb_two_tok
 from .core import make_generator
 from dataclasses import dataclass
 from .train import TrainConfig
-from .toy2d import density_table, sample_table, kl_tv, mutual_information
+from .toy2d import density_table, sample_table, kl_tv, mutual_information, step_budget_rows
 from .masked import two_token_law
 
 
@@ -307,27 +307,19 @@ def coladd_toy_law(model: CoLADD, c, K, generator=None, n: int = 10_000):
 
 # %% ../nbs/06b_coladd.ipynb #2b92e6d7
 def _toy2d_coladd_eval(model, c, steps, out_dir=None):
+    "The step-budget rows of a toy Co-LADD model (chapter 3's protocol), next to the perfect masked model."
     P = density_table(c.density, c.V)
     oracle = TableDenoiser(P, model.process)
-    rows = []
     laws = coladd_toy_law(model, c, list(steps), make_generator(0))
-    for K in steps:
-        kl, tv = kl_tv(P, laws[K])
-        t0 = time.perf_counter()
-        r = model.sample(10_000, steps=K, latent_steps=c.eval_latent_steps, latent_sampler=c.latent_sampler)
-        sec = time.perf_counter() - t0
-        rows.append(
-            dict(
-                K=K,
-                schedule=model.schedule,
-                **{f"nfe_{k}": v for k, v in r.nfe.items()},
-                kl=round(kl, 5),
-                tv=round(tv, 5),
-                oracle_kl=round(kl_tv(P, two_token_law(oracle, model.process, K))[0], 5),
-                ms_per_10k_samples=round(1e3 * sec, 1),
-            )
-        )
-    return rows
+    kw = dict(latent_steps=c.eval_latent_steps, latent_sampler=c.latent_sampler)
+    return step_budget_rows(
+        P,
+        laws.get,
+        lambda n, K: model.sample(n, steps=K, **kw),
+        steps,
+        oracle=lambda K: two_token_law(oracle, model.process, K),
+        schedule=model.schedule,
+    )
 
 
 register_preset(
@@ -432,7 +424,7 @@ import time
 from .diladd import DiLADD, exact_diladd_law
 from .vq import VectorQuantizer
 from .train import TrainConfig
-from .toy2d import density_table, sample_table, kl_tv
+from .toy2d import density_table, sample_table, kl_tv, step_budget_rows
 from .masked import two_token_law
 from .masked import TableDenoiser
 from .coladd import ToyEncoder, ToyJointDenoiser, DiTEncoder
@@ -517,27 +509,21 @@ def diladd_toy_laws(model: DiLADD, steps, latent_steps: int = 1) -> dict:
 
 # %% ../nbs/07b_diladd.ipynb #b1b349d2
 def _toy2d_diladd_eval(model, c, steps, out_dir=None):
+    "The step-budget rows of a toy Di-LADD model, both schedules, next to the perfect masked model."
     P = density_table(c.density, c.V)
     oracle = TableDenoiser(P, model.process)
     laws = diladd_toy_laws(model, steps, c.eval_latent_steps)
     rows = []
     for s in ("sequential", "joint"):
-        for K in steps:
-            kl, tv = kl_tv(P, laws[s, K])
-            t0 = time.perf_counter()
-            r = model.sample(10_000, K, c.eval_latent_steps if s == "sequential" else None, s)
-            sec = time.perf_counter() - t0
-            rows.append(
-                dict(
-                    K=K,
-                    schedule=s,
-                    **{f"nfe_{k}": v for k, v in r.nfe.items()},
-                    kl=round(kl, 5),
-                    tv=round(tv, 5),
-                    oracle_kl=round(kl_tv(P, two_token_law(oracle, model.process, K))[0], 5),
-                    ms_per_10k_samples=round(1e3 * sec, 1),
-                )
-            )
+        latent_steps = c.eval_latent_steps if s == "sequential" else None
+        rows += step_budget_rows(
+            P,
+            lambda K: laws[s, K],
+            lambda n, K: model.sample(n, K, latent_steps, s),
+            steps,
+            oracle=lambda K: two_token_law(oracle, model.process, K),
+            schedule=s,
+        )
     return rows
 
 
@@ -630,6 +616,7 @@ register_preset(
 
 # %% ../nbs/08_binsaw.ipynb #429be380
 from dataclasses import dataclass
+from .train import TrainConfig
 from .masked import MDLM
 from .toy2d import ToyDenoiser
 
@@ -840,6 +827,13 @@ def text_decode(c: TextConfig) -> Callable:
     )
     return lambda x: [tok.decode(r) for r in x]
 
+# %% ../nbs/10_text.ipynb #260721d6
+def _text_evaluate(*args, **kwargs):
+    "`text_eval` (chapter 11), looked up when a sweep calls it: the text presets register before it is defined."
+    from ladd_nb.presets import text_eval
+
+    return text_eval(*args, **kwargs)
+
 # %% ../nbs/10_text.ipynb #6925f4cb
 from dataclasses import field, make_dataclass
 
@@ -852,8 +846,6 @@ def register_text_preset(name: str, description: str, **defaults):
         bases=(TextConfig,),
     )
     cls.__doc__ = f"Preset `{name}`: {description}"
-    from ladd_nb.presets import text_eval
-
     return register_preset(
         Preset(
             name,
@@ -861,7 +853,7 @@ def register_text_preset(name: str, description: str, **defaults):
             description,
             build=build_text_model,
             data=lazy_batches,
-            evaluate=text_eval,
+            evaluate=_text_evaluate,
             periodic=text_periodic,
             decode=text_decode,
         )

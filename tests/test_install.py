@@ -67,11 +67,11 @@ def test_each_notebook_exports_its_module():
 
 
 def test_shipped_checkpoints_load_from_a_bare_import():
-    "Every shipped checkpoint rebuilds its model in a fresh process that imported only ladd_nb.train."
+    "Every shipped checkpoint rebuilds its model in a fresh process that imported only ladd_nb.presets."
     import subprocess
 
     code = (
-        "from ladd_nb.train import model_from_checkpoint; from pathlib import Path; import ladd_nb\n"
+        "from ladd_nb.presets import model_from_checkpoint; from pathlib import Path; import ladd_nb\n"
         "ps = sorted((Path(ladd_nb.__file__).parent / 'checkpoints').glob('*.pt')); assert len(ps) >= 6, ps\n"
         "for p in ps: m, c, pr = model_from_checkpoint(p); assert pr.name in p.stem, (p, pr.name)\n"
         "print(len(ps))"
