@@ -829,7 +829,7 @@ def text_decode(c: TextConfig) -> Callable:
 
 # %% ../nbs/10_text.ipynb #260721d6
 def _text_evaluate(*args, **kwargs):
-    "`text_eval` (chapter 11), looked up when a sweep calls it: the text presets register before it is defined."
+    "`text_eval` (chapter 11), looked up when called: the text presets register before it is defined."
     from ladd_nb.presets import text_eval
 
     return text_eval(*args, **kwargs)
