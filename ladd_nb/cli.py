@@ -13,7 +13,7 @@ import torch
 import matplotlib
 import matplotlib.pyplot as plt
 from .core import make_generator, seed_everything, write_table
-from .train import CheckpointError
+from .train import CheckpointError, dist_teardown
 from .presets import PRESETS, get_config, train_preset, model_from_checkpoint, export_weights
 from .studies import toy2d_study, sweep, save_samples
 
@@ -88,6 +88,7 @@ def _run(args):
         tr = train_preset(
             args.preset, args.overrides, out_dir=args.out, resume=args.resume, progress=not args.no_progress
         )
+        dist_teardown()  # under torchrun: leave the process group before exit (gloo can abort otherwise)
         print(f"trained {args.preset} to step {tr.step}; checkpoints and metrics in {shown_path(args.out)}")
     elif args.command == "prepare":
         from ladd_nb.presets import TextConfig, data_of

@@ -20,8 +20,9 @@ from .core import make_generator, check_steps
 
 # %% auto #0
 __all__ = ['FORMAT', 'TrainConfig', 'lr_factor', 'CheckpointError', 'save_atomic', 'load_checkpoint', 'load_weights',
-           'dist_setup', 'LossModule', 'list_checkpoints', 'latest_good_checkpoint', 'Trainer', 'ema_update',
-           'train_step', 'state', 'load_state', 'save', 'resume', 'fit', 'run_periodic', 'read_metrics', 'plot_metrics']
+           'dist_setup', 'dist_teardown', 'LossModule', 'list_checkpoints', 'latest_good_checkpoint', 'Trainer',
+           'ema_update', 'train_step', 'state', 'load_state', 'save', 'resume', 'fit', 'run_periodic', 'read_metrics',
+           'plot_metrics']
 
 # %% ../nbs/05_train.ipynb #0f80be66
 @dataclass
@@ -124,6 +125,13 @@ def dist_setup():
     else:
         dev = torch.device("cpu")
     return rank, world, dev
+
+# %% ../nbs/05_train.ipynb #c54a345c
+def dist_teardown():
+    "Leave the process group of `dist_setup`, all processes together: no thread may outlive the interpreter."
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 # %% ../nbs/05_train.ipynb #e578b622
 class LossModule(nn.Module):
