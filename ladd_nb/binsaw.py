@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import matplotlib.pyplot as plt
-from .core import check_tokens, check_steps, make_generator
+from .core import check_positive_int, check_tokens, check_steps, make_generator
 from .masked import MaskedProcess, sample_masked
 
 # %% auto #0
@@ -37,9 +37,9 @@ def binsaw_batch(
     return_phase: bool = False,
 ):
     "A batch `[n, length]` of binary-sawtooth sequences (and their phases `[n]` with `return_phase`)."
-    check_steps(n, "n")
-    check_steps(length, "length")
-    check_steps(n_saw, "n_saw")
+    check_positive_int(n, "n")
+    check_positive_int(length, "length")
+    check_positive_int(n_saw, "n_saw")
     if not 0 <= s < 0.5:
         raise ValueError(f"s must be in [0, 0.5), got {s!r}")
     u = torch.rand(n, 1, generator=generator, device=device, dtype=torch.float64)
@@ -55,8 +55,8 @@ class BinsawLaw:
     def __init__(
         self, length: int = 128, n_saw: int = 2, s: float = 0.01, nodes_per_piece: int | None = None
     ):
-        check_steps(length, "length")
-        check_steps(n_saw, "n_saw")
+        check_positive_int(length, "length")
+        check_positive_int(n_saw, "n_saw")
         if not 0 < s < 0.5:
             raise ValueError(f"s must be in (0, 0.5) for a finite likelihood, got {s!r}")
         self.L, self.n_saw, self.s = length, n_saw, s

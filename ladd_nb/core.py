@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['SEED_ENV', 'seed_everything', 'env_seed', 'make_generator', 'default_device', 'check_tokens', 'check_steps', 'shard_slice', 'check_probs', 'sample_categorical', 'sample_categorical_gumbel_f32', 'gumbel_f32_group_race', 'peaked_groups', 'write_table', 'read_table', 'chi2_pvalue']
+__all__ = ['SEED_ENV', 'seed_everything', 'env_seed', 'make_generator', 'default_device', 'check_tokens', 'check_positive_int', 'check_steps', 'shard_slice', 'check_probs', 'sample_categorical', 'sample_categorical_gumbel_f32', 'gumbel_f32_group_race', 'peaked_groups', 'write_table', 'read_table', 'chi2_pvalue']
 
 # %% ../nbs/00_core.ipynb #63a99550
 SEED_ENV = "LADD_NB_SEED"  # environment variable that overrides the default seed of every chapter and test
@@ -95,11 +95,16 @@ def check_tokens(
     return x
 
 # %% ../nbs/00_core.ipynb #f949adc2
+def check_positive_int(n, name="n") -> int:
+    "Check that a count (sizes, lengths, number of samples) is an integer >= 1; return it as `int`."
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {n!r}")
+    return int(n)
+
+# %% ../nbs/00_core.ipynb #f991985f
 def check_steps(steps, name="steps") -> int:
-    "Check that a step budget is an integer >= 1; return it as `int`."
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {steps!r}")
-    return int(steps)
+    "Check that a step budget (the number of sampling steps K) is an integer >= 1; return it as `int`."
+    return check_positive_int(steps, name)
 
 # %% ../nbs/00_core.ipynb #44c7d1ad
 def shard_slice(batch_size: int, rank: int, world: int) -> slice:
@@ -143,7 +148,7 @@ def sample_categorical(
     if n is not None:
         if probs.ndim != 1:
             raise ValueError(f"n= is for 1-D probs; got shape {tuple(probs.shape)}")
-        shape = (check_steps(n, "n"),)
+        shape = (check_positive_int(n, "n"),)
     else:
         shape = cdf.shape[:-1] + (1,)
     u = torch.rand(shape, dtype=torch.float64, device=cdf.device, generator=generator) * total

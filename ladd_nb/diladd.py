@@ -12,7 +12,14 @@ from typing import Callable
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import check_steps, check_tokens, make_generator, shard_slice, sample_categorical
+from ladd_nb.core import (
+    check_positive_int,
+    check_steps,
+    check_tokens,
+    make_generator,
+    shard_slice,
+    sample_categorical,
+)
 from .schedules import time_grid, low_discrepancy_times
 from ladd_nb.masked import (
     token_losses,
@@ -66,7 +73,11 @@ class DiLADD(nn.Module):
             MaskedProcess(vocab_size, mask_schedule),
             MaskedProcess(vq.n_codes, code_schedule),
         )
-        self.L, self.S, self.C = check_steps(seq_len, "seq_len"), check_steps(n_slots, "n_slots"), vq.n_codes
+        self.L, self.S, self.C = (
+            check_positive_int(seq_len, "seq_len"),
+            check_positive_int(n_slots, "n_slots"),
+            vq.n_codes,
+        )
         self.loss_x, self.loss_y, self.p_enc_mask, self.stage1_steps = (
             loss_x,
             loss_y,

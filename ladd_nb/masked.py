@@ -12,7 +12,14 @@ from typing import Callable
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import check_tokens, check_steps, sample_categorical, make_generator, shard_slice
+from ladd_nb.core import (
+    check_positive_int,
+    check_tokens,
+    check_steps,
+    sample_categorical,
+    make_generator,
+    shard_slice,
+)
 from .schedules import get_mask_schedule, MaskSchedule, time_grid, low_discrepancy_times
 
 # %% auto #0
@@ -217,8 +224,8 @@ def final_step(x_t, logp, process, last="sample", generator=None):
 
 # %% ../nbs/02_masked.ipynb #4ce04b4b
 def _validate_sampling(n, length, steps, temperature, last):
-    check_steps(n, "n")
-    check_steps(length, "length")
+    check_positive_int(n, "n")
+    check_positive_int(length, "length")
     K = check_steps(steps)
     if not (isinstance(temperature, (int, float)) and temperature > 0):
         raise ValueError(f"temperature must be > 0, got {temperature!r}")
@@ -333,7 +340,7 @@ class MDLM(nn.Module):
         self.net, self.process, self.seq_len, self.loss_type = (
             net,
             MaskedProcess(vocab_size, schedule),
-            check_steps(seq_len, "seq_len"),
+            check_positive_int(seq_len, "seq_len"),
             loss_type,
         )
 

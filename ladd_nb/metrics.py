@@ -11,7 +11,14 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import make_generator, check_tokens, check_steps, sample_categorical, shard_slice
+from ladd_nb.core import (
+    check_positive_int,
+    make_generator,
+    check_tokens,
+    check_steps,
+    sample_categorical,
+    shard_slice,
+)
 from .masked import SampleResult, masked_losses
 from .dit import DiT, attention, rotary_cos_sin
 
@@ -28,7 +35,7 @@ class ARModel(nn.Module):
 
     def __init__(self, vocab_size: int, seq_len: int, size="tiny"):
         super().__init__()
-        self.V, self.L = vocab_size, check_steps(seq_len, "seq_len")
+        self.V, self.L = vocab_size, check_positive_int(seq_len, "seq_len")
         self.net = DiT(vocab_size, size)  # embedding has V+1 rows: row V is the begin token
 
     def logits(self, x: torch.Tensor, at: int | None = None) -> torch.Tensor:
@@ -77,7 +84,7 @@ class ARModel(nn.Module):
     ) -> SampleResult:
         "Ancestral sampling, one token per network call (`steps` is ignored: an AR model always takes L)."
         dev = next(self.parameters()).device
-        x = torch.zeros(check_steps(n, "n"), self.L, dtype=torch.long, device=dev)
+        x = torch.zeros(check_positive_int(n, "n"), self.L, dtype=torch.long, device=dev)
         for i in range(self.L):  # no KV cache: L is small here, and the code stays short
             p = (self.logits(x, at=i).double() / temperature).softmax(-1)
             x[:, i] = sample_categorical(p, generator=generator)

@@ -718,7 +718,7 @@ def build_text_model(c: TextConfig):
 
     if c.model not in TEXT_MODELS:
         raise ValueError(f"model must be one of {TEXT_MODELS}, got {c.model!r}")
-    V, L = vocab_size_of(c.tokenizer, c.bpe_vocab), check_steps(c.length, "length")
+    V, L = vocab_size_of(c.tokenizer, c.bpe_vocab), check_positive_int(c.length, "length")
     if c.model == "ar":
         from ladd_nb.metrics import ARModel
 

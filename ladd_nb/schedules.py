@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 import torch
 import matplotlib.pyplot as plt
-from .core import check_steps
+from .core import check_positive_int, check_steps
 
 # %% auto #0
 __all__ = ['MASK_SCHEDULES', 'VP_SCHEDULES', 'MaskSchedule', 'LinearSchedule', 'CosineSchedule', 'PolynomialSchedule',
@@ -228,7 +228,7 @@ def low_discrepancy_times(
     dtype=torch.float32,
 ):
     "Stratified training times: one in each of B equal slices of [eps, 1], in random order."
-    B = check_steps(batch_size, "batch_size")
+    B = check_positive_int(batch_size, "batch_size")
     u0 = torch.rand((), generator=generator, device=device, dtype=torch.float64)
     u = (u0 + torch.arange(B, device=device, dtype=torch.float64) / B) % 1
     u = u[torch.randperm(B, generator=generator, device=device)]  # no link between batch position and time

@@ -11,7 +11,7 @@ from dataclasses import dataclass, asdict, field, make_dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 import torch
-from .core import make_generator, check_steps, check_tokens
+from .core import check_positive_int, make_generator, check_steps, check_tokens
 
 # %% auto #0
 __all__ = ['HUB_CORPORA', 'TEXT8_ALPHABET', 'HF_VOCAB', 'cpython_docs_texts', 'hub_allowed', 'load_corpus', 'is_valid_doc',
@@ -251,7 +251,7 @@ def vocab_size_of(tokenizer: str, bpe_vocab: int = 1024) -> int:
 def iter_packed(token_lists: Iterable[list[int]], length: int, sep_id: int | None) -> Iterator[list[int]]:
     """Rows of exactly `length` tokens from documents joined by `sep_id`; the final partial row is kept in
     `.leftover` of the returned object."""
-    check_steps(length, "length")
+    check_positive_int(length, "length")
     buf: list[int] = []
     for ids in token_lists:
         if buf and sep_id is not None:

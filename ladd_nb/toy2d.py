@@ -14,7 +14,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import matplotlib.pyplot as plt
-from .core import check_steps, sample_categorical, make_generator, seed_everything, chi2_pvalue
+from ladd_nb.core import (
+    check_positive_int,
+    check_steps,
+    sample_categorical,
+    make_generator,
+    seed_everything,
+    chi2_pvalue,
+)
 from .schedules import time_grid
 from ladd_nb.masked import (
     MaskedProcess,
@@ -241,7 +248,7 @@ def train_toy2d(cfg: Toy2DConfig = Toy2DConfig(), progress: bool = False) -> MDL
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=cfg.lr, total_steps=cfg.train_steps, pct_start=0.1
     )
-    steps = range(check_steps(cfg.train_steps, "train_steps"))
+    steps = range(check_positive_int(cfg.train_steps, "train_steps"))
     if progress:
         from tqdm.auto import tqdm
 

@@ -16,7 +16,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.optim.swa_utils import AveragedModel
 import matplotlib.pyplot as plt
-from .core import make_generator, check_steps
+from .core import check_positive_int, make_generator, check_steps
 
 # %% auto #0
 __all__ = ['FORMAT', 'TrainConfig', 'lr_factor', 'CheckpointError', 'save_atomic', 'load_checkpoint', 'load_weights',
@@ -200,8 +200,8 @@ class Trainer:
         )
         self.out = Path(out_dir) if out_dir else None
         self.rank, self.world, self.device = dist_setup()
-        check_steps(cfg.train_steps, "train_steps")
-        check_steps(cfg.grad_accum, "grad_accum")
+        check_positive_int(cfg.train_steps, "train_steps")
+        check_positive_int(cfg.grad_accum, "grad_accum")
         if cfg.batch_size % (cfg.grad_accum * self.world):
             raise ValueError(
                 f"batch_size {cfg.batch_size} must be a multiple of grad_accum x processes = "
