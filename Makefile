@@ -54,9 +54,12 @@ test: venv
 #    the layers: no import cycle, no module importing a higher layer (function-level imports included)
 	$(BIN)/ruff check .
 	$(BIN)/python tools/import_graph.py --check
-# 5. notebook tests: 2 notebooks in parallel, one thread each; cells flagged notest/slow/gpu/net are skipped
+# 5. teaching-size chapters: median code cell <= 5 lines, none over 40, one symbol per exported cell, a figure in
+#    every chapter, 12 exercises or more (tools/book_stats.py prints the table per chapter)
+	$(BIN)/python tools/book_stats.py --check
+# 6. notebook tests: 2 notebooks in parallel, one thread each; cells flagged notest/slow/gpu/net are skipped
 	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 --timing
-# 6. pytest last, so that its summary line ends the log; -v names every test, -rs says why a test was skipped
+# 7. pytest last, so that its summary line ends the log; -v names every test, -rs says why a test was skipped
 	$(BIN)/python -m pytest -v -rs
 
 # ---- flake check ------------------------------------------------------------------------------------------------

@@ -20,24 +20,28 @@ from .studies import toy2d_study, sweep, save_samples
 # %% auto #0
 __all__ = ['shown_path', 'main']
 
-# %% ../nbs/90_cli.ipynb #b69c34ab
-def _parser():
-    p = argparse.ArgumentParser(
-        prog="ladd-nb", description="Latent-Augmented Discrete Diffusion, notebook by notebook."
-    )
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("presets", help="list the presets, one line each")
+# %% ../nbs/90_cli.ipynb #edaea3d9
+def _add_train(sub):
+    "`ladd-nb train PRESET [key=value ...] --out DIR [--resume] [--no-progress]`"
     t = sub.add_parser("train", help="train a preset: ladd-nb train PRESET [key=value ...] --out DIR")
     t.add_argument("preset")
     t.add_argument("overrides", nargs="*", help="config overrides key=value")
     t.add_argument("--out", required=True, help="folder for checkpoints, metrics.jsonl and loss.png")
     t.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out")
     t.add_argument("--no-progress", action="store_true")
+
+# %% ../nbs/90_cli.ipynb #7dc082d1
+def _add_prepare(sub):
+    "`ladd-nb prepare PRESET [key=value ...]`"
     r = sub.add_parser(
         "prepare", help="text presets: tokenise, pack and cache the data once (before a multi-GPU torchrun)"
     )
     r.add_argument("preset")
     r.add_argument("overrides", nargs="*", help="config overrides key=value")
+
+# %% ../nbs/90_cli.ipynb #f07b28c1
+def _add_sample(sub):
+    "`ladd-nb sample CKPT --steps K --out FILE [--n N] [--seed S] [--no-ema] [LADD and text options]`"
     s = sub.add_parser("sample", help="sample from a checkpoint")
     s.add_argument("ckpt")
     s.add_argument("--steps", type=int, required=True)
@@ -54,20 +58,43 @@ def _parser():
     s.add_argument(
         "--ids", action="store_true", help="text presets: write token ids instead of decoded text to .txt"
     )
+
+# %% ../nbs/90_cli.ipynb #042bfa3a
+def _add_sweep(sub):
+    "`ladd-nb sweep CKPT --out DIR [--steps 1,2,4,...]`"
     w = sub.add_parser("sweep", help="evaluate a checkpoint at several step budgets")
     w.add_argument("ckpt")
     w.add_argument("--steps", default="1,2,4,8,16,32,64")
     w.add_argument("--out", required=True)
+
+# %% ../nbs/90_cli.ipynb #c2a3e612
+def _add_export(sub):
+    "`ladd-nb export CKPT OUT [--no-ema]`"
     e = sub.add_parser("export", help="write a weights-only copy of a checkpoint (EMA weights if present)")
     e.add_argument("ckpt")
     e.add_argument("out")
     e.add_argument("--no-ema", action="store_true")
+
+# %% ../nbs/90_cli.ipynb #f3901ffc
+def _add_demo(sub):
+    "`ladd-nb demo [--out DIR] [--quick] [--seed S]`"
     d = sub.add_parser(
         "demo", help="run the toy studies end to end on CPU; write figures and tables to --out"
     )
     d.add_argument("--out", default="demo_out", help="output folder (created)")
     d.add_argument("--quick", action="store_true", help="a small, fast version (for tests)")
     d.add_argument("--seed", type=int, default=0)
+
+# %% ../nbs/90_cli.ipynb #b69c34ab
+def _parser():
+    "The `ladd-nb` argument parser: `presets`, then the sub-commands of the `_add_*` helpers."
+    p = argparse.ArgumentParser(
+        prog="ladd-nb", description="Latent-Augmented Discrete Diffusion, notebook by notebook."
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("presets", help="list the presets, one line each")
+    for add in (_add_train, _add_prepare, _add_sample, _add_sweep, _add_export, _add_demo):
+        add(sub)
     return p
 
 # %% ../nbs/90_cli.ipynb #158fa5a8
@@ -79,68 +106,101 @@ def shown_path(path) -> str:
     except ValueError:
         return str(p)  # outside the working folder: the full path is the only unambiguous name
 
+# %% ../nbs/90_cli.ipynb #7b8a346e
+def _cmd_presets(args):
+    "`ladd-nb presets`: one line per preset."
+    for name, p in PRESETS.items():
+        print(f"{name:<18} {p.description}")
+
+# %% ../nbs/90_cli.ipynb #a645910d
+def _cmd_train(args):
+    "`ladd-nb train`: train a preset, or resume its run."
+    tr = train_preset(
+        args.preset, args.overrides, out_dir=args.out, resume=args.resume, progress=not args.no_progress
+    )
+    dist_teardown()  # under torchrun: leave the process group before exit (gloo can abort otherwise)
+    print(f"trained {args.preset} to step {tr.step}; checkpoints and metrics in {shown_path(args.out)}")
+
+# %% ../nbs/90_cli.ipynb #5941f823
+def _cmd_prepare(args):
+    "`ladd-nb prepare`: tokenise, pack and cache a text preset's data."
+    from ladd_nb.presets import TextConfig, data_of
+
+    cfg = get_config(args.preset, args.overrides)
+    if not isinstance(cfg, TextConfig):
+        raise ValueError(
+            f"preset {args.preset} generates its data; only text presets have a corpus to prepare"
+        )
+    print(f"data of {args.preset} cached: {data_of(cfg).info}")
+
+# %% ../nbs/90_cli.ipynb #3e204360
+def _sample_options(model, p, args) -> dict:
+    "The LADD sampling options given (`--latent-steps`, `--schedule`), refused if `model.sample` lacks them."
+    kw = {
+        k: v for k, v in (("latent_steps", args.latent_steps), ("schedule", args.schedule)) if v is not None
+    }
+    unknown = [k for k in kw if k not in inspect.signature(model.sample).parameters]
+    if unknown:
+        raise ValueError(
+            f"preset {p.name} has no {', '.join('--' + k.replace('_', '-') for k in unknown)} option "
+            "(only LADD models do)"
+        )
+    return kw
+
+# %% ../nbs/90_cli.ipynb #6d9c4451
+def _cmd_sample(args):
+    "`ladd-nb sample`: draw samples from a checkpoint, written as `.pt` or `.txt`."
+    model, cfg, p = model_from_checkpoint(args.ckpt, ema=not args.no_ema)
+    kw = _sample_options(model, p, args)
+    r = model.sample(args.n, steps=args.steps, generator=make_generator(args.seed), **kw)
+    decode = p.decode(cfg) if p.decode is not None and not args.ids else None
+    save_samples(r.x, args.out, {"steps": args.steps, "nfe": r.nfe, "preset": p.name}, decode)
+    print(f"{args.n} samples with {args.steps} steps (NFE {r.nfe}) written to {args.out}")
+
+# %% ../nbs/90_cli.ipynb #546253e7
+def _cmd_sweep(args):
+    "`ladd-nb sweep`: the preset's evaluation of a checkpoint at each step budget."
+    steps = [int(k) for k in args.steps.split(",")]
+    sweep(args.ckpt, steps, args.out)
+    print(f"sweep over K={steps} written to {shown_path(args.out)}")
+
+# %% ../nbs/90_cli.ipynb #7ac9fa8d
+def _cmd_export(args):
+    "`ladd-nb export`: a weights-only copy of a checkpoint."
+    print(f"weights written to {export_weights(args.ckpt, args.out, ema=not args.no_ema)}")
+
+# %% ../nbs/90_cli.ipynb #81fe29d6
+def _cmd_demo(args):
+    "`ladd-nb demo`: the toy studies (a small version with `--quick`; else the binsaw and text studies too)."
+    kw = (
+        dict(densities=("checkerboard", "ring"), steps=(1, 2, 4), V=12, train_steps=150) if args.quick else {}
+    )
+    t0 = time.perf_counter()
+    toy2d_study(args.out, seed=args.seed, **kw)
+    if not args.quick:  # the binsaw step-budget study, from the shipped checkpoints
+        from ladd_nb.studies import binsaw_study
+
+        binsaw_study(out=args.out)
+        from ladd_nb.studies import text_study
+
+        text_study(args.out)
+    print(
+        f"toy studies done in {time.perf_counter() - t0:.0f}s; results and figures in {shown_path(args.out)}"
+    )
+
 # %% ../nbs/90_cli.ipynb #fed92171
 def _run(args):
-    if args.command == "presets":
-        for name, p in PRESETS.items():
-            print(f"{name:<18} {p.description}")
-    elif args.command == "train":
-        tr = train_preset(
-            args.preset, args.overrides, out_dir=args.out, resume=args.resume, progress=not args.no_progress
-        )
-        dist_teardown()  # under torchrun: leave the process group before exit (gloo can abort otherwise)
-        print(f"trained {args.preset} to step {tr.step}; checkpoints and metrics in {shown_path(args.out)}")
-    elif args.command == "prepare":
-        from ladd_nb.presets import TextConfig, data_of
-
-        cfg = get_config(args.preset, args.overrides)
-        if not isinstance(cfg, TextConfig):
-            raise ValueError(
-                f"preset {args.preset} generates its data; only text presets have a corpus to prepare"
-            )
-        print(f"data of {args.preset} cached: {data_of(cfg).info}")
-    elif args.command == "sample":
-        model, cfg, p = model_from_checkpoint(args.ckpt, ema=not args.no_ema)
-        kw = {
-            k: v
-            for k, v in (("latent_steps", args.latent_steps), ("schedule", args.schedule))
-            if v is not None
-        }
-        unknown = [k for k in kw if k not in inspect.signature(model.sample).parameters]
-        if unknown:
-            raise ValueError(
-                f"preset {p.name} has no {', '.join('--' + k.replace('_', '-') for k in unknown)} option "
-                "(only LADD models do)"
-            )
-        r = model.sample(args.n, steps=args.steps, generator=make_generator(args.seed), **kw)
-        decode = p.decode(cfg) if p.decode is not None and not args.ids else None
-        save_samples(r.x, args.out, {"steps": args.steps, "nfe": r.nfe, "preset": p.name}, decode)
-        print(f"{args.n} samples with {args.steps} steps (NFE {r.nfe}) written to {args.out}")
-    elif args.command == "sweep":
-        steps = [int(k) for k in args.steps.split(",")]
-        sweep(args.ckpt, steps, args.out)
-        print(f"sweep over K={steps} written to {shown_path(args.out)}")
-    elif args.command == "export":
-        print(f"weights written to {export_weights(args.ckpt, args.out, ema=not args.no_ema)}")
-    elif args.command == "demo":
-        kw = (
-            dict(densities=("checkerboard", "ring"), steps=(1, 2, 4), V=12, train_steps=150)
-            if args.quick
-            else {}
-        )
-        t0 = time.perf_counter()
-        toy2d_study(args.out, seed=args.seed, **kw)
-        if not args.quick:  # the binsaw step-budget study, from the shipped checkpoints
-            from ladd_nb.studies import binsaw_study
-
-            binsaw_study(out=args.out)
-            from ladd_nb.studies import text_study
-
-            text_study(args.out)
-        print(
-            f"toy studies done in {time.perf_counter() - t0:.0f}s; results and figures in "
-            f"{shown_path(args.out)}"
-        )
+    "Run the sub-command that `args` names."
+    commands = {
+        "presets": _cmd_presets,
+        "train": _cmd_train,
+        "prepare": _cmd_prepare,
+        "sample": _cmd_sample,
+        "sweep": _cmd_sweep,
+        "export": _cmd_export,
+        "demo": _cmd_demo,
+    }
+    commands[args.command](args)
 
 # %% ../nbs/90_cli.ipynb #8ad2f5e2
 def main(argv: list[str] | None = None) -> int:

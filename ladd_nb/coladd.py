@@ -12,43 +12,46 @@ from typing import Callable
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 from .core import check_steps, check_tokens, make_generator, shard_slice, sample_categorical
 from .schedules import get_vp_schedule, VPSchedule, time_grid, low_discrepancy_times
-from ladd_nb.masked import (
-    token_losses,
-    MaskedProcess,
-    SampleResult,
-    subs_log_probs,
-    reveal_step,
-    final_step,
-    sample_masked,
-    _validate_sampling,
-)
+from .masked import token_losses, MaskedProcess, SampleResult, subs_log_probs, two_token_law
+from .masked import reveal_step, final_step, sample_masked, _validate_sampling
 from .gaussian import GaussianProcess
 
 # %% auto #0
-__all__ = ['POOLINGS', 'product_mixture', 'mixture_law', 'oracle_latent_sample', 'shift_times', 'CoLADD', 'coladd_loss',
-           'sample_latent', 'coladd_sample', 'ToyEncoder', 'ToyJointDenoiser', 'ToyLatentDenoiser', 'coladd_nll_bound',
-           'fit_bound', 'MixtureOracle', 'coladd_sequential_law', 'rb_two_token_law', 'DiTEncoder', 'chunk_mean_pool',
-           'pool_slots', 'PretrainedSlotEncoder', 'minilm_encoder', 'have_minilm']
+__all__ = ['POOLINGS', 'product_mixture', 'mixture_law', 'oracle_latent_sample', 'shift_times', 'CoLADD', 'ToyEncoder',
+           'ToyJointDenoiser', 'ToyLatentDenoiser', 'sample_latent', 'MixtureOracle', 'coladd_sequential_law',
+           'rb_two_token_law', 'DiTEncoder', 'chunk_mean_pool', 'pool_slots', 'PretrainedSlotEncoder', 'minilm_encoder',
+           'have_minilm']
+
+# %% ../nbs/06b_coladd.ipynb #72e3acef
+def _checkerboard_components(c: torch.Tensor):
+    "The 8 black squares of a 4 x 4 board on [-1, 1]^2 over cell centres `c`: (x^0 laws, x^1 laws, centres)."
+    cells = [(i, j) for i in range(4) for j in range(4) if (i + j) % 2 == 0]
+    inside = lambda k: ((c >= -1 + k / 2) & (c < -1 + (k + 1) / 2)).double()
+    A = torch.stack([inside(i) for i, j in cells])
+    B = torch.stack([inside(j) for i, j in cells])
+    centres = torch.tensor([[-0.75 + i / 2, -0.75 + j / 2] for i, j in cells], dtype=torch.float64)
+    return A, B, centres
+
+# %% ../nbs/06b_coladd.ipynb #0dfd510d
+def _eight_gaussians_components(c: torch.Tensor):
+    "8 bumps (std 0.07) on the circle of radius 0.7, over cell centres `c`: (x^0 laws, x^1 laws, centres)."
+    angles = [k * math.pi / 4 for k in range(8)]
+    centres = torch.tensor([[0.7 * math.cos(a), 0.7 * math.sin(a)] for a in angles], dtype=torch.float64)
+    A = torch.exp(-((c[None] - centres[:, :1]) ** 2) / (2 * 0.07**2))
+    B = torch.exp(-((c[None] - centres[:, 1:]) ** 2) / (2 * 0.07**2))
+    return A, B, centres
 
 # %% ../nbs/06b_coladd.ipynb #84ed114d
 def product_mixture(name: str, V: int = 32):
     "A 2D density as a mixture of product laws: (weights [K], x^0 laws [K,V], x^1 laws [K,V], centres [K,2])."
-    c = (torch.arange(V, dtype=torch.float64) + 0.5) / V * 2 - 1
-    if name == "checkerboard":  # 8 black squares of a 4 x 4 board on [-1, 1]^2
-        cells = [(i, j) for i in range(4) for j in range(4) if (i + j) % 2 == 0]
-        inside = lambda k: ((c >= -1 + k / 2) & (c < -1 + (k + 1) / 2)).double()
-        A = torch.stack([inside(i) for i, j in cells])
-        B = torch.stack([inside(j) for i, j in cells])
-        centres = torch.tensor([[-0.75 + i / 2, -0.75 + j / 2] for i, j in cells], dtype=torch.float64)
+    c = (torch.arange(V, dtype=torch.float64) + 0.5) / V * 2 - 1  # the centres of the V cells of [-1, 1]
+    if name == "checkerboard":
+        A, B, centres = _checkerboard_components(c)
     elif name == "eight_gaussians":
-        centres = torch.tensor(
-            [[0.7 * math.cos(k * math.pi / 4), 0.7 * math.sin(k * math.pi / 4)] for k in range(8)],
-            dtype=torch.float64,
-        )
-        A = torch.exp(-((c[None] - centres[:, :1]) ** 2) / (2 * 0.07**2))
-        B = torch.exp(-((c[None] - centres[:, 1:]) ** 2) / (2 * 0.07**2))
+        A, B, centres = _eight_gaussians_components(c)
     else:
         raise ValueError(f"no product-mixture form for {name!r}; use 'checkerboard' or 'eight_gaussians'")
     A, B = A / A.sum(1, keepdim=True), B / B.sum(1, keepdim=True)
@@ -56,6 +59,7 @@ def product_mixture(name: str, V: int = 32):
 
 # %% ../nbs/06b_coladd.ipynb #19295e25
 def mixture_law(w, A, B):
+    "The joint law `[V, V]` of the mixture: sum_k w_k A_k(u) B_k(v)."
     return torch.einsum("k,ku,kv->uv", w, A, B)
 
 # %% ../nbs/06b_coladd.ipynb #76bbff73
@@ -81,11 +85,6 @@ class CoLADD(nn.Module):
     """Co-LADD: masked tokens plus a Gaussian-diffused continuous latent; `loss(batch)` and `sample(n, steps,
     ...)`."""
 
-    @property
-    def sampling_paths(self) -> tuple:
-        "The schedule the model was trained for: its one sampling path."
-        return (self.schedule,)
-
     def __init__(
         self,
         encoder: nn.Module,
@@ -108,8 +107,8 @@ class CoLADD(nn.Module):
         time_shift: float | None = None,
         stage1_steps: int = 0,  # optimiser steps of stage 1 (0: start in stage 2)
         stage1: str = "clean",  # joint schedule, stage 1: "clean" y0 (autoencoder) or "noisy" y_t (LADD)
-        prediction: str = "y0",
-    ):  # the latent networks predict "y0" (LADD default) or the noise "eps"
+        prediction: str = "y0",  # the latent networks predict "y0" (LADD default) or the noise "eps"
+    ):
         super().__init__()
         _check_coladd_options(schedule, latent_net, prediction, loss_x, loss_y, p_r_mode, stage1, p_tau)
         self.encoder, self.token_net, self.latent_net = encoder, token_net, latent_net
@@ -121,26 +120,6 @@ class CoLADD(nn.Module):
         self.bound_sigma = None  # evaluation sigma for the bound of a deterministic encoder (`fit_bound`)
         self.bound_t_min = 0.0  # the latent decoder's time in the bound (`fit_bound`)
         self.set_step(0)
-
-    def to_y0(self, out, y_t, t):
-        """The latent network's output as a prediction of y0 (converted from a noise prediction if
-        `prediction='eps'`)."""
-        return out if self.prediction == "y0" else self.gauss.y0_from_eps(y_t, out, t)
-
-    def set_step(self, step: int):
-        """Called by the trainer before each step: stage 1 for the first `stage1_steps`, then stage 2 (encoder
-        frozen)."""
-        self.stage = 1 if step < self.stage1_steps else 2
-        self.encoder.requires_grad_(self.stage == 1)
-
-    def encode(self, x0: torch.Tensor, hide: torch.Tensor | None = None) -> torch.Tensor:
-        """Latent mean `[B,S,d]` of `x0`; positions in `hide` are masked or zeroed (`p_r_mode`) before
-        encoding."""
-        if hide is None or not hide.any():
-            return self.encoder(x0)
-        if self.p_r_mode == "mask":
-            return self.encoder(torch.where(hide, self.process.mask_id, x0))
-        return self.encoder(x0, zero=hide)
 
 # %% ../nbs/06b_coladd.ipynb #429dff36
 def _check_coladd_options(schedule, latent_net, prediction, loss_x, loss_y, p_r_mode, stage1, p_tau):
@@ -162,222 +141,36 @@ def _check_coladd_options(schedule, latent_net, prediction, loss_x, loss_y, p_r_
     if not 0 <= p_tau < 1:
         raise ValueError(f"p_tau must be in [0, 1), got {p_tau!r}")
 
-# %% ../nbs/06b_coladd.ipynb #e8efc22e
-def coladd_loss(self: CoLADD, batch: torch.Tensor, generator=None, shard=None) -> dict:
-    "Loss and named metrics on a batch `[B, L]` of clean sequences."
-    x0 = check_tokens(batch, self.process.V, name="batch", ndim=2)
-    B, dev = x0.shape[0], x0.device
-    if x0.shape[1] != self.L:
-        raise ValueError(f"batch must have shape [B, {self.L}], got {tuple(x0.shape)}")
-    m, D = self.process.mask_id, self.S * self.d
-    # --- all randomness for the whole batch, then this process's shard ---
-    t = low_discrepancy_times(B, eps=self.process.schedule.eps, generator=generator, device=dev)
-    t = shift_times(t, self.time_shift)
-    xt = self.process.q_sample(x0, t, generator=generator)
-    p_r = 0.9 * torch.rand(B, generator=generator, device=dev)  # p_r ~ U[0, 0.9] per row
-    corrupt = torch.rand(B, generator=generator, device=dev) < p_r  # one Bernoulli(p_r) per row
-    xi = torch.randn(B, self.S, self.d, generator=generator, device=dev)
-    t_y = t if self.schedule == "joint" else low_discrepancy_times(B, generator=generator, device=dev)
-    eps = torch.randn(B, self.S, self.d, generator=generator, device=dev)
-    drop = torch.rand(B, generator=generator, device=dev) < self.p_tau
-    if shard is not None:
-        sl = shard_slice(B, *shard)
-        x0, t, xt, corrupt, xi, t_y, eps, drop = (z[sl] for z in (x0, t, xt, corrupt, xi, t_y, eps, drop))
-    # p_r and p_tau are training knobs: evaluation sees the clean encoder input and every latent
-    corrupt = corrupt & (self.p_r and self.training)
-    drop = drop & (self.training and self.stage == 2)
-    # --- encoder ---
-    with torch.set_grad_enabled(self.stage == 1 and torch.is_grad_enabled()):
-        mu = self.encode(x0, corrupt[:, None] & (xt == m))
-    y0 = mu + self.enc_sigma * xi
-    out = {"kl_reg": 0.5 * mu.square().sum((1, 2)).mean()}
-    # --- token channel: the joint schedule feeds y_t at the token time t (stage 2, or stage 1 with
-    # stage1="noisy");
-    #     the sequential schedule and a clean stage 1 feed y0 with t_y = 0 ---
-    noisy = self.schedule == "joint" and (self.stage == 2 or self.stage1 == "noisy")
-    a, s = self.gauss._ab(t_y, y0)
-    y_in = a * y0 + s * eps if noisy else y0
-    y_in = torch.where(drop[:, None, None], torch.zeros_like(y_in), y_in)  # p_tau: no latent for these rows
-    logits, lat_out = self.token_net(xt, y_in, t, t_y if noisy else torch.zeros_like(t))
-    nelbo_x, ce = token_losses(logits, x0, xt, t, self.process)
-    out |= {"nelbo_x": nelbo_x.mean(), "masked_ce": ce.mean()}
-    loss = (nelbo_x / self.L if self.loss_x == "nelbo" else ce).mean()
-    if self.stage == 1:
-        return {"loss": loss + self.kl_weight * out["kl_reg"], **out}
-    # --- latent channel (stage 2): the latent denoiser (sequential) or the joint denoiser's latent head ---
-    y_t = a * y0.detach() + s * eps
-    if self.schedule == "sequential":
-        lat_out = self.latent_net(y_t, t_y)
-    keep = (~drop).to(y0.dtype)
-    n_keep = keep.sum().clamp(min=1)  # averaged over kept rows
-    err = (self.to_y0(lat_out, y_t, t_y) - y0.detach()).square().sum(
-        (1, 2)
-    ) * keep  # the ELBO is in terms of y0
-    mse = err if self.prediction == "y0" else (lat_out - eps).square().sum((1, 2)) * keep
-    nelbo_y = 0.5 * -self.gauss.schedule.dsnr(t_y.double()).to(err.dtype) * err
-    out |= {"latent_mse": mse.sum() / n_keep / D, "nelbo_y": nelbo_y.sum() / n_keep}
-    loss = loss + (out["nelbo_y"] / D if self.loss_y == "nelbo" else out["latent_mse"])
-    return {"loss": loss, **out}
+# %% ../nbs/06b_coladd.ipynb #00443672
+@patch(as_prop=True)
+def sampling_paths(self: CoLADD) -> tuple:
+    "The schedule the model was trained for: its one sampling path."
+    return (self.schedule,)
 
+# %% ../nbs/06b_coladd.ipynb #262a47eb
+@patch
+def to_y0(self: CoLADD, out, y_t, t):
+    """The latent network's output as a prediction of y0 (converted from a noise prediction if
+    `prediction='eps'`)."""
+    return out if self.prediction == "y0" else self.gauss.y0_from_eps(y_t, out, t)
 
-CoLADD.loss = coladd_loss
+# %% ../nbs/06b_coladd.ipynb #f24158c0
+@patch
+def set_step(self: CoLADD, step: int):
+    """Called by the trainer before each step: stage 1 for the first `stage1_steps`, then stage 2 (encoder
+    frozen)."""
+    self.stage = 1 if step < self.stage1_steps else 2
+    self.encoder.requires_grad_(self.stage == 1)
 
-# %% ../nbs/06b_coladd.ipynb #8b506434
-@torch.no_grad()
-def sample_latent(
-    latent_net,
-    gauss: GaussianProcess,
-    n: int,
-    shape: tuple,
-    steps: int,
-    sampler: str = "ddim",
-    generator=None,
-    device="cpu",
-    return_trajectory=False,
-):
-    """Sequential schedule, first half: `steps` reverse steps of the latent diffusion plus noise removal ->
-    (y0, nfe, trajectory)."""
-    K = check_steps(steps, "latent_steps")
-    if sampler not in ("ddim", "ancestral"):
-        raise ValueError(f"latent sampler must be 'ddim' or 'ancestral', got {sampler!r}")
-    ts = time_grid(K)
-    y = torch.randn((n, *shape), generator=generator, device=device)
-    traj = [y] if return_trajectory else None
-    for i in range(K):
-        y0_hat = latent_net(y, ts[i].float().expand(n).to(device))
-        y = (
-            gauss.ddim_step(y, y0_hat, ts[i], ts[i + 1])
-            if sampler == "ddim"
-            else gauss.ancestral_step(y, y0_hat, ts[i], ts[i + 1], generator)
-        )
-        if traj is not None:
-            traj.append(y)
-    y = latent_net(y, ts[K].float().expand(n).to(device))
-    if traj is not None:
-        traj.append(y)
-    return y, K + 1, (torch.stack(traj) if traj is not None else None)
-
-# %% ../nbs/06b_coladd.ipynb #453acf49
-def coladd_sample(
-    self: CoLADD,
-    n: int,
-    steps: int,
-    latent_steps: int | None = None,
-    schedule: str | None = None,
-    latent_sampler: str = "ddim",
-    temperature: float = 1.0,
-    last: str = "sample",
-    return_trajectory: bool = False,
-    generator=None,
-) -> SampleResult:
-    """Draw `n` sequences with `steps` token steps; the sequential schedule spends `latent_steps` (default
-    `steps`) on y first."""
-    was = self.training
-    self.eval()  # sampling never uses dropout, whatever mode the model was left in
-    try:
-        return _coladd_sample(
-            self,
-            n,
-            steps,
-            latent_steps,
-            schedule,
-            latent_sampler,
-            temperature,
-            last,
-            return_trajectory,
-            generator,
-        )
-    finally:
-        self.train(was)
-
-# %% ../nbs/06b_coladd.ipynb #f5e99d07
-def _coladd_sample(
-    self: CoLADD,
-    n,
-    steps,
-    latent_steps,
-    schedule,
-    latent_sampler,
-    temperature,
-    last,
-    return_trajectory,
-    generator,
-) -> SampleResult:
-    schedule = schedule or self.schedule
-    dev = next(self.parameters()).device
-    if schedule == "sequential":
-        if self.latent_net is None:
-            raise ValueError("this model has no latent denoiser; use schedule='joint'")
-        net = lambda y, t: self.to_y0(self.latent_net(y, t), y, t)
-        y0, nfe_y, ytraj = sample_latent(
-            net,
-            self.gauss,
-            n,
-            (self.S, self.d),
-            steps if latent_steps is None else latent_steps,
-            latent_sampler,
-            generator,
-            dev,
-            return_trajectory,
-        )
-        zeros = torch.zeros(n, device=dev)
-        with torch.no_grad():
-            r = sample_masked(
-                lambda x, t: self.token_net(x, y0, t, zeros)[0],
-                self.process,
-                n,
-                self.L,
-                steps,
-                temperature=temperature,
-                last=last,
-                return_trajectory=return_trajectory,
-                generator=generator,
-                device=dev,
-            )
-        r.nfe = {"latent": nfe_y, "token": r.nfe["token"]}
-        r.latent = y0
-        r.latent_trajectory = ytraj
-        return r
-    if schedule == "joint":
-        return _sample_joint(
-            self, n, steps, latent_sampler, temperature, last, return_trajectory, generator, dev
-        )
-    raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
-
-
-CoLADD.sample = coladd_sample
-
-# %% ../nbs/06b_coladd.ipynb #db7a2eb3
-@torch.no_grad()
-def _sample_joint(
-    self: CoLADD, n, steps, latent_sampler, temperature, last, return_trajectory, generator, dev
-):
-    K = _validate_sampling(n, self.L, steps, temperature, last)
-    ts = time_grid(K)
-    alpha = self.process.schedule.alpha(ts)
-    x = torch.full((n, self.L), self.process.mask_id, dtype=torch.long, device=dev)
-    y = torch.randn((n, self.S, self.d), generator=generator, device=dev)
-    xtraj, ytraj = ([x], [y]) if return_trajectory else (None, None)
-    for i in range(K + 1):
-        tt = ts[min(i, K)].float().expand(n).to(dev)
-        logits, out = self.token_net(x, y, tt, tt)
-        y0_hat = self.to_y0(out, y, tt)
-        logp = subs_log_probs(logits, x, self.process, temperature)
-        if i < K:
-            x = reveal_step(x, logp, alpha[i], alpha[i + 1], self.process, generator)
-            y = (
-                self.gauss.ddim_step(y, y0_hat, ts[i], ts[i + 1])
-                if latent_sampler == "ddim"
-                else self.gauss.ancestral_step(y, y0_hat, ts[i], ts[i + 1], generator)
-            )
-        else:
-            x, y = final_step(x, logp, self.process, last, generator), y0_hat
-        if xtraj is not None:
-            xtraj.append(x)
-            ytraj.append(y)
-    r = SampleResult(x, {"joint": K + 1}, ts, torch.stack(xtraj) if xtraj is not None else None)
-    r.latent, r.latent_trajectory = y, (torch.stack(ytraj) if ytraj is not None else None)
-    return r
+# %% ../nbs/06b_coladd.ipynb #b7288a84
+@patch
+def encode(self: CoLADD, x0: torch.Tensor, hide: torch.Tensor | None = None) -> torch.Tensor:
+    "Latent mean `[B,S,d]` of `x0`; positions in `hide` are masked or zeroed (`p_r_mode`) before encoding."
+    if hide is None or not hide.any():
+        return self.encoder(x0)
+    if self.p_r_mode == "mask":
+        return self.encoder(torch.where(hide, self.process.mask_id, x0))
+    return self.encoder(x0, zero=hide)
 
 # %% ../nbs/06b_coladd.ipynb #7287424a
 from .dit import TimestepEmbedder
@@ -443,18 +236,197 @@ class ToyLatentDenoiser(nn.Module):
     def forward(self, y_t, t):
         return self.mlp(self.y_in(y_t[:, 0]) + self.t(t))[:, None, :]
 
-# %% ../nbs/06b_coladd.ipynb #a8fc9a96
+# %% ../nbs/06b_coladd.ipynb #0efc68f1
+@patch
+def _loss_noise(self: CoLADD, x0: torch.Tensor, generator=None, shard=None) -> tuple:
+    """All of the loss's randomness for the whole batch, then this process's shard: (x0, t, x_t, the rows p_r
+    corrupts, encoder noise xi, t_y, latent noise eps, the rows p_tau drops)."""
+    B, dev = x0.shape[0], x0.device
+    t = low_discrepancy_times(B, eps=self.process.schedule.eps, generator=generator, device=dev)
+    t = shift_times(t, self.time_shift)
+    xt = self.process.q_sample(x0, t, generator=generator)
+    p_r = 0.9 * torch.rand(B, generator=generator, device=dev)  # p_r ~ U[0, 0.9] per row
+    corrupt = torch.rand(B, generator=generator, device=dev) < p_r  # one Bernoulli(p_r) per row
+    xi = torch.randn(B, self.S, self.d, generator=generator, device=dev)
+    t_y = t if self.schedule == "joint" else low_discrepancy_times(B, generator=generator, device=dev)
+    eps = torch.randn(B, self.S, self.d, generator=generator, device=dev)
+    drop = torch.rand(B, generator=generator, device=dev) < self.p_tau
+    noise = (x0, t, xt, corrupt, xi, t_y, eps, drop)
+    return noise if shard is None else tuple(z[shard_slice(B, *shard)] for z in noise)
+
+# %% ../nbs/06b_coladd.ipynb #22cf7bd6
+@patch
+def _token_term(self: CoLADD, x0, xt, t, y0, t_y, eps, drop) -> tuple:
+    "The token channel: (per-row nelbo_x, masked CE, the denoiser's latent output)."
+    noisy = self.schedule == "joint" and (self.stage == 2 or self.stage1 == "noisy")
+    a, s = self.gauss._ab(t_y, y0)
+    y_in = a * y0 + s * eps if noisy else y0
+    y_in = torch.where(drop[:, None, None], torch.zeros_like(y_in), y_in)  # p_tau: no latent for these rows
+    logits, lat_out = self.token_net(xt, y_in, t, t_y if noisy else torch.zeros_like(t))
+    nelbo_x, ce = token_losses(logits, x0, xt, t, self.process)
+    return nelbo_x, ce, lat_out
+
+# %% ../nbs/06b_coladd.ipynb #b63d81fb
+@patch
+def _latent_term(self: CoLADD, y0, t_y, eps, lat_out, drop) -> dict:
+    "The latent channel on a detached `y0`: {latent_mse (per latent number), nelbo_y (per row)}."
+    a, s = self.gauss._ab(t_y, y0)
+    y_t = a * y0 + s * eps
+    if self.schedule == "sequential":
+        lat_out = self.latent_net(y_t, t_y)
+    keep = (~drop).to(y0.dtype)
+    n_keep = keep.sum().clamp(min=1)  # averaged over kept rows
+    err = (self.to_y0(lat_out, y_t, t_y) - y0).square().sum((1, 2)) * keep  # the ELBO is in terms of y0
+    mse = err if self.prediction == "y0" else (lat_out - eps).square().sum((1, 2)) * keep
+    nelbo_y = 0.5 * -self.gauss.schedule.dsnr(t_y.double()).to(err.dtype) * err
+    return {"latent_mse": mse.sum() / n_keep / (self.S * self.d), "nelbo_y": nelbo_y.sum() / n_keep}
+
+# %% ../nbs/06b_coladd.ipynb #e8efc22e
+@patch
+def loss(self: CoLADD, batch: torch.Tensor, generator=None, shard=None) -> dict:
+    "Loss and named metrics on a batch `[B, L]` of clean sequences."
+    x0 = check_tokens(batch, self.process.V, name="batch", ndim=2)
+    if x0.shape[1] != self.L:
+        raise ValueError(f"batch must have shape [B, {self.L}], got {tuple(x0.shape)}")
+    x0, t, xt, corrupt, xi, t_y, eps, drop = self._loss_noise(x0, generator, shard)
+    # p_r and p_tau are training knobs: evaluation sees the clean encoder input and every latent
+    corrupt = corrupt & (self.p_r and self.training)
+    drop = drop & (self.training and self.stage == 2)
+    with torch.set_grad_enabled(self.stage == 1 and torch.is_grad_enabled()):
+        mu = self.encode(x0, corrupt[:, None] & (xt == self.process.mask_id))
+    y0 = mu + self.enc_sigma * xi
+    out = {"kl_reg": 0.5 * mu.square().sum((1, 2)).mean()}
+    nelbo_x, ce, lat_out = self._token_term(x0, xt, t, y0, t_y, eps, drop)
+    out |= {"nelbo_x": nelbo_x.mean(), "masked_ce": ce.mean()}
+    loss = (nelbo_x / self.L if self.loss_x == "nelbo" else ce).mean()
+    if self.stage == 1:
+        return {"loss": loss + self.kl_weight * out["kl_reg"], **out}
+    out |= self._latent_term(y0.detach(), t_y, eps, lat_out, drop)
+    loss = loss + (out["nelbo_y"] / (self.S * self.d) if self.loss_y == "nelbo" else out["latent_mse"])
+    return {"loss": loss, **out}
+
+# %% ../nbs/06b_coladd.ipynb #8b506434
 @torch.no_grad()
-def coladd_nll_bound(
-    self: CoLADD,
-    x0: torch.Tensor,
-    schedule: str | None = None,  # the sampling path whose bound to compute (default: the model's)
-    sigma: float
-    | None = None,  # std of the Gaussian encoder for the bound (default: enc_sigma or bound_sigma)
-    t_min: float | None = None,  # the latent decoder's time (default: bound_t_min)
+def sample_latent(
+    latent_net,
+    gauss: GaussianProcess,
+    n: int,
+    shape: tuple,
+    steps: int,
+    sampler: str = "ddim",
     generator=None,
-) -> torch.Tensor:
-    "Per-sequence upper bound (nats, float64) on -log p(x0) for one sampling path; one Monte-Carlo draw."
+    device="cpu",
+    return_trajectory=False,
+):
+    """Sequential schedule, first half: `steps` reverse steps of the latent diffusion plus noise removal ->
+    (y0, nfe, trajectory)."""
+    K = check_steps(steps, "latent_steps")
+    if sampler not in ("ddim", "ancestral"):
+        raise ValueError(f"latent sampler must be 'ddim' or 'ancestral', got {sampler!r}")
+    ts = time_grid(K)
+    y = torch.randn((n, *shape), generator=generator, device=device)
+    traj = [y] if return_trajectory else None
+    for i in range(K):
+        y0_hat = latent_net(y, ts[i].float().expand(n).to(device))
+        y = gauss.reverse_step(y, y0_hat, ts[i], ts[i + 1], sampler, generator)
+        if traj is not None:
+            traj.append(y)
+    y = latent_net(y, ts[K].float().expand(n).to(device))
+    if traj is not None:
+        traj.append(y)
+    return y, K + 1, (torch.stack(traj) if traj is not None else None)
+
+# %% ../nbs/06b_coladd.ipynb #453acf49
+@patch
+def sample(
+    self: CoLADD,
+    n: int,
+    steps: int,
+    latent_steps: int | None = None,
+    schedule: str | None = None,
+    latent_sampler: str = "ddim",
+    temperature: float = 1.0,
+    last: str = "sample",
+    return_trajectory: bool = False,
+    generator=None,
+) -> SampleResult:
+    """Draw `n` sequences with `steps` token steps; the sequential schedule spends `latent_steps` (default
+    `steps`) on y first."""
+    schedule = schedule or self.schedule
+    K_y = steps if latent_steps is None else latent_steps
+    was = self.training
+    self.eval()  # sampling never uses dropout, whatever mode the model was left in
+    try:
+        if schedule == "sequential":
+            return self._sample_sequential(
+                n, steps, K_y, latent_sampler, temperature, last, return_trajectory, generator
+            )
+        if schedule == "joint":
+            return self._sample_joint(
+                n, steps, latent_sampler, temperature, last, return_trajectory, generator
+            )
+        raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
+    finally:
+        self.train(was)
+
+# %% ../nbs/06b_coladd.ipynb #f5e99d07
+@patch
+def _sample_sequential(
+    self: CoLADD, n, steps, latent_steps, latent_sampler, temperature, last, return_trajectory, generator
+) -> SampleResult:
+    "The latent first (`latent_steps` steps of the latent denoiser), then the tokens given the clean latent."
+    if self.latent_net is None:
+        raise ValueError("this model has no latent denoiser; use schedule='joint'")
+    dev = next(self.parameters()).device
+    net = lambda y, t: self.to_y0(self.latent_net(y, t), y, t)
+    shape = (self.S, self.d)
+    y0, nfe_y, ytraj = sample_latent(
+        net, self.gauss, n, shape, latent_steps, latent_sampler, generator, dev, return_trajectory
+    )
+    zeros = torch.zeros(n, device=dev)
+    decoder = lambda x, t: self.token_net(x, y0, t, zeros)[0]  # the token decoder given the clean latent
+    kw = dict(temperature=temperature, last=last, return_trajectory=return_trajectory, generator=generator)
+    with torch.no_grad():
+        r = sample_masked(decoder, self.process, n, self.L, steps, device=dev, **kw)
+    r.nfe = {"latent": nfe_y, "token": r.nfe["token"]}
+    r.latent, r.latent_trajectory = y0, ytraj
+    return r
+
+# %% ../nbs/06b_coladd.ipynb #db7a2eb3
+@patch
+@torch.no_grad()
+def _sample_joint(
+    self: CoLADD, n, steps, latent_sampler, temperature, last, return_trajectory, generator
+) -> SampleResult:
+    "K joint steps (one call of the joint denoiser each, x and y move together) and the noise-removal call."
+    K = _validate_sampling(n, self.L, steps, temperature, last)
+    dev = next(self.parameters()).device
+    ts = time_grid(K)
+    alpha = self.process.schedule.alpha(ts)
+    x = torch.full((n, self.L), self.process.mask_id, dtype=torch.long, device=dev)
+    y = torch.randn((n, self.S, self.d), generator=generator, device=dev)
+    xtraj, ytraj = ([x], [y]) if return_trajectory else (None, None)
+    for i in range(K + 1):
+        tt = ts[min(i, K)].float().expand(n).to(dev)
+        logits, out = self.token_net(x, y, tt, tt)
+        y0_hat = self.to_y0(out, y, tt)
+        logp = subs_log_probs(logits, x, self.process, temperature)
+        if i < K:
+            x = reveal_step(x, logp, alpha[i], alpha[i + 1], self.process, generator)
+            y = self.gauss.reverse_step(y, y0_hat, ts[i], ts[i + 1], latent_sampler, generator)
+        else:
+            x, y = final_step(x, logp, self.process, last, generator), y0_hat
+        if xtraj is not None:
+            xtraj.append(x)
+            ytraj.append(y)
+    r = SampleResult(x, {"joint": K + 1}, ts, torch.stack(xtraj) if xtraj is not None else None)
+    r.latent, r.latent_trajectory = y, (torch.stack(ytraj) if ytraj is not None else None)
+    return r
+
+# %% ../nbs/06b_coladd.ipynb #da920f7c
+@patch
+def _bound_settings(self: CoLADD, schedule: str | None, sigma: float | None) -> tuple:
+    "(sampling path, encoder std) of a bound; defaults: the model's path, and enc_sigma or bound_sigma."
     schedule = schedule or self.schedule
     if sigma is None:
         sigma = self.enc_sigma if self.enc_sigma > 0 else self.bound_sigma
@@ -467,18 +439,12 @@ def coladd_nll_bound(
         raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
     if schedule == "sequential" and self.latent_net is None:
         raise ValueError("this model has no latent denoiser")
-    x0 = check_tokens(x0, self.process.V, name="x0", ndim=2)
-    was = self.training
-    self.eval()
-    try:
-        return _coladd_bound(
-            self, x0, schedule, sigma, self.bound_t_min if t_min is None else t_min, generator
-        )
-    finally:
-        self.train(was)
+    return schedule, sigma
 
 # %% ../nbs/06b_coladd.ipynb #0cd77541
-def _coladd_bound(self: CoLADD, x0, schedule, sigma, t_min, generator):
+@patch
+def _nll_bound(self: CoLADD, x0, schedule, sigma, t_min, generator):
+    "The bound of `nll_bound` with its settings resolved (the model in evaluation mode)."
     B, dev = x0.shape[0], x0.device
     y0 = self.encoder(x0)
     y0 = y0 + sigma * torch.randn(y0.shape, generator=generator, device=dev, dtype=y0.dtype)
@@ -499,10 +465,30 @@ def _coladd_bound(self: CoLADD, x0, schedule, sigma, t_min, generator):
     entropy = 0.5 * self.S * self.d * math.log(2 * math.pi * math.e * sigma**2)
     return nelbo_x + self.gauss.latent_nelbo(latent, y0, generator, t_min) - entropy
 
-
-CoLADD.nll_bound = coladd_nll_bound
+# %% ../nbs/06b_coladd.ipynb #a8fc9a96
+@patch
+@torch.no_grad()
+def nll_bound(
+    self: CoLADD,
+    x0: torch.Tensor,
+    schedule: str | None = None,  # the sampling path whose bound to compute (default: the model's)
+    sigma: float | None = None,  # the Gaussian encoder's std (default: enc_sigma or bound_sigma)
+    t_min: float | None = None,  # the latent decoder's time (default: bound_t_min)
+    generator=None,
+) -> torch.Tensor:
+    "Per-sequence upper bound (nats, float64) on -log p(x0) for one sampling path; one Monte-Carlo draw."
+    schedule, sigma = self._bound_settings(schedule, sigma)
+    x0 = check_tokens(x0, self.process.V, name="x0", ndim=2)
+    t_min = self.bound_t_min if t_min is None else t_min
+    was = self.training
+    self.eval()
+    try:
+        return self._nll_bound(x0, schedule, sigma, t_min, generator)
+    finally:
+        self.train(was)
 
 # %% ../nbs/06b_coladd.ipynb #7e4f9c01
+@patch
 @torch.no_grad()
 def fit_bound(
     self: CoLADD,
@@ -525,9 +511,6 @@ def fit_bound(
     self.bound_t_min = best[1]
     return res
 
-
-CoLADD.fit_bound = fit_bound
-
 # %% ../nbs/06b_coladd.ipynb #12ed2fea
 class MixtureOracle:
     """Exact networks of a component model: k ~ w; tokens independent given k (laws A[k, L, V]); y0 | k ~
@@ -549,48 +532,71 @@ class MixtureOracle:
         "log p(x0) of the model, `[B]`."
         return torch.logsumexp(self.logw + self._loglik_tokens(x0), -1)
 
-    def _loglik_tokens(self, x_t):
-        "log p(visible tokens of x_t | k), `[B, K]` (masking is independent of the values)."
-        vis = x_t != self.mask_id
-        lp = self.logA[:, torch.arange(x_t.shape[1]), x_t.clamp(max=self.logA.shape[-1] - 1)]  # [K, B, L]
-        return torch.where(vis, lp, 0.0).sum(-1).T
+# %% ../nbs/06b_coladd.ipynb #8bc83268
+@patch
+def _loglik_tokens(self: MixtureOracle, x_t):
+    "log p(visible tokens of x_t | k), `[B, K]` (masking is independent of the values)."
+    vis = x_t != self.mask_id
+    lp = self.logA[:, torch.arange(x_t.shape[1]), x_t.clamp(max=self.logA.shape[-1] - 1)]  # [K, B, L]
+    return torch.where(vis, lp, 0.0).sum(-1).T
 
-    def _latent_terms(self, y, t):
-        """(log N(y; a e_k, (a^2 s^2 + sb^2) I) `[B, K]`, E[y0 | y, k] `[B, K, S, d]`); t = 0 means a clean
-        latent."""
-        a, sb = self.gauss._ab(t.double(), y.double())
-        clean = (t == 0).reshape(-1, 1, 1, 1)  # the sequential decoder's y0 is exact, not y at t=0
-        a = torch.where(clean, 1.0, a.reshape(-1, 1, 1, 1))
-        sb = torch.where(clean, 0.0, sb.reshape(-1, 1, 1, 1))
-        var = a**2 * self.sigma**2 + sb**2
-        diff = y.double()[:, None] - a * self.e[None]
-        loglik = (-0.5 * diff.square() / var - 0.5 * torch.log(2 * math.pi * var)).flatten(2).sum(-1)
-        return loglik, self.e[None] + a * self.sigma**2 / var * diff
+# %% ../nbs/06b_coladd.ipynb #9728f9de
+@patch
+def _latent_terms(self: MixtureOracle, y, t):
+    """(log N(y; a e_k, (a^2 s^2 + sb^2) I) `[B, K]`, E[y0 | y, k] `[B, K, S, d]`); t = 0 means a clean
+    latent."""
+    a, sb = self.gauss._ab(t.double(), y.double())
+    clean = (t == 0).reshape(-1, 1, 1, 1)  # the sequential decoder's y0 is exact, not y at t=0
+    a = torch.where(clean, 1.0, a.reshape(-1, 1, 1, 1))
+    sb = torch.where(clean, 0.0, sb.reshape(-1, 1, 1, 1))
+    var = a**2 * self.sigma**2 + sb**2
+    diff = y.double()[:, None] - a * self.e[None]
+    loglik = (-0.5 * diff.square() / var - 0.5 * torch.log(2 * math.pi * var)).flatten(2).sum(-1)
+    return loglik, self.e[None] + a * self.sigma**2 / var * diff
 
-    def posterior_k(self, x_t, y, t):
-        "p(k | visible tokens, latent y at time t), `[B, K]` (x_t None: no tokens seen)."
-        loglik_y, _ = self._latent_terms(y, t)
-        logits = self.logw + loglik_y + (self._loglik_tokens(x_t) if x_t is not None else 0)
-        return logits.softmax(-1)
+# %% ../nbs/06b_coladd.ipynb #e1b5e733
+@patch
+def posterior_k(self: MixtureOracle, x_t, y, t):
+    "p(k | visible tokens, latent y at time t), `[B, K]` (x_t None: no tokens seen)."
+    loglik_y, _ = self._latent_terms(y, t)
+    logits = self.logw + loglik_y + (self._loglik_tokens(x_t) if x_t is not None else 0)
+    return logits.softmax(-1)
 
-    def joint(self, x_t, y, t_x, t_y):
-        "The joint denoiser: (token log-probabilities [B,L,V], E[y0 | x_t, y] [B,S,d])."
-        pk = self.posterior_k(x_t, y, t_y)
-        _, means = self._latent_terms(y, t_y)
-        tokens = torch.einsum("bk,klv->blv", pk, self.logA.exp()).log()
-        return tokens.float(), torch.einsum("bk,bksd->bsd", pk, means).float()
+# %% ../nbs/06b_coladd.ipynb #ddd43d39
+@patch
+def joint(self: MixtureOracle, x_t, y, t_x, t_y):
+    "The joint denoiser: (token log-probabilities [B,L,V], E[y0 | x_t, y] [B,S,d])."
+    pk = self.posterior_k(x_t, y, t_y)
+    _, means = self._latent_terms(y, t_y)
+    tokens = torch.einsum("bk,klv->blv", pk, self.logA.exp()).log()
+    return tokens.float(), torch.einsum("bk,bksd->bsd", pk, means).float()
 
-    def latent(self, y, t):
-        "The latent denoiser: E[y0 | y_t] with no tokens seen."
-        _, means = self._latent_terms(y, t)
-        return torch.einsum("bk,bksd->bsd", self.posterior_k(None, y, t), means).float()
+# %% ../nbs/06b_coladd.ipynb #7723c5e0
+@patch
+def latent(self: MixtureOracle, y, t):
+    "The latent denoiser: E[y0 | y_t] with no tokens seen."
+    _, means = self._latent_terms(y, t)
+    return torch.einsum("bk,bksd->bsd", self.posterior_k(None, y, t), means).float()
 
-    def encoder(self, x0):
-        "The centre of the component that generated x0 (the components' token supports must not overlap)."
-        post = (self.logw + self._loglik_tokens(x0)).softmax(-1)
-        if (post.max(-1).values < 1 - 1e-9).any():
-            raise ValueError("x0 does not determine its component: supports overlap")
-        return self.e[post.argmax(-1)].float()
+# %% ../nbs/06b_coladd.ipynb #a4286206
+@patch
+def encoder(self: MixtureOracle, x0):
+    "The centre of the component that generated x0 (the components' token supports must not overlap)."
+    post = (self.logw + self._loglik_tokens(x0)).softmax(-1)
+    if (post.max(-1).values < 1 - 1e-9).any():
+        raise ValueError("x0 does not determine its component: supports overlap")
+    return self.e[post.argmax(-1)].float()
+
+# %% ../nbs/06b_coladd.ipynb #0a24a597
+def _two_token_laws_given(model: CoLADD, y0: torch.Tensor, Ks: list, time_free: bool) -> dict:
+    "{K: law [V, V]} of the token sampler on two tokens, exact given each latent of `y0` [k, S, d], averaged."
+    k = len(y0)
+    rows = lambda b: y0.repeat_interleave(b // k, 0)  # condition-major batches of states
+    den = lambda x, t: model.token_net(x, rows(len(x)), t, torch.zeros_like(t))[0]
+    if time_free:  # query once, reuse for every K
+        cache = {}
+        den = (lambda f: lambda x, t: cache["p"] if "p" in cache else cache.setdefault("p", f(x, t)))(den)
+    return {K: two_token_law(den, model.process, K, n_cond=k, time_free=time_free) for K in Ks}
 
 # %% ../nbs/06b_coladd.ipynb #47959315
 @torch.no_grad()
@@ -605,31 +611,18 @@ def coladd_sequential_law(
 ):
     """Law `[V, V]` of the sequential sampler on two tokens (a dict {K: law} if `steps` is a list): exact
     given each latent, averaged over latents."""
-    from ladd_nb.masked import two_token_law
-
     Ks = [steps] if isinstance(steps, int) else list(steps)
-    time_free = not getattr(
-        model.token_net, "x_time_cond", False
-    )  # t_y = 0 and a time-free token side: one query per latent
+    # t_y = 0 and a time-free token side: one query per latent
+    time_free = not getattr(model.token_net, "x_time_cond", False)
+    latent = lambda y, t: model.to_y0(model.latent_net(y, t), y, t)
     laws = {K: 0 for K in Ks}
     for c in range(0, n_latents, chunk):
         k = min(chunk, n_latents - c)
         y0, _, _ = sample_latent(
-            lambda y, t: model.to_y0(model.latent_net(y, t), y, t),
-            model.gauss,
-            k,
-            (model.S, model.d),
-            latent_steps,
-            latent_sampler,
-            generator,
+            latent, model.gauss, k, (model.S, model.d), latent_steps, latent_sampler, generator
         )
-        rows = lambda b: y0.repeat_interleave(b // k, 0)  # condition-major batches of states
-        den = lambda x, t: model.token_net(x, rows(len(x)), t, torch.zeros_like(t))[0]
-        if time_free:  # query once, reuse for every K
-            cache = {}
-            den = (lambda f: lambda x, t: cache["p"] if "p" in cache else cache.setdefault("p", f(x, t)))(den)
-        for K in Ks:
-            laws[K] = laws[K] + two_token_law(den, model.process, K, n_cond=k, time_free=time_free) * k
+        given = _two_token_laws_given(model, y0, Ks, time_free)
+        laws = {K: laws[K] + given[K] * k for K in Ks}
     laws = {K: l / n_latents for K, l in laws.items()}
     return laws[Ks[0]] if isinstance(steps, int) else laws
 
@@ -665,11 +658,7 @@ def rb_two_token_law(
         active &= ~done
         x[rev] = sample_categorical(p[rev], generator=generator)
         if i < K:
-            y = (
-                gauss.ddim_step(y, y0_hat, ts[i], ts[i + 1])
-                if latent_sampler == "ddim"
-                else gauss.ancestral_step(y, y0_hat, ts[i], ts[i + 1], generator)
-            )
+            y = gauss.reverse_step(y, y0_hat, ts[i], ts[i + 1], latent_sampler, generator)
     return law / n
 
 # %% ../nbs/06b_coladd.ipynb #d5293332
@@ -681,39 +670,33 @@ class DiTEncoder(nn.Module):
 
     def __init__(self, vocab_size: int, n_slots: int, latent_dim: int, size="tiny", normalize: bool = False):
         super().__init__()
-        self.V, self.S, self.d, self.cfg, self.normalize = (
-            vocab_size,
-            n_slots,
-            latent_dim,
-            get_size(size),
-            normalize,
-        )
+        self.V, self.S, self.d = vocab_size, n_slots, latent_dim
+        self.cfg, self.normalize = get_size(size), normalize
         H, C = self.cfg.dim, self.cfg.cond_dim
-        self.emb, self.cond = (
-            nn.Embedding(vocab_size + 1, H),
-            nn.Parameter(torch.zeros(C)),
-        )  # + mask (for p_r)
+        self.emb = nn.Embedding(vocab_size + 1, H)  # + mask (for p_r)
+        self.cond = nn.Parameter(torch.zeros(C))
         self.blocks = nn.ModuleList(DiTBlock(H, self.cfg.heads, C) for _ in range(self.cfg.depth))
         self.head = FinalLayer(H, C, latent_dim)
         nn.init.xavier_uniform_(self.head.lin.weight)  # as in LADD: not zero
 
-    def forward(
-        self, x0, pad_mask=None, zero=None
-    ):  # [B, L] inputs to hide by zeroing their embeddings (p_r as in the LADD code)
-        check_tokens(x0, self.V, self.V, "x0", ndim=2)
-        if x0.shape[1] < self.S:
-            raise ValueError(f"sequences of length {x0.shape[1]} are shorter than the {self.S} latent slots")
-        c = self.cond.expand(len(x0), -1)
-        cos, sin = rotary_cos_sin(x0.shape[1], self.cfg.dim // self.cfg.heads, x0.device)
-        h = self.emb(x0)
-        if zero is not None:
-            h = h.masked_fill(zero[..., None], 0.0)
-        for b in self.blocks:
-            h = b(h, c, cos, sin, pad_mask)
-        y = self.head(h[:, -self.S :], c)
-        if zero is not None:
-            y = y.masked_fill(zero[:, -self.S :, None], 0.0)  # a hidden read-out position: slot zeroed
-        return F.normalize(y, dim=-1) if self.normalize else y
+# %% ../nbs/06b_coladd.ipynb #0ffa0fb7
+@patch
+def forward(self: DiTEncoder, x0, pad_mask=None, zero=None):
+    "Slots `[B,S,d]` of `x0[B,L]`; `zero[B,L]`: inputs hidden by zeroing their embeddings (p_r as in LADD)."
+    check_tokens(x0, self.V, self.V, "x0", ndim=2)
+    if x0.shape[1] < self.S:
+        raise ValueError(f"sequences of length {x0.shape[1]} are shorter than the {self.S} latent slots")
+    c = self.cond.expand(len(x0), -1)
+    cos, sin = rotary_cos_sin(x0.shape[1], self.cfg.dim // self.cfg.heads, x0.device)
+    h = self.emb(x0)
+    if zero is not None:
+        h = h.masked_fill(zero[..., None], 0.0)
+    for b in self.blocks:
+        h = b(h, c, cos, sin, pad_mask)
+    y = self.head(h[:, -self.S :], c)
+    if zero is not None:
+        y = y.masked_fill(zero[:, -self.S :, None], 0.0)  # a hidden read-out position: slot zeroed
+    return F.normalize(y, dim=-1) if self.normalize else y
 
 # %% ../nbs/06b_coladd.ipynb #de569956
 def chunk_mean_pool(h: torch.Tensor, valid: torch.Tensor, n_slots: int) -> torch.Tensor:
@@ -721,9 +704,8 @@ def chunk_mean_pool(h: torch.Tensor, valid: torch.Tensor, n_slots: int) -> torch
     fewer than S)."""
     rank = valid.long().cumsum(1) - 1  # rank of each valid token
     L_eff = valid.sum(1, keepdim=True)
-    slot = torch.where(
-        valid, rank * n_slots // L_eff.clamp(min=1), torch.full_like(rank, n_slots)
-    )  # invalid -> spare bin
+    # invalid positions go to a spare bin
+    slot = torch.where(valid, rank * n_slots // L_eff.clamp(min=1), torch.full_like(rank, n_slots))
     onehot = F.one_hot(slot, n_slots + 1)[..., :n_slots].to(h.dtype)  # [B, L, S]
     sums = torch.einsum("bls,blh->bsh", onehot, h)
     out = sums / onehot.sum(1)[..., None].clamp(min=1)
@@ -762,9 +744,8 @@ def _chunks_eos(h, valid, n_slots):
     slot S."""
     if n_slots < 2:
         raise ValueError("pooling='chunks_eos' needs n_slots >= 2 (chunks plus the EOS slot)")
-    last = (
-        valid.long().cumsum(1) == valid.sum(1, keepdim=True)
-    ) & valid  # the last valid position of each row
+    # the last valid position of each row
+    last = (valid.long().cumsum(1) == valid.sum(1, keepdim=True)) & valid
     eos = (h * last[..., None].to(h.dtype)).sum(1, keepdim=True)
     out = torch.cat([chunk_mean_pool(h, valid & ~last, n_slots - 1), eos], 1)
     enough = valid.sum(1) >= n_slots  # as the LADD code: too short -> zeros
@@ -797,20 +778,21 @@ class PretrainedSlotEncoder(nn.Module):
         self.model.eval()
         return self  # stays frozen, no dropout
 
-    @torch.no_grad()
-    def forward(self, x0, zero=None):
-        valid = torch.ones_like(x0, dtype=torch.bool) if self.pad_id is None else x0 != self.pad_id
-        ids = torch.where(
-            x0 == self.mask_id, self.model_mask_id, x0
-        )  # our mask -> the encoder's [MASK] (p_r)
-        emb = self.model.get_input_embeddings()(ids)
-        if zero is not None:
-            emb = emb.masked_fill(zero[..., None], 0.0)  # p_r as LADD: zeroed input embeddings
-        h = self.model(inputs_embeds=emb, attention_mask=valid.long()).last_hidden_state
-        y = pool_slots(h, valid, self.S, self.pooling)[..., : self.d]
-        if zero is not None and self.pooling == "last_layer":
-            y = y.masked_fill(zero[..., None], 0.0)
-        return F.normalize(y, dim=-1) if self.normalize else y
+# %% ../nbs/06b_coladd.ipynb #d4a793ae
+@patch
+@torch.no_grad()
+def forward(self: PretrainedSlotEncoder, x0, zero=None):
+    "Slots `[B,S,d]` of the clean tokens `x0`; `zero`: inputs hidden by zeroing their embeddings (p_r)."
+    valid = torch.ones_like(x0, dtype=torch.bool) if self.pad_id is None else x0 != self.pad_id
+    ids = torch.where(x0 == self.mask_id, self.model_mask_id, x0)  # our mask -> the encoder's [MASK] (p_r)
+    emb = self.model.get_input_embeddings()(ids)
+    if zero is not None:
+        emb = emb.masked_fill(zero[..., None], 0.0)  # p_r as LADD: zeroed input embeddings
+    h = self.model(inputs_embeds=emb, attention_mask=valid.long()).last_hidden_state
+    y = pool_slots(h, valid, self.S, self.pooling)[..., : self.d]
+    if zero is not None and self.pooling == "last_layer":
+        y = y.masked_fill(zero[..., None], 0.0)
+    return F.normalize(y, dim=-1) if self.normalize else y
 
 # %% ../nbs/06b_coladd.ipynb #1581e7d6
 def _without_progress_bars(load: Callable):

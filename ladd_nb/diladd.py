@@ -12,32 +12,30 @@ from typing import Callable
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from ladd_nb.core import (
-    check_positive_int,
-    check_steps,
-    check_tokens,
-    make_generator,
-    shard_slice,
-    sample_categorical,
-)
+from fastcore.basics import patch
+from .core import check_positive_int, check_steps, check_tokens, make_generator
+from .core import shard_slice, sample_categorical
 from .schedules import time_grid, low_discrepancy_times
-from ladd_nb.masked import (
-    token_losses,
-    MaskedProcess,
-    SampleResult,
-    subs_log_probs,
-    reveal_step,
-    final_step,
-    sample_masked,
-    _validate_sampling,
-)
+from .masked import token_losses, MaskedProcess, SampleResult, subs_log_probs
+from .masked import reveal_step, final_step, sample_masked, _validate_sampling
 from .vq import VectorQuantizer
 
 # %% auto #0
-__all__ = ['DiLADD', 'diladd_loss', 'sample_codes', 'sample_diladd', 'diladd_sample', 'TableJointDenoiser', 'diladd_nll_bound',
-           'diladd_model_bound', 'exact_diladd_law']
+__all__ = ['DiLADD', 'all_masked', 'channel_step', 'sample_codes', 'sample_sequential', 'sample_joint', 'sample_diladd',
+           'TableJointDenoiser', 'diladd_nll_bound', 'step_reveal_prob', 'toy_states', 'law_step', 'step_plan',
+           'exact_diladd_law']
 
 # %% ../nbs/07b_diladd.ipynb #8ec539f9
+def _check_diladd_args(loss_x, loss_y, p_enc_mask, stage1):
+    "Raise a ValueError for options of `DiLADD` out of their range."
+    if loss_x not in ("ce", "nelbo") or loss_y not in ("ce", "nelbo"):
+        raise ValueError(f"loss_x and loss_y must be 'ce' or 'nelbo'; got {loss_x!r}, {loss_y!r}")
+    if not 0 <= p_enc_mask < 1:
+        raise ValueError(f"p_enc_mask must be in [0, 1), got {p_enc_mask!r}")
+    if stage1 not in ("clean", "noisy"):
+        raise ValueError(f"stage1 must be 'clean' or 'noisy', got {stage1!r}")
+
+# %% ../nbs/07b_diladd.ipynb #e4add270
 class DiLADD(nn.Module):
     """Di-LADD: masked tokens plus masked VQ codes, one joint network; `loss(batch)` and `sample(n, steps,
     ...)`."""
@@ -58,118 +56,131 @@ class DiLADD(nn.Module):
         loss_y: str = "ce",  # "ce" (unweighted masked CE) or "nelbo" (ELBO-weighted)
         p_enc_mask: float = 0.0,  # probability of masking each encoder input token (training only)
         stage1_steps: int = 0,  # optimiser steps of stage 1 (0: start in stage 2)
-        stage1: str = "clean",
-    ):  # stage 1 decoder input: "clean" codes or codes masked at t_y (LADD)
+        stage1: str = "clean",  # stage 1 decoder input: "clean" codes or codes masked at t_y (LADD)
+    ):
         super().__init__()
-        if loss_x not in ("ce", "nelbo") or loss_y not in ("ce", "nelbo"):
-            raise ValueError(f"loss_x and loss_y must be 'ce' or 'nelbo'; got {loss_x!r}, {loss_y!r}")
-        if not 0 <= p_enc_mask < 1:
-            raise ValueError(f"p_enc_mask must be in [0, 1), got {p_enc_mask!r}")
-        if stage1 not in ("clean", "noisy"):
-            raise ValueError(f"stage1 must be 'clean' or 'noisy', got {stage1!r}")
+        _check_diladd_args(loss_x, loss_y, p_enc_mask, stage1)
         self.encoder, self.vq, self.net = encoder, vq, net
         self.z_mask = nn.Parameter(torch.zeros(vq.dim))  # input vector of a masked code slot
-        self.process, self.code_process = (
-            MaskedProcess(vocab_size, mask_schedule),
-            MaskedProcess(vq.n_codes, code_schedule),
-        )
-        self.L, self.S, self.C = (
-            check_positive_int(seq_len, "seq_len"),
-            check_positive_int(n_slots, "n_slots"),
-            vq.n_codes,
-        )
-        self.loss_x, self.loss_y, self.p_enc_mask, self.stage1_steps = (
-            loss_x,
-            loss_y,
-            p_enc_mask,
-            stage1_steps,
-        )
-        self.stage1 = stage1
+        self.process = MaskedProcess(vocab_size, mask_schedule)
+        self.code_process = MaskedProcess(vq.n_codes, code_schedule)
+        self.L = check_positive_int(seq_len, "seq_len")
+        self.S = check_positive_int(n_slots, "n_slots")
+        self.C = vq.n_codes
+        self.loss_x, self.loss_y, self.p_enc_mask = loss_x, loss_y, p_enc_mask
+        self.stage1_steps, self.stage1 = stage1_steps, stage1
         self.set_step(0)
 
-    def set_step(self, step: int):
-        """Called by the trainer before each step: stage 1 for the first `stage1_steps`, then stage 2 (encoder
-        and codebook frozen)."""
-        self.stage = 1 if step < self.stage1_steps else 2
-        self.encoder.requires_grad_(self.stage == 1)
-        self.vq.frozen = self.stage == 2
+# %% ../nbs/07b_diladd.ipynb #20d15e9b
+@patch
+def set_step(self: DiLADD, step: int):
+    """Called by the trainer before each step: stage 1 for the first `stage1_steps`, then stage 2 (encoder and
+    codebook frozen)."""
+    self.stage = 1 if step < self.stage1_steps else 2
+    self.encoder.requires_grad_(self.stage == 1)
+    self.vq.frozen = self.stage == 2
 
-    def embed_codes(self, y_t: torch.Tensor) -> torch.Tensor:
-        "Network input `[B,S,d]` of codes `y_t[B,S]`: the codebook vector, or `z_mask` where masked."
-        check_tokens(y_t, self.C, self.code_process.mask_id, "y_t", ndim=2)
-        masked = y_t == self.code_process.mask_id
-        z = self.vq.lookup(y_t.masked_fill(masked, 0))
-        return torch.where(masked[..., None], self.z_mask.to(z.dtype), z)
+# %% ../nbs/07b_diladd.ipynb #35e0b575
+@patch
+def embed_codes(self: DiLADD, y_t: torch.Tensor) -> torch.Tensor:
+    "Network input `[B,S,d]` of codes `y_t[B,S]`: the codebook vector, or `z_mask` where masked."
+    check_tokens(y_t, self.C, self.code_process.mask_id, "y_t", ndim=2)
+    masked = y_t == self.code_process.mask_id
+    z = self.vq.lookup(y_t.masked_fill(masked, 0))
+    return torch.where(masked[..., None], self.z_mask.to(z.dtype), z)
 
-    def denoise(self, x_t, y_t, t_x, t_y):
-        "(token logits, code logits) given tokens `x_t[B,L]` and codes `y_t[B,S]` (mask ids allowed in both)."
-        return self.net(x_t, self.embed_codes(y_t), t_x, t_y)
+# %% ../nbs/07b_diladd.ipynb #1d59f35d
+@patch
+def denoise(self: DiLADD, x_t, y_t, t_x, t_y):
+    "(token logits, code logits) given tokens `x_t[B,L]` and codes `y_t[B,S]` (mask ids allowed in both)."
+    return self.net(x_t, self.embed_codes(y_t), t_x, t_y)
 
-    @torch.no_grad()
-    def encode(self, x0: torch.Tensor) -> torch.Tensor:
-        "The codes `[B,S]` of clean sequences (no codebook update)."
-        return self.vq.quantize(self.encoder(x0))
+# %% ../nbs/07b_diladd.ipynb #352cbc57
+@patch
+@torch.no_grad()
+def encode(self: DiLADD, x0: torch.Tensor) -> torch.Tensor:
+    "The codes `[B,S]` of clean sequences (no codebook update)."
+    return self.vq.quantize(self.encoder(x0))
 
 # %% ../nbs/07b_diladd.ipynb #037b2cf2
-def diladd_loss(self: DiLADD, batch: torch.Tensor, generator=None, shard=None) -> dict:
-    "Loss and named metrics on a batch `[B, L]` of clean sequences."
-    x0 = check_tokens(batch, self.process.V, name="batch", ndim=2)
-    B, dev = x0.shape[0], x0.device
-    if x0.shape[1] != self.L:
-        raise ValueError(f"batch must have shape [B, {self.L}], got {tuple(x0.shape)}")
-    m, eps = self.process.mask_id, self.process.schedule.eps
-    # --- all randomness for the whole batch, then this process's shard ---
+@patch
+def draw_noise(self: DiLADD, x0: torch.Tensor, generator=None) -> tuple:
+    """The randomness of a batch `x0[B, L]`: (t_x, x_t, t_y, u_y, enc_mask); t_y is independent of t_x, the
+    code masks u_y < gamma(t_y) are applied once the codes are known."""
+    B, dev, eps = x0.shape[0], x0.device, self.process.schedule.eps
     t_x = low_discrepancy_times(B, eps=eps, generator=generator, device=dev)
     x_t = self.process.q_sample(x0, t_x, generator=generator)
-    t_y = low_discrepancy_times(B, eps=eps, generator=generator, device=dev)[
-        torch.randperm(B, generator=generator).to(dev)
-    ]  # independent of t_x
+    t_y = low_discrepancy_times(B, eps=eps, generator=generator, device=dev)
+    t_y = t_y[torch.randperm(B, generator=generator).to(dev)]  # independent of t_x
     u_y = torch.rand(
         B, self.S, generator=generator, device=dev
     )  # code masks, applied once the codes are known
     enc_mask = torch.rand(B, self.L, generator=generator, device=dev) < self.p_enc_mask
-    if shard is not None:
-        sl = shard_slice(B, *shard)
-        x0, t_x, x_t, t_y, u_y, enc_mask = (z[sl] for z in (x0, t_x, x_t, t_y, u_y, enc_mask))
-    enc_mask = enc_mask & self.training  # input masking is a training knob: evaluation encodes x0 itself
-    code_masked = u_y >= self.code_process.schedule.alpha(t_y.double()).to(u_y.dtype)[:, None]
-    # --- encoder and quantiser ---
-    with torch.set_grad_enabled(self.stage == 1 and torch.is_grad_enabled()):
-        vq = self.vq(self.encoder(torch.where(enc_mask, m, x0)))
-    out = {"commit": vq.commit_loss, "perplexity": vq.perplexity, "code_usage": vq.usage}
-    if (
-        self.stage == 1
-    ):  # autoencoder: clean quantised vectors at t_y = 0, or (stage1="noisy") codes masked at t_y
-        noisy = self.stage1 == "noisy"
-        z = torch.where(code_masked[..., None], self.z_mask.to(vq.z_q.dtype), vq.z_q) if noisy else vq.z_q
-        logits_x, _ = self.net(x_t, z, t_x, t_y if noisy else torch.zeros_like(t_x))
-        nelbo_x, ce_x = token_losses(logits_x, x0, x_t, t_x, self.process)
-        loss = (nelbo_x / self.L if self.loss_x == "nelbo" else ce_x).mean() + vq.commit_loss
-        return {"loss": loss, "nelbo_x": nelbo_x.mean(), "masked_ce": ce_x.mean(), **out}
+    return t_x, x_t, t_y, u_y, enc_mask
+
+# %% ../nbs/07b_diladd.ipynb #571d7307
+@patch
+def stage1_loss(self: DiLADD, x0, x_t, t_x, t_y, code_masked, vq) -> dict:
+    """Stage 1, an autoencoder: the decoder reads the clean quantised vectors at t_y = 0, or (stage1="noisy")
+    the codes masked at t_y; the commitment loss is added."""
+    noisy = self.stage1 == "noisy"
+    z = torch.where(code_masked[..., None], self.z_mask.to(vq.z_q.dtype), vq.z_q) if noisy else vq.z_q
+    logits_x, _ = self.net(x_t, z, t_x, t_y if noisy else torch.zeros_like(t_x))
+    nelbo_x, ce_x = token_losses(logits_x, x0, x_t, t_x, self.process)
+    loss = (nelbo_x / self.L if self.loss_x == "nelbo" else ce_x).mean() + vq.commit_loss
+    return {"loss": loss, "nelbo_x": nelbo_x.mean(), "masked_ce": ce_x.mean()}
+
+# %% ../nbs/07b_diladd.ipynb #4337fdf2
+@patch
+def stage2_loss(self: DiLADD, x0, x_t, t_x, t_y, code_masked, vq) -> dict:
+    "Stage 2: tokens masked at t_x and codes masked at t_y through the one network, a loss per channel."
     y0 = vq.codes
     y_t = torch.where(code_masked, self.code_process.mask_id, y0)
     logits_x, logits_y = self.denoise(x_t, y_t, t_x, t_y)
     nelbo_x, ce_x = token_losses(logits_x, x0, x_t, t_x, self.process)
     nelbo_y, ce_y = token_losses(logits_y, y0, y_t, t_y, self.code_process)
-    loss = (nelbo_x / self.L if self.loss_x == "nelbo" else ce_x).mean() + (
-        nelbo_y / self.S if self.loss_y == "nelbo" else ce_y
-    ).mean()
-    # no sum of the two: at independent times it is the bound of no sampling path (see `nll_bound`)
-    return {
-        "loss": loss,
-        "nelbo_x": nelbo_x.mean(),
-        "masked_ce": ce_x.mean(),
-        "nelbo_y": nelbo_y.mean(),
-        "code_ce": ce_y.mean(),
-        **out,
-    }
+    loss_x = (nelbo_x / self.L if self.loss_x == "nelbo" else ce_x).mean()
+    loss_y = (nelbo_y / self.S if self.loss_y == "nelbo" else ce_y).mean()
+    # no sum of the two NELBOs: at independent times it is the bound of no sampling path (see `nll_bound`)
+    nelbos = {"nelbo_x": nelbo_x.mean(), "masked_ce": ce_x.mean(), "nelbo_y": nelbo_y.mean()}
+    return {"loss": loss_x + loss_y, **nelbos, "code_ce": ce_y.mean()}
 
-
-DiLADD.loss = diladd_loss
+# %% ../nbs/07b_diladd.ipynb #773ac93e
+@patch
+def loss(self: DiLADD, batch: torch.Tensor, generator=None, shard=None) -> dict:
+    "Loss and named metrics on a batch `[B, L]` of clean sequences."
+    x0 = check_tokens(batch, self.process.V, name="batch", ndim=2)
+    if x0.shape[1] != self.L:
+        raise ValueError(f"batch must have shape [B, {self.L}], got {tuple(x0.shape)}")
+    noise = self.draw_noise(x0, generator)  # all randomness for the whole batch, then this process's shard
+    if shard is not None:
+        sl = shard_slice(len(x0), *shard)
+        x0, noise = x0[sl], [z[sl] for z in noise]
+    t_x, x_t, t_y, u_y, enc_mask = noise
+    enc_mask = enc_mask & self.training  # input masking is a training knob: evaluation encodes x0 itself
+    code_masked = u_y >= self.code_process.schedule.alpha(t_y.double()).to(u_y.dtype)[:, None]
+    with torch.set_grad_enabled(self.stage == 1 and torch.is_grad_enabled()):
+        vq = self.vq(self.encoder(torch.where(enc_mask, self.process.mask_id, x0)))
+    stage_loss = self.stage1_loss if self.stage == 1 else self.stage2_loss
+    out = stage_loss(x0, x_t, t_x, t_y, code_masked, vq)
+    return out | {"commit": vq.commit_loss, "perplexity": vq.perplexity, "code_usage": vq.usage}
 
 # %% ../nbs/07b_diladd.ipynb #245f8184
 def _validate_codes(latent_steps):
     return check_steps(latent_steps, "latent_steps")
+
+# %% ../nbs/07b_diladd.ipynb #aaa80a27
+def all_masked(n: int, length: int, mask_id: int, device="cpu") -> torch.Tensor:
+    "`n` rows of `length` mask ids: where every sampler starts."
+    return torch.full((n, length), mask_id, dtype=torch.long, device=device)
+
+# %% ../nbs/07b_diladd.ipynb #9e1331c5
+def channel_step(z, logp, a, i: int, K: int, process: MaskedProcess, last="sample", generator=None):
+    """Step `i` of `K + 1` on one channel: reveal from keep-probability `a[i]` to `a[i + 1]`, or (i = K) the
+    noise-removal call, which fills every position still masked."""
+    if i < K:
+        return reveal_step(z, logp, a[i], a[i + 1], process, generator)
+    return final_step(z, logp, process, last, generator)
 
 # %% ../nbs/07b_diladd.ipynb #1d4bf852
 @torch.no_grad()
@@ -191,23 +202,81 @@ def sample_codes(
     K = _validate_codes(steps)
     ts = time_grid(K)
     gamma = code_process.schedule.alpha(ts)
-    x = torch.full((n, seq_len), token_mask_id, dtype=torch.long, device=device)
-    y = torch.full((n, n_slots), code_process.mask_id, dtype=torch.long, device=device)
+    x = all_masked(n, seq_len, token_mask_id, device)
+    y = all_masked(n, n_slots, code_process.mask_id, device)
     ones, traj = torch.ones(n, device=device), ([y] if return_trajectory else None)
     for i in range(K + 1):
         _, logits_y = denoise(x, y, ones, ts[min(i, K)].float().expand(n).to(device))
         logp = subs_log_probs(logits_y, y, code_process, temperature)
-        y = (
-            reveal_step(y, logp, gamma[i], gamma[i + 1], code_process, generator)
-            if i < K
-            else final_step(y, logp, code_process, "sample", generator)
-        )
+        y = channel_step(y, logp, gamma, i, K, code_process, "sample", generator)
         if traj is not None:
             traj.append(y)
     return y, K + 1, (torch.stack(traj) if traj is not None else None)
 
 # %% ../nbs/07b_diladd.ipynb #7143a5d3
 @torch.no_grad()
+def sample_sequential(
+    denoise: Callable,
+    process: MaskedProcess,
+    code_process: MaskedProcess,
+    n: int,
+    seq_len: int,
+    n_slots: int,
+    K: int,  # token steps
+    Ky: int,  # code steps
+    temperature: float = 1.0,
+    last: str = "sample",
+    return_trajectory: bool = False,
+    generator=None,
+    device="cpu",
+) -> SampleResult:
+    "The sequential schedule: `Ky` code steps with every token masked, then `K` token steps given the codes."
+    opts = dict(temperature=temperature, return_trajectory=return_trajectory, generator=generator)
+    y0, nfe_y, ytraj = sample_codes(denoise, code_process, n, seq_len, n_slots, Ky, process.mask_id, **opts)
+    zeros = torch.zeros(n, device=device)
+    tokens_given_codes = lambda x, t: denoise(x, y0, t, zeros)[0]
+    r = sample_masked(tokens_given_codes, process, n, seq_len, K, last=last, device=device, **opts)
+    r.nfe = {"latent": nfe_y, "token": r.nfe["token"]}
+    r.latent, r.latent_trajectory = y0, ytraj
+    return r
+
+# %% ../nbs/07b_diladd.ipynb #ceb03810
+@torch.no_grad()
+def sample_joint(
+    denoise: Callable,
+    process: MaskedProcess,
+    code_process: MaskedProcess,
+    n: int,
+    seq_len: int,
+    n_slots: int,
+    K: int,  # joint steps
+    temperature: float = 1.0,
+    last: str = "sample",
+    return_trajectory: bool = False,
+    generator=None,
+    device="cpu",
+) -> SampleResult:
+    "The joint schedule: `K` steps, each one network call that reveals tokens and codes on one clock."
+    ts = time_grid(K)
+    alpha, gamma = process.schedule.alpha(ts), code_process.schedule.alpha(ts)
+    x = all_masked(n, seq_len, process.mask_id, device)
+    y = all_masked(n, n_slots, code_process.mask_id, device)
+    xtraj, ytraj = ([x], [y]) if return_trajectory else (None, None)
+    for i in range(K + 1):
+        tt = ts[min(i, K)].float().expand(n).to(device)
+        logits_x, logits_y = denoise(x, y, tt, tt)
+        lx = subs_log_probs(logits_x, x, process, temperature)
+        ly = subs_log_probs(logits_y, y, code_process, temperature)
+        x = channel_step(x, lx, alpha, i, K, process, last, generator)
+        y = channel_step(y, ly, gamma, i, K, code_process, "sample", generator)
+        if xtraj is not None:
+            xtraj.append(x)
+            ytraj.append(y)
+    r = SampleResult(x, {"joint": K + 1}, ts, torch.stack(xtraj) if xtraj is not None else None)
+    r.latent, r.latent_trajectory = y, (torch.stack(ytraj) if ytraj is not None else None)
+    return r
+
+# %% ../nbs/07b_diladd.ipynb #1c8115fc
 def sample_diladd(
     denoise: Callable,
     process: MaskedProcess,
@@ -227,95 +296,32 @@ def sample_diladd(
     """Draw `n` sequences: `steps` token steps; the sequential schedule first spends `latent_steps` (default
     `steps`) on the codes."""
     K = _validate_sampling(n, seq_len, steps, temperature, last)
+    opts = (temperature, last, return_trajectory, generator, device)
     if schedule == "sequential":
-        y0, nfe_y, ytraj = sample_codes(
-            denoise,
-            code_process,
-            n,
-            seq_len,
-            n_slots,
-            steps if latent_steps is None else latent_steps,
-            process.mask_id,
-            temperature,
-            return_trajectory,
-            generator,
-            device,
-        )
-        zeros = torch.zeros(n, device=device)
-        r = sample_masked(
-            lambda x, t: denoise(x, y0, t, zeros)[0],
-            process,
-            n,
-            seq_len,
-            K,
-            temperature=temperature,
-            last=last,
-            return_trajectory=return_trajectory,
-            generator=generator,
-            device=device,
-        )
-        r.nfe = {"latent": nfe_y, "token": r.nfe["token"]}
-        r.latent, r.latent_trajectory = y0, ytraj
-        return r
+        Ky = steps if latent_steps is None else latent_steps
+        return sample_sequential(denoise, process, code_process, n, seq_len, n_slots, K, Ky, *opts)
     if schedule != "joint":
         raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
     if latent_steps is not None and latent_steps != steps:
         raise ValueError("the joint schedule moves codes and tokens on one grid: leave latent_steps unset")
-    ts = time_grid(K)
-    alpha, gamma = process.schedule.alpha(ts), code_process.schedule.alpha(ts)
-    x = torch.full((n, seq_len), process.mask_id, dtype=torch.long, device=device)
-    y = torch.full((n, n_slots), code_process.mask_id, dtype=torch.long, device=device)
-    xtraj, ytraj = ([x], [y]) if return_trajectory else (None, None)
-    for i in range(K + 1):
-        tt = ts[min(i, K)].float().expand(n).to(device)
-        logits_x, logits_y = denoise(x, y, tt, tt)
-        lx, ly = (
-            subs_log_probs(logits_x, x, process, temperature),
-            subs_log_probs(logits_y, y, code_process, temperature),
-        )
-        if i < K:
-            x, y = (
-                reveal_step(x, lx, alpha[i], alpha[i + 1], process, generator),
-                reveal_step(y, ly, gamma[i], gamma[i + 1], code_process, generator),
-            )
-        else:
-            x, y = (
-                final_step(x, lx, process, last, generator),
-                final_step(y, ly, code_process, "sample", generator),
-            )
-        if xtraj is not None:
-            xtraj.append(x)
-            ytraj.append(y)
-    r = SampleResult(x, {"joint": K + 1}, ts, torch.stack(xtraj) if xtraj is not None else None)
-    r.latent, r.latent_trajectory = y, (torch.stack(ytraj) if ytraj is not None else None)
-    return r
+    return sample_joint(denoise, process, code_process, n, seq_len, n_slots, K, *opts)
 
 # %% ../nbs/07b_diladd.ipynb #7ba73eb6
-def diladd_sample(
+@patch
+def sample(
     self: DiLADD, n: int, steps: int, latent_steps: int | None = None, schedule: str = "sequential", **kwargs
 ) -> SampleResult:
     "Draw `n` sequences with either schedule (see `sample_diladd`); the same weights serve both."
     was = self.training
     self.eval()
     try:
+        dev = next(self.parameters()).device
+        channels = (self.denoise, self.process, self.code_process)
         return sample_diladd(
-            self.denoise,
-            self.process,
-            self.code_process,
-            n,
-            self.L,
-            self.S,
-            steps,
-            latent_steps,
-            schedule,
-            device=next(self.parameters()).device,
-            **kwargs,
+            *channels, n, self.L, self.S, steps, latent_steps, schedule, device=dev, **kwargs
         )
     finally:
         self.train(was)
-
-
-DiLADD.sample = diladd_sample
 
 # %% ../nbs/07b_diladd.ipynb #d010b244
 class TableJointDenoiser:
@@ -329,31 +335,55 @@ class TableJointDenoiser:
             )
         self.P, self.process, self.code_process = P.double() / P.sum(), process, code_process
 
-    def _indicator(self, col, V, mask_id):
-        "1 everywhere for a masked position, one-hot of the value for a visible one: `[B, V]`."
-        return torch.where(
-            (col == mask_id)[:, None],
-            torch.ones(len(col), V, dtype=torch.float64),
-            F.one_hot(col.clamp(max=V - 1), V).double(),
-        )
+# %% ../nbs/07b_diladd.ipynb #6868f0ba
+@patch
+def _indicator(self: TableJointDenoiser, col, V, mask_id):
+    "1 everywhere for a masked position, one-hot of the value for a visible one: `[B, V]`."
+    return torch.where(
+        (col == mask_id)[:, None],
+        torch.ones(len(col), V, dtype=torch.float64),
+        F.one_hot(col.clamp(max=V - 1), V).double(),
+    )
 
-    def __call__(self, x_t, y_t, t_x=None, t_y=None):
-        states, inv = torch.unique(
-            torch.cat([x_t, y_t], 1).cpu(), dim=0, return_inverse=True
-        )  # few distinct states
-        lx, ly = self._posterior(states[:, :2], states[:, 2:])
-        return lx[inv].to(x_t.device), ly[inv].to(x_t.device)
+# %% ../nbs/07b_diladd.ipynb #4a888a37
+@patch
+def _posterior(self: TableJointDenoiser, x_t, y_t):
+    "Log conditional marginals of every position given the visible ones: (tokens `[B,2,V]`, code `[B,1,C]`)."
+    iy = self._indicator(y_t[:, 0], self.code_process.V, self.code_process.mask_id)
+    i0, i1 = (self._indicator(x_t[:, l], self.process.V, self.process.mask_id) for l in (0, 1))
+    # P(c, u, v | visible), unnormalised
+    post = self.P[None] * iy[:, :, None, None] * i0[:, None, :, None] * i1[:, None, None, :]
+    if (post.sum((1, 2, 3)) == 0).any():
+        raise ValueError("a queried state has probability 0 under the table")
+    log = lambda p: (p / p.sum(-1, keepdim=True)).clamp_min(1e-300).log()
+    return torch.stack([log(post.sum((1, 3))), log(post.sum((1, 2)))], 1), log(post.sum((2, 3)))[:, None]
 
-    def _posterior(self, x_t, y_t):
-        iy = self._indicator(y_t[:, 0], self.code_process.V, self.code_process.mask_id)
-        i0, i1 = (self._indicator(x_t[:, l], self.process.V, self.process.mask_id) for l in (0, 1))
-        post = (
-            self.P[None] * iy[:, :, None, None] * i0[:, None, :, None] * i1[:, None, None, :]
-        )  # P(c, u, v | visible), unnormalised
-        if (post.sum((1, 2, 3)) == 0).any():
-            raise ValueError("a queried state has probability 0 under the table")
-        log = lambda p: (p / p.sum(-1, keepdim=True)).clamp_min(1e-300).log()
-        return torch.stack([log(post.sum((1, 3))), log(post.sum((1, 2)))], 1), log(post.sum((2, 3)))[:, None]
+# %% ../nbs/07b_diladd.ipynb #bef16373
+@patch
+def __call__(self: TableJointDenoiser, x_t, y_t, t_x=None, t_y=None):
+    "The exact posterior of each row, computed once per distinct state (the toy has few)."
+    states, inv = torch.unique(torch.cat([x_t, y_t], 1).cpu(), dim=0, return_inverse=True)
+    lx, ly = self._posterior(states[:, :2], states[:, 2:])
+    return lx[inv].to(x_t.device), ly[inv].to(x_t.device)
+
+# %% ../nbs/07b_diladd.ipynb #395dd543
+def _joint_path(denoise, code_process, x_t, y0, t_x, generator=None):
+    "The joint path, one clock: the codes are masked at the tokens' time -> (t_y, y_t, logits_x, logits_y)."
+    y_t = code_process.q_sample(y0, t_x, generator=generator)
+    logits_x, logits_y = denoise(x_t, y_t, t_x, t_x)
+    return t_x, y_t, logits_x, logits_y
+
+# %% ../nbs/07b_diladd.ipynb #f40eef82
+def _sequential_path(denoise, process, code_process, x0, x_t, y0, t_x, generator=None):
+    """The sequential path: codes masked at their own time with every token masked, then tokens given the
+    clean codes -> (t_y, y_t, logits_x, logits_y)."""
+    B, dev = x0.shape[0], x0.device
+    t_y = low_discrepancy_times(B, eps=code_process.schedule.eps, generator=generator, device=dev)
+    y_t = code_process.q_sample(y0, t_y, generator=generator)
+    x_masked = torch.full_like(x0, process.mask_id)
+    _, logits_y = denoise(x_masked, y_t, torch.ones_like(t_x), t_y)
+    logits_x, _ = denoise(x_t, y0, t_x, torch.zeros_like(t_x))
+    return t_y, y_t, logits_x, logits_y
 
 # %% ../nbs/07b_diladd.ipynb #259b9a44
 @torch.no_grad()
@@ -369,27 +399,21 @@ def diladd_nll_bound(
     "Per-sequence upper bound (nats, float64) on -log p(x0, y0) of one sampling path; one Monte-Carlo draw."
     if schedule not in ("sequential", "joint"):
         raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
-    B, dev = x0.shape[0], x0.device
-    t_x = low_discrepancy_times(B, eps=process.schedule.eps, generator=generator, device=dev)
+    t_x = low_discrepancy_times(x0.shape[0], eps=process.schedule.eps, generator=generator, device=x0.device)
     x_t = process.q_sample(x0, t_x, generator=generator)
-    if schedule == "joint":  # one clock: the codes are masked at the tokens' time
-        t_y = t_x
-        y_t = code_process.q_sample(y0, t_y, generator=generator)
-        logits_x, logits_y = denoise(x_t, y_t, t_x, t_y)
-    else:  # codes with every token masked, then tokens given clean codes
-        t_y = low_discrepancy_times(B, eps=code_process.schedule.eps, generator=generator, device=dev)
-        y_t = code_process.q_sample(y0, t_y, generator=generator)
-        all_masked = torch.full_like(x0, process.mask_id)
-        _, logits_y = denoise(all_masked, y_t, torch.ones_like(t_x), t_y)
-        logits_x, _ = denoise(x_t, y0, t_x, torch.zeros_like(t_x))
+    if schedule == "joint":
+        t_y, y_t, logits_x, logits_y = _joint_path(denoise, code_process, x_t, y0, t_x, generator)
+    else:
+        t_y, y_t, logits_x, logits_y = _sequential_path(
+            denoise, process, code_process, x0, x_t, y0, t_x, generator
+        )
     nelbo_x, _ = token_losses(logits_x.double(), x0, x_t, t_x, process)
     nelbo_y, _ = token_losses(logits_y.double(), y0, y_t, t_y, code_process)
     return nelbo_x + nelbo_y
 
 # %% ../nbs/07b_diladd.ipynb #6a4f30fc
-def diladd_model_bound(
-    self: DiLADD, x0: torch.Tensor, schedule: str = "sequential", generator=None
-) -> torch.Tensor:
+@patch
+def nll_bound(self: DiLADD, x0: torch.Tensor, schedule: str = "sequential", generator=None) -> torch.Tensor:
     "Per-sequence upper bound (nats) on -log p(x0) for one sampling path, with the encoder's own codes."
     x0 = check_tokens(x0, self.process.V, name="x0", ndim=2)
     was = self.training
@@ -401,15 +425,69 @@ def diladd_model_bound(
     finally:
         self.train(was)
 
-
-DiLADD.nll_bound = diladd_model_bound
-
 # %% ../nbs/07b_diladd.ipynb #1b699510
 def _outcomes(logp, col, mask_id, p_reveal, V):
     "Per-position next-value law `[N, V+1]` (index V = still masked) of one step."
     masked = col == mask_id
     out = torch.cat([p_reveal * logp.exp(), torch.full_like(logp[:, :1], 1 - p_reveal)], -1)
     return torch.where(masked[:, None], out, F.one_hot(torch.where(masked, V, col), V + 1).double())
+
+# %% ../nbs/07b_diladd.ipynb #78ec267e
+def step_reveal_prob(a: torch.Tensor, i: int, K: int) -> float:
+    """Probability that a masked position is revealed at step `i` of `K + 1`, given keep-probabilities `a` on
+    the grid: (a[i+1] - a[i]) / (1 - a[i]), and 1 for the noise-removal call (i = K)."""
+    return float((a[i + 1] - a[i]) / (1 - a[i])) if i < K else 1.0
+
+# %% ../nbs/07b_diladd.ipynb #2dd30495
+def toy_states(process: MaskedProcess, code_process: MaskedProcess) -> torch.Tensor:
+    """Every state (x^0, x^1, y) of two tokens and one code, mask ids included: `[(V+1)^2 (C+1), 3]`, the last
+    one all masked."""
+    V, C = process.V, code_process.V
+    # digit V (tokens) or C (code) = masked
+    digits = torch.cartesian_prod(torch.arange(V + 1), torch.arange(V + 1), torch.arange(C + 1))
+    x0 = torch.where(digits[:, 0] == V, process.mask_id, digits[:, 0])
+    x1 = torch.where(digits[:, 1] == V, process.mask_id, digits[:, 1])
+    y = torch.where(digits[:, 2] == C, code_process.mask_id, digits[:, 2])
+    return torch.stack([x0, x1, y], 1)
+
+# %% ../nbs/07b_diladd.ipynb #b45a4efd
+def law_step(law, states, denoise, process, code_process, t_x, t_y, p_x, p_y, chunk=8192):
+    """One step of a sampler on the law `[N]` over `states`: every masked token is revealed w.p. `p_x` and the
+    masked code w.p. `p_y`, from the denoiser's conditionals at times (t_x, t_y), independently."""
+    V, C = process.V, code_process.V
+    live = (law > 0).nonzero().squeeze(1)
+    new = torch.zeros(V + 1, (V + 1) * (C + 1), dtype=torch.float64)
+    for c in live.split(chunk):
+        s = states[c]
+        n = len(c)
+        lx, ly = denoise(s[:, :2], s[:, 2:], torch.full((n,), float(t_x)), torch.full((n,), float(t_y)))
+        lx = subs_log_probs(lx, s[:, :2], process).double()
+        ly = subs_log_probs(ly, s[:, 2:], code_process).double()
+        o0 = _outcomes(lx[:, 0], s[:, 0], process.mask_id, p_x, V)
+        o1 = _outcomes(lx[:, 1], s[:, 1], process.mask_id, p_x, V)
+        oy = _outcomes(ly[:, 0], s[:, 2], code_process.mask_id, p_y, C)
+        new += (law[c, None] * o0).T @ (o1[:, :, None] * oy[:, None, :]).reshape(n, -1)
+    return new.reshape(-1)
+
+# %% ../nbs/07b_diladd.ipynb #56e33160
+def step_plan(process, code_process, steps, latent_steps=None, schedule="sequential") -> list:
+    """The steps of a schedule as (t_x, t_y, p_x, p_y): the times the network sees and the reveal
+    probabilities of a masked token and of the masked code."""
+    K = check_steps(steps)
+    if schedule == "sequential":
+        Ky = check_steps(steps if latent_steps is None else latent_steps, "latent_steps")
+        ty, tx = time_grid(Ky), time_grid(K)
+        g, a = code_process.schedule.alpha(ty), process.schedule.alpha(tx)
+        # the code with every token masked (t_x = 1), then the tokens given the clean code (t_y = 0)
+        codes = [(1.0, float(ty[min(i, Ky)]), 0.0, step_reveal_prob(g, i, Ky)) for i in range(Ky + 1)]
+        tokens = [(float(tx[min(i, K)]), 0.0, step_reveal_prob(a, i, K), 0.0) for i in range(K + 1)]
+        return codes + tokens
+    if schedule == "joint":
+        ts = time_grid(K)
+        a, g = process.schedule.alpha(ts), code_process.schedule.alpha(ts)
+        t = lambda i: float(ts[min(i, K)])
+        return [(t(i), t(i), step_reveal_prob(a, i, K), step_reveal_prob(g, i, K)) for i in range(K + 1)]
+    raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
 
 # %% ../nbs/07b_diladd.ipynb #038bf1cd
 @torch.no_grad()
@@ -423,58 +501,11 @@ def exact_diladd_law(
     chunk: int = 8192,
 ) -> torch.Tensor:
     "Exact law `[V, V]` of `sample_diladd`'s output on two tokens and one code slot, for any denoiser."
-    K, V, C = check_steps(steps), process.V, code_process.V
-    grid = lambda k: time_grid(k)
-    digits = torch.cartesian_prod(
-        torch.arange(V + 1), torch.arange(V + 1), torch.arange(C + 1)
-    )  # digit V / C = masked
-    states = torch.stack(
-        [
-            torch.where(digits[:, 0] == V, process.mask_id, digits[:, 0]),
-            torch.where(digits[:, 1] == V, process.mask_id, digits[:, 1]),
-            torch.where(digits[:, 2] == C, code_process.mask_id, digits[:, 2]),
-        ],
-        1,
-    )
+    plan = step_plan(process, code_process, steps, latent_steps, schedule)
+    V, C = process.V, code_process.V
+    states = toy_states(process, code_process)
     law = torch.zeros(len(states), dtype=torch.float64)
     law[-1] = 1.0  # everything masked
-
-    def step(t_x, t_y, p_x, p_y):
-        nonlocal law
-        live = (law > 0).nonzero().squeeze(1)
-        new = torch.zeros(V + 1, (V + 1) * (C + 1), dtype=torch.float64)
-        for c in live.split(chunk):
-            s = states[c]
-            n = len(c)
-            lx, ly = denoise(s[:, :2], s[:, 2:], torch.full((n,), float(t_x)), torch.full((n,), float(t_y)))
-            lx, ly = (
-                subs_log_probs(lx, s[:, :2], process).double(),
-                subs_log_probs(ly, s[:, 2:], code_process).double(),
-            )
-            o0, o1 = (
-                _outcomes(lx[:, 0], s[:, 0], process.mask_id, p_x, V),
-                _outcomes(lx[:, 1], s[:, 1], process.mask_id, p_x, V),
-            )
-            oy = _outcomes(ly[:, 0], s[:, 2], code_process.mask_id, p_y, C)
-            new += (law[c, None] * o0).T @ (o1[:, :, None] * oy[:, None, :]).reshape(n, -1)
-        law = new.reshape(-1)
-
-    if schedule == "sequential":
-        Ky = check_steps(steps if latent_steps is None else latent_steps, "latent_steps")
-        ts = grid(Ky)
-        g = code_process.schedule.alpha(ts)
-        for i in range(Ky + 1):
-            step(1.0, ts[min(i, Ky)], 0.0, float((g[i + 1] - g[i]) / (1 - g[i])) if i < Ky else 1.0)
-        ts = grid(K)
-        a = process.schedule.alpha(ts)
-        for i in range(K + 1):
-            step(ts[min(i, K)], 0.0, float((a[i + 1] - a[i]) / (1 - a[i])) if i < K else 1.0, 0.0)
-    elif schedule == "joint":
-        ts = grid(K)
-        a, g = process.schedule.alpha(ts), code_process.schedule.alpha(ts)
-        for i in range(K + 1):
-            p = lambda s: float((s[i + 1] - s[i]) / (1 - s[i])) if i < K else 1.0
-            step(ts[min(i, K)], ts[min(i, K)], p(a), p(g))
-    else:
-        raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
+    for t_x, t_y, p_x, p_y in plan:
+        law = law_step(law, states, denoise, process, code_process, t_x, t_y, p_x, p_y, chunk)
     return law.reshape(V + 1, V + 1, C + 1)[:V, :V, :C].sum(-1)

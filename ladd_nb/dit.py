@@ -11,12 +11,22 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 from .core import check_tokens
 
 # %% auto #0
-__all__ = ['DIT_SIZES', 'TimestepEmbedder', 'rotary_cos_sin', 'apply_rotary', 'modulate', 'layer_norm', 'AdaLN', 'MLP',
-           'attention', 'Stream', 'DiTBlock', 'FinalLayer', 'DiTSize', 'get_size', 'DiT', 'count_params', 'size_table',
-           'perturb_zero_init', 'JointBlock', 'JointDiT', 'LatentDiT', 'params_without_grad', 'joint_attention_map']
+__all__ = ['DIT_SIZES', 'timestep_features', 'TimestepEmbedder', 'rotary_cos_sin', 'apply_rotary', 'modulate', 'layer_norm',
+           'AdaLN', 'MLP', 'attention', 'Stream', 'DiTBlock', 'FinalLayer', 'DiTSize', 'get_size', 'DiT',
+           'count_params', 'size_table', 'perturb_zero_init', 'JointBlock', 'JointDiT', 'LatentDiT',
+           'params_without_grad', 'joint_attention_map']
+
+# %% ../nbs/04_dit.ipynb #0c7154b6
+def timestep_features(t: torch.Tensor, freq_dim: int = 256) -> torch.Tensor:
+    "Sinusoidal features `[B, freq_dim]` of times `t[B]`: cosines, then sines, of geometric frequencies."
+    half = freq_dim // 2
+    freqs = torch.exp(-math.log(10_000) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    args = t.float()[:, None] * 1000 * freqs[None]  # times in [0, 1] scaled like DDPM step indices
+    return torch.cat([args.cos(), args.sin()], -1)
 
 # %% ../nbs/04_dit.ipynb #6f8f272a
 class TimestepEmbedder(nn.Module):
@@ -28,14 +38,10 @@ class TimestepEmbedder(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, t):
-        if t.numel() > 1 and bool(
-            (t == t[0]).all()
-        ):  # one time for the whole batch (sampling): embed it once
+        # one time for the whole batch (sampling): embed it once
+        if t.numel() > 1 and bool((t == t[0]).all()):
             return self.forward(t[:1]).expand(len(t), -1)
-        half = self.freq_dim // 2
-        freqs = torch.exp(-math.log(10_000) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
-        args = t.float()[:, None] * 1000 * freqs[None]  # times in [0, 1] scaled like DDPM step indices
-        return self.mlp(torch.cat([args.cos(), args.sin()], -1))
+        return self.mlp(timestep_features(t, self.freq_dim))
 
 # %% ../nbs/04_dit.ipynb #288521d9
 def rotary_cos_sin(n: int, head_dim: int, device=None, base: float = 10_000.0):
@@ -110,15 +116,16 @@ class Stream(nn.Module):
         self.mlp = MLP(dim, mlp_ratio, dropout)
 
     def pre_attention(self, x, c):
-        "Modulate, project to q, k, v `[B, H, n, hd]`; keep the modulation for `post_attention`."
-        self._mod = sh1, sc1, g1, sh2, sc2, g2 = self.ada(c)
+        """Modulate, project to q, k, v `[B, H, n, hd]`; also return the modulation `mod`, which the caller
+        hands to `post_attention` (the stream keeps no state between the two calls)."""
+        mod = sh1, sc1, g1, sh2, sc2, g2 = self.ada(c)
         q, k, v = self.qkv(modulate(self.norm1(x), sh1, sc1)).chunk(3, -1)
         split = lambda z: z.unflatten(-1, (self.heads, -1)).transpose(1, 2)
-        return split(q), split(k), split(v)
+        return split(q), split(k), split(v), mod
 
-    def post_attention(self, x, o):
-        "Gated residual of the attention output, then the gated MLP."
-        sh1, sc1, g1, sh2, sc2, g2 = self._mod
+    def post_attention(self, x, o, mod):
+        "Gated residual of the attention output, then the gated MLP; `mod` is `pre_attention`'s modulation."
+        sh1, sc1, g1, sh2, sc2, g2 = mod
         x = x + g1[:, None] * F.dropout(self.proj(o), self.dropout, self.training)
         return x + g2[:, None] * self.mlp(modulate(self.norm2(x), sh2, sc2))
 
@@ -131,10 +138,9 @@ class DiTBlock(nn.Module):
         self.s = Stream(dim, heads, cond_dim, mlp_ratio, dropout)
 
     def forward(self, x, c, cos, sin, key_mask=None):
-        q, k, v = self.s.pre_attention(x, c)
-        return self.s.post_attention(
-            x, attention(q, k, v, cos, sin, key_mask, self.s.dropout if self.training else 0.0)
-        )
+        q, k, v, mod = self.s.pre_attention(x, c)
+        p = self.s.dropout if self.training else 0.0
+        return self.s.post_attention(x, attention(q, k, v, cos, sin, key_mask, p), mod)
 
 # %% ../nbs/04_dit.ipynb #f183a0e4
 class FinalLayer(nn.Module):
@@ -199,9 +205,8 @@ class DiT(nn.Module):
     def forward(self, x_t, t, pad_mask=None):
         "`pad_mask[B,L]` is True at real tokens; padded positions are never attended."
         check_tokens(x_t, self.V, self.V, "x_t", ndim=2)
-        c = self.t_emb(
-            t if self.time_cond else torch.zeros_like(t)
-        )  # MDLM: the masking pattern tells the time
+        # MDLM: the masking pattern tells the time
+        c = self.t_emb(t if self.time_cond else torch.zeros_like(t))
         cos, sin = rotary_cos_sin(x_t.shape[1], self.cfg.dim // self.cfg.heads, x_t.device)
         h = self.emb(x_t)
         for b in self.blocks:
@@ -241,25 +246,16 @@ class JointBlock(nn.Module):
 
     def __init__(self, dim, heads, cond_dim, mlp_ratio=4, dropout=0.0):
         super().__init__()
-        self.x, self.y = (
-            Stream(dim, heads, cond_dim, mlp_ratio, dropout),
-            Stream(dim, heads, cond_dim, mlp_ratio, dropout),
-        )
+        self.x = Stream(dim, heads, cond_dim, mlp_ratio, dropout)
+        self.y = Stream(dim, heads, cond_dim, mlp_ratio, dropout)
 
     def forward(self, hx, hy, c, cos, sin, key_mask=None):
-        (qx, kx, vx), (qy, ky, vy) = self.x.pre_attention(hx, c), self.y.pre_attention(hy, c)
+        (qx, kx, vx, mx), (qy, ky, vy, my) = self.x.pre_attention(hx, c), self.y.pre_attention(hy, c)
         cat = lambda a, b: torch.cat([a, b], 2)
-        o = attention(
-            cat(qx, qy),
-            cat(kx, ky),
-            cat(vx, vy),
-            cos,
-            sin,
-            key_mask,
-            self.x.dropout if self.training else 0.0,
-        )
+        p = self.x.dropout if self.training else 0.0
+        o = attention(cat(qx, qy), cat(kx, ky), cat(vx, vy), cos, sin, key_mask, p)
         L = hx.shape[1]
-        return self.x.post_attention(hx, o[:, :L]), self.y.post_attention(hy, o[:, L:])
+        return self.x.post_attention(hx, o[:, :L], mx), self.y.post_attention(hy, o[:, L:], my)
 
 # %% ../nbs/04_dit.ipynb #25e95b19
 class JointDiT(nn.Module):
@@ -270,10 +266,10 @@ class JointDiT(nn.Module):
         self,
         vocab_size: int,
         n_slots: int,
-        latent_dim: int
-        | None = None,  # continuous slot inputs of this size (Co-LADD; Di-LADD fed code vectors)
-        n_codes: int
-        | None = None,  # Di-LADD: code logits out; code ids 0..n_codes (mask) in, unless latent_dim
+        # continuous slot inputs of this size (Co-LADD; Di-LADD fed code vectors)
+        latent_dim: int | None = None,
+        # Di-LADD: code logits out; code ids 0..n_codes (mask) in, unless latent_dim
+        n_codes: int | None = None,
         size="tiny",
         x_time_cond: bool = False,
         dropout: float = 0.0,
@@ -283,14 +279,8 @@ class JointDiT(nn.Module):
             raise ValueError(
                 "give latent_dim (Co-LADD), n_codes (Di-LADD), or both (Di-LADD fed code vectors)"
             )
-        self.V, self.S, self.d, self.K, self.cfg, self.x_time_cond = (
-            vocab_size,
-            n_slots,
-            latent_dim,
-            n_codes,
-            get_size(size),
-            x_time_cond,
-        )
+        self.V, self.S, self.d, self.K = vocab_size, n_slots, latent_dim, n_codes
+        self.cfg, self.x_time_cond = get_size(size), x_time_cond
         H, C = self.cfg.dim, self.cfg.cond_dim
         self.emb_x = nn.Embedding(vocab_size + 1, H)
         self.emb_y = (
@@ -304,23 +294,25 @@ class JointDiT(nn.Module):
         )
         self.head_x, self.head_y = FinalLayer(H, C, vocab_size), FinalLayer(H, C, n_codes or latent_dim)
 
-    def forward(self, x_t, y_t, t_x, t_y, pad_mask=None):
-        B, L = x_t.shape
-        check_tokens(x_t, self.V, self.V, "x_t", ndim=2)
-        if self.d:
-            if y_t.shape != (B, self.S, self.d):
-                raise ValueError(f"y_t must have shape {(B, self.S, self.d)}, got {tuple(y_t.shape)}")
-        else:
-            check_tokens(y_t, self.K, self.K, "y_t", ndim=2)
-        c = self.t_x(t_x if self.x_time_cond else torch.zeros_like(t_x)) + self.t_y(t_y)
-        cos, sin = rotary_cos_sin(L + self.S, self.cfg.dim // self.cfg.heads, x_t.device)
-        mask = (
-            None if pad_mask is None else torch.cat([pad_mask, pad_mask.new_ones(B, self.S)], 1)
-        )  # slots always visible
-        hx, hy = self.emb_x(x_t), self.emb_y(y_t)
-        for b in self.blocks:
-            hx, hy = b(hx, hy, c, cos, sin, mask)
-        return self.head_x(hx, c), self.head_y(hy, c)
+# %% ../nbs/04_dit.ipynb #7e36b926
+@patch
+def forward(self: JointDiT, x_t, y_t, t_x, t_y, pad_mask=None):
+    "Token logits `[B,L,V]` and the latent output (`y0_hat [B,S,d]` or code logits `[B,S,K]`)."
+    B, L = x_t.shape
+    check_tokens(x_t, self.V, self.V, "x_t", ndim=2)
+    if self.d:
+        if y_t.shape != (B, self.S, self.d):
+            raise ValueError(f"y_t must have shape {(B, self.S, self.d)}, got {tuple(y_t.shape)}")
+    else:
+        check_tokens(y_t, self.K, self.K, "y_t", ndim=2)
+    c = self.t_x(t_x if self.x_time_cond else torch.zeros_like(t_x)) + self.t_y(t_y)
+    cos, sin = rotary_cos_sin(L + self.S, self.cfg.dim // self.cfg.heads, x_t.device)
+    # slots always visible
+    mask = None if pad_mask is None else torch.cat([pad_mask, pad_mask.new_ones(B, self.S)], 1)
+    hx, hy = self.emb_x(x_t), self.emb_y(y_t)
+    for b in self.blocks:
+        hx, hy = b(hx, hy, c, cos, sin, mask)
+    return self.head_x(hx, c), self.head_y(hy, c)
 
 # %% ../nbs/04_dit.ipynb #52712762
 class LatentDiT(nn.Module):
@@ -361,7 +353,10 @@ def params_without_grad(model: nn.Module, loss_fn, steps: int = 3, lr: float = 1
 def joint_attention_map(net: JointDiT, x_t, y_t, t_x, t_y, pad_mask=None, head: int = 0):
     "Attention weights `[L+S, L+S]` of one head of the first joint block, averaged over the batch."
     blk, c = net.blocks[0], net.t_x(t_x if net.x_time_cond else torch.zeros_like(t_x)) + net.t_y(t_y)
-    (qx, kx, _), (qy, ky, _) = blk.x.pre_attention(net.emb_x(x_t), c), blk.y.pre_attention(net.emb_y(y_t), c)
+    (qx, kx, _, _), (qy, ky, _, _) = (
+        blk.x.pre_attention(net.emb_x(x_t), c),
+        blk.y.pre_attention(net.emb_y(y_t), c),
+    )
     cos, sin = rotary_cos_sin(x_t.shape[1] + net.S, net.cfg.dim // net.cfg.heads)
     q, k = apply_rotary(torch.cat([qx, qy], 2), cos, sin), apply_rotary(torch.cat([kx, ky], 2), cos, sin)
     s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])

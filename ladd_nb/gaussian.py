@@ -14,8 +14,7 @@ from .core import make_generator
 from .schedules import get_vp_schedule, VPSchedule, low_discrepancy_times
 
 # %% auto #0
-__all__ = ['GaussianProcess', 'posterior', 'ddim_step', 'ancestral_step', 'gaussian_kl', 'step_kl', 'prior_kl', 't_of_logsnr',
-           'latent_nelbo']
+__all__ = ['GaussianProcess', 'gaussian_kl']
 
 # %% ../nbs/06a_gaussian.ipynb #95fda618
 class GaussianProcess:
@@ -28,28 +27,39 @@ class GaussianProcess:
     def __repr__(self):
         return f"GaussianProcess({self.schedule})"
 
-    def _ab(self, t, y):
-        "alpha_bar_t and sigma_bar_t shaped to broadcast against `y` (t is a scalar or one time per row)."
-        t = torch.as_tensor(t, dtype=torch.float64, device=y.device)
-        a, s = self.schedule.alpha_bar(t), self.schedule.sigma_bar(t)
-        shape = (-1,) + (1,) * (y.ndim - 1) if t.ndim else ()
-        return a.reshape(shape).to(y.dtype), s.reshape(shape).to(y.dtype)
+# %% ../nbs/06a_gaussian.ipynb #b76c026b
+@patch
+def _ab(self: GaussianProcess, t, y):
+    "alpha_bar_t and sigma_bar_t shaped to broadcast against `y` (t is a scalar or one time per row)."
+    t = torch.as_tensor(t, dtype=torch.float64, device=y.device)
+    a, s = self.schedule.alpha_bar(t), self.schedule.sigma_bar(t)
+    shape = (-1,) + (1,) * (y.ndim - 1) if t.ndim else ()
+    return a.reshape(shape).to(y.dtype), s.reshape(shape).to(y.dtype)
 
-    def q_sample(self, y0, t, generator=None):
-        "(y_t, eps) with y_t = alpha_bar_t y0 + sigma_bar_t eps."
-        eps = torch.randn(y0.shape, generator=generator, device=y0.device, dtype=y0.dtype)
-        a, s = self._ab(t, y0)
-        return a * y0 + s * eps, eps
+# %% ../nbs/06a_gaussian.ipynb #7244755d
+@patch
+def q_sample(self: GaussianProcess, y0, t, generator=None):
+    "(y_t, eps) with y_t = alpha_bar_t y0 + sigma_bar_t eps."
+    eps = torch.randn(y0.shape, generator=generator, device=y0.device, dtype=y0.dtype)
+    a, s = self._ab(t, y0)
+    return a * y0 + s * eps, eps
 
-    def eps_from_y0(self, y_t, y0_hat, t):
-        a, s = self._ab(t, y_t)
-        return (y_t - a * y0_hat) / s
+# %% ../nbs/06a_gaussian.ipynb #abfc58c1
+@patch
+def eps_from_y0(self: GaussianProcess, y_t, y0_hat, t):
+    "The noise that a prediction `y0_hat` implies: (y_t - alpha_bar_t y0_hat) / sigma_bar_t."
+    a, s = self._ab(t, y_t)
+    return (y_t - a * y0_hat) / s
 
-    def y0_from_eps(self, y_t, eps_hat, t):
-        a, s = self._ab(t, y_t)
-        return (y_t - s * eps_hat) / a
+# %% ../nbs/06a_gaussian.ipynb #0cd76007
+@patch
+def y0_from_eps(self: GaussianProcess, y_t, eps_hat, t):
+    "The clean latent that a noise prediction `eps_hat` implies: (y_t - sigma_bar_t eps_hat) / alpha_bar_t."
+    a, s = self._ab(t, y_t)
+    return (y_t - s * eps_hat) / a
 
 # %% ../nbs/06a_gaussian.ipynb #7b9f28ff
+@patch
 def posterior(self: GaussianProcess, y_t, y0, t, s):
     "Mean and variance of q(y_s | y_t, y0) for s < t (scalars)."
     at, st = self._ab(t, y_t)
@@ -60,23 +70,26 @@ def posterior(self: GaussianProcess, y_t, y0, t, s):
     return mean, s2_ts * ss**2 / st**2
 
 # %% ../nbs/06a_gaussian.ipynb #201b01b9
+@patch
 def ddim_step(self: GaussianProcess, y_t, y0_hat, t, s):
     "Deterministic DDIM step t -> s: y_s = alpha_bar_s y0_hat + sigma_bar_s eps_hat."
     as_, ss = self._ab(s, y_t)
     return as_ * y0_hat + ss * self.eps_from_y0(y_t, y0_hat, t)
 
 # %% ../nbs/06a_gaussian.ipynb #a96f5fef
+@patch
 def ancestral_step(self: GaussianProcess, y_t, y0_hat, t, s, generator=None):
     "Ancestral step t -> s: a draw from the posterior q(y_s | y_t, y0 = y0_hat)."
     mean, var = self.posterior(y_t, y0_hat, t, s)
     return mean + var.sqrt() * torch.randn(y_t.shape, generator=generator, device=y_t.device, dtype=y_t.dtype)
 
-
-GaussianProcess.posterior, GaussianProcess.ddim_step, GaussianProcess.ancestral_step = (
-    posterior,
-    ddim_step,
-    ancestral_step,
-)
+# %% ../nbs/06a_gaussian.ipynb #6278afaf
+@patch
+def reverse_step(self: GaussianProcess, y_t, y0_hat, t, s, sampler: str = "ddim", generator=None):
+    "One reverse step t -> s of the latent: `ddim_step` (`sampler='ddim'`) or else `ancestral_step`."
+    if sampler == "ddim":
+        return self.ddim_step(y_t, y0_hat, t, s)
+    return self.ancestral_step(y_t, y0_hat, t, s, generator)
 
 # %% ../nbs/06a_gaussian.ipynb #52dfbcac
 def gaussian_kl(mu1, var1, mu2, var2):
@@ -86,21 +99,21 @@ def gaussian_kl(mu1, var1, mu2, var2):
     return 0.5 * (var1 / var2 + (mu1 - mu2) ** 2 / var2 - 1 + (var2 / var1).log()).sum(-1)
 
 # %% ../nbs/06a_gaussian.ipynb #eaf2affe
+@patch
 def step_kl(self: GaussianProcess, y0_hat, y0, t, s):
     "KL(q(y_s|y_t,y0) || p(y_s|y_t)) of one reverse step: w(t,s) ||y0_hat - y0||^2 (independent of y_t)."
     snr = self.schedule.snr(torch.tensor([s, t], dtype=torch.float64))
     return 0.5 * (snr[0] - snr[1]).item() * ((y0_hat - y0) ** 2).sum(-1)
 
 # %% ../nbs/06a_gaussian.ipynb #6a2d95e7
+@patch
 def prior_kl(self: GaussianProcess, y0):
     "KL(q(y_1 | y0) || N(0, I))."
     a, s = self._ab(1.0, y0)
     return gaussian_kl(a * y0, s**2, torch.zeros_like(y0), 1.0)
 
-
-GaussianProcess.step_kl, GaussianProcess.prior_kl = step_kl, prior_kl
-
 # %% ../nbs/06a_gaussian.ipynb #74a7f6fb
+@patch
 def t_of_logsnr(self: GaussianProcess, lam: torch.Tensor, iters: int = 60) -> torch.Tensor:
     "The times `t` with log SNR(t) = `lam`, by float64 bisection (the log SNR decreases in t)."
     lam = torch.as_tensor(lam, dtype=torch.float64)
@@ -111,7 +124,36 @@ def t_of_logsnr(self: GaussianProcess, lam: torch.Tensor, iters: int = 60) -> to
         lo, hi = torch.where(later, mid, lo), torch.where(later, hi, mid)
     return (lo + hi) / 2
 
+# %% ../nbs/06a_gaussian.ipynb #88bd9347
+@patch
+def logsnr(self: GaussianProcess, t: float) -> float:
+    "log SNR(t) at one time, as a float (float64 arithmetic)."
+    return float(self.schedule.snr(torch.tensor(t, dtype=torch.float64)).log())
+
+# %% ../nbs/06a_gaussian.ipynb #d915189c
+@patch
+def diffusion_term(self: GaussianProcess, denoise: Callable, y0, lam_1: float, lam_0: float, generator=None):
+    """One-draw estimate per row of the VDM diffusion integral 1/2 int e^lam E||y0_hat - y0||^2 dlam over
+    [lam_1, lam_0], with lam = log SNR drawn uniformly (low-discrepancy) and mapped to its time."""
+    u = low_discrepancy_times(len(y0), eps=0.0, generator=generator, device=y0.device, dtype=torch.float64)
+    lam = lam_1 + (lam_0 - lam_1) * u
+    t = self.t_of_logsnr(lam)
+    y_t, _ = self.q_sample(y0, t, generator)
+    err = (denoise(y_t, t.float()) - y0).double().square().flatten(1).sum(1)
+    return 0.5 * (lam_0 - lam_1) * lam.exp() * err
+
+# %% ../nbs/06a_gaussian.ipynb #5ee24d58
+@patch
+def reconstruction_term(self: GaussianProcess, denoise: Callable, y0, t_min: float, generator=None):
+    "-log N(y0; y0_hat(y_t_min), I / SNR(t_min)) per row: the Gaussian decoder where the diffusion stops."
+    v = math.exp(-self.logsnr(t_min))  # decoder variance: 1 / SNR(t_min)
+    t0 = torch.full((len(y0),), t_min, device=y0.device)
+    y_e, _ = self.q_sample(y0, t0, generator)
+    rec_err = (denoise(y_e, t0) - y0).double().square().flatten(1).sum(1)
+    return rec_err / (2 * v) + 0.5 * y0[0].numel() * math.log(2 * math.pi * v)
+
 # %% ../nbs/06a_gaussian.ipynb #b7197e0c
+@patch
 def latent_nelbo(
     self: GaussianProcess,
     denoise: Callable,  # (y_t [B,S,d], t [B]) -> y0_hat
@@ -121,22 +163,7 @@ def latent_nelbo(
 ) -> torch.Tensor:
     """Per-row VDM bound (nats, float64) on -log p(y0): prior KL + diffusion integral (one draw) +
     reconstruction."""
-    B, D, dev = y0.shape[0], y0[0].numel(), y0.device
-    lam_1, lam_0 = (
-        float(self.schedule.snr(torch.tensor(t, dtype=torch.float64)).log()) for t in (1.0, t_min)
-    )
-    u = low_discrepancy_times(B, eps=0.0, generator=generator, device=dev, dtype=torch.float64)
-    lam = lam_1 + (lam_0 - lam_1) * u
-    t = self.t_of_logsnr(lam)
-    y_t, _ = self.q_sample(y0, t, generator)
-    err = (denoise(y_t, t.float()) - y0).double().square().flatten(1).sum(1)
-    diffusion = 0.5 * (lam_0 - lam_1) * lam.exp() * err
-    v = math.exp(-lam_0)  # decoder variance: 1 / SNR(t_min)
-    t0 = torch.full((B,), t_min, device=dev)
-    y_e, _ = self.q_sample(y0, t0, generator)
-    rec_err = (denoise(y_e, t0) - y0).double().square().flatten(1).sum(1)
-    reconstruction = rec_err / (2 * v) + 0.5 * D * math.log(2 * math.pi * v)
+    lam_1, lam_0 = self.logsnr(1.0), self.logsnr(t_min)
+    diffusion = self.diffusion_term(denoise, y0, lam_1, lam_0, generator)
+    reconstruction = self.reconstruction_term(denoise, y0, t_min, generator)
     return self.prior_kl(y0).double().flatten(1).sum(1) + diffusion + reconstruction
-
-
-GaussianProcess.t_of_logsnr, GaussianProcess.latent_nelbo = t_of_logsnr, latent_nelbo

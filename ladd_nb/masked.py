@@ -10,6 +10,7 @@ import math, itertools
 from dataclasses import dataclass, field
 from typing import Callable
 import torch
+from fastcore.basics import patch
 import torch.nn as nn
 import torch.nn.functional as F
 from ladd_nb.core import (
@@ -23,7 +24,7 @@ from ladd_nb.core import (
 from .schedules import get_mask_schedule, MaskSchedule, time_grid, low_discrepancy_times
 
 # %% auto #0
-__all__ = ['MaskedProcess', 'q_sample', 'subs_log_probs', 'masked_losses', 'token_losses', 'TableDenoiser', 'mc_nelbo', 'SampleResult', 'reveal_step', 'final_step', 'sample_masked', 'all_states', 'exact_sample_law', 'MDLM', 'reveal_probs', 'two_token_law']
+__all__ = ['MaskedProcess', 'subs_log_probs', 'masked_losses', 'token_losses', 'TableDenoiser', 'mc_nelbo', 'SampleResult', 'reveal_step', 'final_step', 'sample_masked', 'all_states', 'exact_sample_law', 'MDLM', 'reveal_probs', 'two_token_law']
 
 # %% ../nbs/02_masked.ipynb #79f9b4a8
 class MaskedProcess:
@@ -54,6 +55,7 @@ def _check_times(t, B, name="t"):
     return t
 
 # %% ../nbs/02_masked.ipynb #627bd659
+@patch
 def q_sample(self: MaskedProcess, x0: torch.Tensor, t: torch.Tensor, generator=None) -> torch.Tensor:
     "Mask each position of `x0[B,L]` independently with probability 1 - alpha_t."
     check_tokens(x0, self.V, name="x0", ndim=2)
@@ -62,9 +64,6 @@ def q_sample(self: MaskedProcess, x0: torch.Tensor, t: torch.Tensor, generator=N
         torch.rand(x0.shape, generator=generator, device=x0.device) < self.schedule.alpha(t.float())[:, None]
     )
     return torch.where(keep, x0, torch.full_like(x0, self.mask_id))
-
-
-MaskedProcess.q_sample = q_sample
 
 # %% ../nbs/02_masked.ipynb #6d4675f6
 def _check_logits(logits, x_t, V):
@@ -109,9 +108,8 @@ def masked_losses(
             x0.shape[0], eps=process.schedule.eps, generator=generator, device=x0.device
         )
     xt = process.q_sample(x0, t, generator=generator)
-    if (
-        shard is not None
-    ):  # noise is drawn for the whole batch, so results do not depend on the number of processes
+    # noise is drawn for the whole batch, so results do not depend on the number of processes
+    if shard is not None:
         sl = shard_slice(x0.shape[0], *shard)
         x0, t, xt = x0[sl], t[sl], xt[sl]
     nelbo, masked_ce = token_losses(denoiser(xt, t), x0, xt, t, process)
@@ -313,9 +311,8 @@ def exact_sample_law(
         logp = subs_log_probs(
             denoiser(states, ts[min(i, K)].float().expand(len(states))), states, process, temperature
         )
-        p_reveal = (
-            float((alpha[i + 1] - alpha[i]) / (1 - alpha[i])) if i < K else 1.0
-        )  # noise removal reveals all
+        # noise removal reveals all
+        p_reveal = float((alpha[i + 1] - alpha[i]) / (1 - alpha[i])) if i < K else 1.0
         law = law @ _step_transition(logp, states, p_reveal, process, greedy=(i == K and last == "greedy"))
     clean = (states != process.mask_id).all(1)
     return law[clean].reshape([V] * L)
@@ -332,51 +329,53 @@ class MDLM(nn.Module):
         vocab_size: int,
         seq_len: int,
         schedule: str = "linear",
-        loss_type: str = "nelbo",
-    ):  # optimise "nelbo" (ELBO-weighted) or "ce" (unweighted masked CE)
+        loss_type: str = "nelbo",  # optimise "nelbo" (ELBO-weighted) or "ce" (unweighted masked CE)
+    ):
         super().__init__()
         if loss_type not in ("nelbo", "ce"):
             raise ValueError(f"loss_type must be 'nelbo' or 'ce', got {loss_type!r}")
-        self.net, self.process, self.seq_len, self.loss_type = (
-            net,
-            MaskedProcess(vocab_size, schedule),
-            check_positive_int(seq_len, "seq_len"),
-            loss_type,
-        )
+        self.net, self.process = net, MaskedProcess(vocab_size, schedule)
+        self.seq_len, self.loss_type = check_positive_int(seq_len, "seq_len"), loss_type
 
     def forward(self, x_t, t):
         return self.net(x_t, t)
 
-    def loss(self, batch: torch.Tensor, generator=None, shard=None) -> dict:
-        """Training loss and metrics on a batch of clean sequences `[B,L]` (this process's `shard` of it, if
-        given)."""
-        if batch.ndim != 2 or batch.shape[1] != self.seq_len:
-            raise ValueError(f"batch must have shape [B, {self.seq_len}], got {tuple(batch.shape)}")
-        out = masked_losses(self, self.process, batch, generator=generator, shard=shard)
-        nelbo, ce = out["nelbo"].mean(), out["masked_ce"].mean()
-        return {
-            "loss": nelbo / self.seq_len if self.loss_type == "nelbo" else ce,
-            "nelbo": nelbo,
-            "masked_ce": ce,
-        }
+# %% ../nbs/02_masked.ipynb #8e62c956
+@patch
+def loss(self: MDLM, batch: torch.Tensor, generator=None, shard=None) -> dict:
+    """Training loss and metrics on a batch of clean sequences `[B,L]` (this process's `shard` of it, if
+    given)."""
+    if batch.ndim != 2 or batch.shape[1] != self.seq_len:
+        raise ValueError(f"batch must have shape [B, {self.seq_len}], got {tuple(batch.shape)}")
+    out = masked_losses(self, self.process, batch, generator=generator, shard=shard)
+    nelbo, ce = out["nelbo"].mean(), out["masked_ce"].mean()
+    return {
+        "loss": nelbo / self.seq_len if self.loss_type == "nelbo" else ce,
+        "nelbo": nelbo,
+        "masked_ce": ce,
+    }
 
-    @torch.no_grad()
-    def nll_bound(self, x0: torch.Tensor, schedule: str | None = None, generator=None) -> torch.Tensor:
-        "Per-sequence upper bound (nats, float64) on -log p(x0): the NELBO, one Monte-Carlo draw."
-        if schedule not in (None, "-"):
-            raise ValueError(f"MDLM has one sampling path; got schedule={schedule!r}")
-        was = self.training
-        self.eval()
-        try:
-            return masked_losses(self, self.process, x0, generator=generator)["nelbo"].double()
-        finally:
-            self.train(was)
+# %% ../nbs/02_masked.ipynb #02edf817
+@patch
+@torch.no_grad()
+def nll_bound(self: MDLM, x0: torch.Tensor, schedule: str | None = None, generator=None) -> torch.Tensor:
+    "Per-sequence upper bound (nats, float64) on -log p(x0): the NELBO, one Monte-Carlo draw."
+    if schedule not in (None, "-"):
+        raise ValueError(f"MDLM has one sampling path; got schedule={schedule!r}")
+    was = self.training
+    self.eval()
+    try:
+        return masked_losses(self, self.process, x0, generator=generator)["nelbo"].double()
+    finally:
+        self.train(was)
 
-    @torch.no_grad()
-    def sample(self, n: int, steps: int, **kwargs) -> SampleResult:
-        "Draw `n` sequences with a K-step ancestral sampler (see `sample_masked`)."
-        dev = next(self.parameters()).device
-        return sample_masked(self, self.process, n, self.seq_len, steps, device=dev, **kwargs)
+# %% ../nbs/02_masked.ipynb #453c0d8c
+@patch
+@torch.no_grad()
+def sample(self: MDLM, n: int, steps: int, **kwargs) -> SampleResult:
+    "Draw `n` sequences with a K-step ancestral sampler (see `sample_masked`)."
+    dev = next(self.parameters()).device
+    return sample_masked(self, self.process, n, self.seq_len, steps, device=dev, **kwargs)
 
 # %% ../nbs/03_toy2d.ipynb #fd12b9c0
 def reveal_probs(process: MaskedProcess, steps: int, grid: str = "uniform") -> torch.Tensor:
@@ -385,6 +384,12 @@ def reveal_probs(process: MaskedProcess, steps: int, grid: str = "uniform") -> t
     ts = time_grid(check_steps(steps), grid)
     a = process.schedule.alpha(ts)
     return torch.cat([(a[1:] - a[:-1]) / (1 - a[0]), ((1 - a[-1]) / (1 - a[0])).reshape(1)])
+
+# %% ../nbs/03_toy2d.ipynb #9665432d
+def _two_token_states(V: int, mask_id: int) -> torch.Tensor:
+    "The `1 + 2V` states with at most one visible token: both masked, x^0 = v visible, x^1 = v visible."
+    v, m = torch.arange(V), torch.full((V,), mask_id)
+    return torch.cat([torch.tensor([[mask_id, mask_id]]), torch.stack([v, m], 1), torch.stack([m, v], 1)])
 
 # %% ../nbs/03_toy2d.ipynb #aef2b628
 @torch.no_grad()
@@ -401,27 +406,16 @@ def two_token_law(
     "Closed-form law `[V, V]` of the K-step ancestral sampler on two tokens, for any denoiser."
     K, V, m = check_steps(steps), process.V, process.mask_id
     pi, ts = reveal_probs(process, K, grid), time_grid(K, grid)
-    v = torch.arange(V)
-    states = torch.cat(
-        [
-            torch.tensor([[m, m]]),
-            torch.stack([v, torch.full_like(v, m)], 1),
-            torch.stack([torch.full_like(v, m), v], 1),
-        ]
-    )
+    states = _two_token_states(V, m)
     S, batch = len(states), states.repeat(n_cond, 1)  # condition-major: rows [c * S + state]
     law = torch.zeros(n_cond, V, V, dtype=torch.float64)
     A0 = torch.zeros(n_cond, V, dtype=torch.float64)
     A1 = torch.zeros_like(A0)
     for i in range(K + 1):  # step i+1 queries the denoiser at ts[min(i, K)]
         if i == 0 or not time_free:
-            p_t = (
-                subs_log_probs(
-                    denoiser(batch, ts[min(i, K)].float().expand(len(batch))), batch, process, temperature
-                )
-                .exp()
-                .reshape(n_cond, S, 2, V)
-            )
+            t_i = ts[min(i, K)].float().expand(len(batch))
+            logp = subs_log_probs(denoiser(batch, t_i), batch, process, temperature)
+            p_t = logp.exp().reshape(n_cond, S, 2, V)
         p = F.one_hot(p_t.argmax(-1), V).double() if i == K and last == "greedy" else p_t
         m0, m1 = p[:, 0, 0], p[:, 0, 1]  # marginals with both masked
         c1, c0 = p[:, 1 : V + 1, 1], p[:, V + 1 :, 0]  # c1[u] = q(x1 | x0=u), c0[v] = q(x0 | x1=v)

@@ -11,19 +11,17 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from ladd_nb.core import (
-    check_positive_int,
-    make_generator,
-    check_tokens,
-    check_steps,
-    sample_categorical,
-    shard_slice,
-)
-from .masked import SampleResult, masked_losses
-from .dit import DiT, attention, rotary_cos_sin
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['ARModel', 'gen_ppl', 'unigram_entropy', 'token_kl', 'heldout_bits', 'gpt2_gen_ppl']
+__all__ = ['ARModel', 'gen_ppl', 'unigram_entropy', 'token_kl', 'bound_draws', 'heldout_bits', 'load_gpt2', 'gpt2_chunk_logps',
+           'gpt2_gen_ppl']
+
+# %% ../nbs/11_metrics.ipynb #679aa489
+from .core import check_positive_int, make_generator, check_tokens, check_steps
+from .core import sample_categorical, shard_slice
+from .masked import SampleResult, masked_losses
+from .dit import DiT, attention, rotary_cos_sin
 
 # %% ../nbs/11_metrics.ipynb #086696f0
 class ARModel(nn.Module):
@@ -38,57 +36,67 @@ class ARModel(nn.Module):
         self.V, self.L = vocab_size, check_positive_int(seq_len, "seq_len")
         self.net = DiT(vocab_size, size)  # embedding has V+1 rows: row V is the begin token
 
-    def logits(self, x: torch.Tensor, at: int | None = None) -> torch.Tensor:
-        """Next-token logits `[B,L,V]` for clean sequences `x[B,L]` (position i sees x[<i]); only position
-        `at` if given, `[B,V]`."""
-        check_tokens(x, self.V, name="x", ndim=2)
-        n, (B, L) = self.net, x.shape
-        inp = torch.cat([x.new_full((B, 1), self.V), x[:, :-1]], 1)
-        c = n.t_emb(torch.zeros(B, device=x.device))  # time-free, like the MDLM denoiser
-        cos, sin = rotary_cos_sin(L, n.cfg.dim // n.cfg.heads, x.device)
-        h = n.emb(inp)
-        for b in n.blocks:
-            q, k, v = b.s.pre_attention(h, c)
-            h = b.s.post_attention(h, attention(q, k, v, cos, sin, causal=True))
-        return n.head(h, c) if at is None else n.head(h[:, at : at + 1], c)[:, 0]
+# %% ../nbs/11_metrics.ipynb #7d660e46
+@patch
+def logits(self: ARModel, x: torch.Tensor, at: int | None = None) -> torch.Tensor:
+    """Next-token logits `[B,L,V]` for clean sequences `x[B,L]` (position i sees x[<i]); only position
+    `at` if given, `[B,V]`."""
+    check_tokens(x, self.V, name="x", ndim=2)
+    n, (B, L) = self.net, x.shape
+    inp = torch.cat([x.new_full((B, 1), self.V), x[:, :-1]], 1)
+    c = n.t_emb(torch.zeros(B, device=x.device))  # time-free, like the MDLM denoiser
+    cos, sin = rotary_cos_sin(L, n.cfg.dim // n.cfg.heads, x.device)
+    h = n.emb(inp)
+    for b in n.blocks:
+        q, k, v, mod = b.s.pre_attention(h, c)
+        h = b.s.post_attention(h, attention(q, k, v, cos, sin, causal=True), mod)
+    return n.head(h, c) if at is None else n.head(h[:, at : at + 1], c)[:, 0]
 
-    @torch.no_grad()
-    def nll(self, x: torch.Tensor) -> torch.Tensor:
-        """Exact negative log-likelihood (nats) of each sequence, `[B]`, in float64 (in chunks of rows: a
-        float64 [B,L,V] is large for V = 50k)."""
-        rows = max(1, 2**24 // (x.shape[1] * self.V))
-        out = []
-        for xc in x.split(rows):
-            logp = self.logits(xc).double().log_softmax(-1)
-            out.append(-logp.gather(-1, xc[..., None]).squeeze(-1).sum(-1))
-        return torch.cat(out)
+# %% ../nbs/11_metrics.ipynb #3dd78833
+@patch
+@torch.no_grad()
+def nll(self: ARModel, x: torch.Tensor) -> torch.Tensor:
+    """Exact negative log-likelihood (nats) of each sequence, `[B]`, in float64 (in chunks of rows: a
+    float64 [B,L,V] is large for V = 50k)."""
+    rows = max(1, 2**24 // (x.shape[1] * self.V))
+    out = []
+    for xc in x.split(rows):
+        logp = self.logits(xc).double().log_softmax(-1)
+        out.append(-logp.gather(-1, xc[..., None]).squeeze(-1).sum(-1))
+    return torch.cat(out)
 
-    def nll_bound(self, x0: torch.Tensor, schedule: str | None = None, generator=None) -> torch.Tensor:
-        "The exact -log p(x0) (nats), under the name every model shares for its likelihood bound."
-        if schedule not in (None, "ar"):
-            raise ValueError(f"an AR model has one sampling path; got schedule={schedule!r}")
-        return self.nll(x0)
+# %% ../nbs/11_metrics.ipynb #34548eaf
+@patch
+def nll_bound(self: ARModel, x0: torch.Tensor, schedule: str | None = None, generator=None) -> torch.Tensor:
+    "The exact -log p(x0) (nats), under the name every model shares for its likelihood bound."
+    if schedule not in (None, "ar"):
+        raise ValueError(f"an AR model has one sampling path; got schedule={schedule!r}")
+    return self.nll(x0)
 
-    def loss(self, batch: torch.Tensor, generator=None, shard=None) -> dict:
-        """Mean next-token cross-entropy on this process's `shard` of the batch (no noise: `generator` is
-        unused)."""
-        if batch.ndim != 2 or batch.shape[1] != self.L:
-            raise ValueError(f"batch must have shape [B, {self.L}], got {tuple(batch.shape)}")
-        x = batch[shard_slice(batch.shape[0], *shard)] if shard is not None else batch
-        ce = F.cross_entropy(self.logits(x).flatten(0, 1).float(), x.flatten())
-        return {"loss": ce, "nll": ce * self.L, "bits_per_token": ce / math.log(2)}
+# %% ../nbs/11_metrics.ipynb #4f661928
+@patch
+def loss(self: ARModel, batch: torch.Tensor, generator=None, shard=None) -> dict:
+    """Mean next-token cross-entropy on this process's `shard` of the batch (no noise: `generator` is
+    unused)."""
+    if batch.ndim != 2 or batch.shape[1] != self.L:
+        raise ValueError(f"batch must have shape [B, {self.L}], got {tuple(batch.shape)}")
+    x = batch[shard_slice(batch.shape[0], *shard)] if shard is not None else batch
+    ce = F.cross_entropy(self.logits(x).flatten(0, 1).float(), x.flatten())
+    return {"loss": ce, "nll": ce * self.L, "bits_per_token": ce / math.log(2)}
 
-    @torch.no_grad()
-    def sample(
-        self, n: int, steps: int | None = None, temperature: float = 1.0, generator=None
-    ) -> SampleResult:
-        "Ancestral sampling, one token per network call (`steps` is ignored: an AR model always takes L)."
-        dev = next(self.parameters()).device
-        x = torch.zeros(check_positive_int(n, "n"), self.L, dtype=torch.long, device=dev)
-        for i in range(self.L):  # no KV cache: L is small here, and the code stays short
-            p = (self.logits(x, at=i).double() / temperature).softmax(-1)
-            x[:, i] = sample_categorical(p, generator=generator)
-        return SampleResult(x, {"token": self.L}, torch.empty(0))
+# %% ../nbs/11_metrics.ipynb #396bd647
+@patch
+@torch.no_grad()
+def sample(
+    self: ARModel, n: int, steps: int | None = None, temperature: float = 1.0, generator=None
+) -> SampleResult:
+    "Ancestral sampling, one token per network call (`steps` is ignored: an AR model always takes L)."
+    dev = next(self.parameters()).device
+    x = torch.zeros(check_positive_int(n, "n"), self.L, dtype=torch.long, device=dev)
+    for i in range(self.L):  # no KV cache: L is small here, and the code stays short
+        p = (self.logits(x, at=i).double() / temperature).softmax(-1)
+        x[:, i] = sample_categorical(p, generator=generator)
+    return SampleResult(x, {"token": self.L}, torch.empty(0))
 
 # %% ../nbs/11_metrics.ipynb #6ee6256d
 @torch.no_grad()
@@ -126,6 +134,22 @@ def token_kl(x: torch.Tensor, ref_x: torch.Tensor, vocab_size: int, prior: float
 
 # %% ../nbs/11_metrics.ipynb #9daf46cf
 @torch.no_grad()
+def bound_draws(
+    model, rows: torch.Tensor, repeats: int, batch: int, generator, schedule=None
+) -> torch.Tensor:
+    "`[repeats, N]` draws (nats, float64) of the model's `nll_bound` on each of N `rows`, `batch` at once."
+    dev = next(model.parameters()).device
+    draws = []
+    for _ in range(repeats):
+        parts = [
+            model.nll_bound(rows[i : i + batch].to(dev), schedule=schedule, generator=generator)
+            for i in range(0, len(rows), batch)
+        ]
+        draws.append(torch.cat(parts).double().cpu())
+    return torch.stack(draws)
+
+# %% ../nbs/11_metrics.ipynb #16caae90
+@torch.no_grad()
 def heldout_bits(
     model,
     rows: torch.Tensor,
@@ -138,26 +162,16 @@ def heldout_bits(
     Monte-Carlo bound."""
     if not hasattr(model, "nll_bound"):
         raise ValueError(f"{type(model).__name__} has no nll_bound: no likelihood to report")
-    dev = next(model.parameters()).device
     exact = getattr(model, "exact_likelihood", False)
-    g = make_generator(seed, dev)
-    draws = []
-    for _ in range(1 if exact else repeats):
-        parts = [
-            model.nll_bound(rows[i : i + batch].to(dev), schedule=schedule, generator=g)
-            for i in range(0, len(rows), batch)
-        ]
-        draws.append(torch.cat(parts).double().cpu())
+    g = make_generator(seed, next(model.parameters()).device)
+    draws = bound_draws(model, rows, 1 if exact else repeats, batch, g, schedule)
     # average the repeats of each row first: the standard error counts held-out rows, not Monte-Carlo draws
-    v = torch.stack(draws).mean(0) / (rows.shape[1] * math.log(2))
+    v = draws.mean(0) / (rows.shape[1] * math.log(2))
     return float(v.mean()), 0.0 if exact else float(v.std() / math.sqrt(len(v)))
 
 # %% ../nbs/11_metrics.ipynb #4949a4b1
-@torch.no_grad()
-def gpt2_gen_ppl(
-    texts: list[str], model_name: str = "gpt2-large", allow_network: bool = False, batch: int = 8, device=None
-) -> float:
-    "Gen PPL of `texts` under GPT-2 Large (retokenised, first-EOS rule, 1,024-token chunks, token-weighted)."
+def load_gpt2(model_name: str = "gpt2-large", allow_network: bool = False, device="cpu"):
+    "(tokenizer, causal LM in eval mode on `device`) from `transformers`: local cache unless `allow_network`."
     from ladd_nb.text import hub_allowed
 
     try:
@@ -167,19 +181,38 @@ def gpt2_gen_ppl(
     local = not hub_allowed(allow_network)
     tok = AutoTokenizer.from_pretrained(model_name, local_files_only=local)
     lm = AutoModelForCausalLM.from_pretrained(model_name, local_files_only=local).eval()
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     lm.to(device)
+    return tok, lm
+
+# %% ../nbs/11_metrics.ipynb #466a6554
+@torch.no_grad()
+def gpt2_chunk_logps(text: str, tok, lm, device) -> list[tuple[float, int]]:
+    """(sum of log p, tokens scored) of each chunk of at most 1,024 tokens of `text` under `lm`, `text` cut
+    after its first end-of-text token."""
     eos = tok.eos_token
+    if eos in text:
+        text = text[: text.index(eos) + len(eos)]  # first-EOS rule
+    ids = torch.tensor(tok(text)["input_ids"], device=device)
+    out = []
+    for i in range(0, len(ids), 1024):
+        chunk = ids[i : i + 1024]
+        if len(chunk) < 2:
+            continue
+        logp = lm(chunk[None]).logits[0, :-1].double().log_softmax(-1)
+        out.append((float(logp.gather(-1, chunk[1:, None]).sum()), len(chunk) - 1))
+    return out
+
+# %% ../nbs/11_metrics.ipynb #7ccd8bcd
+@torch.no_grad()
+def gpt2_gen_ppl(
+    texts: list[str], model_name: str = "gpt2-large", allow_network: bool = False, batch: int = 8, device=None
+) -> float:
+    "Gen PPL of `texts` under GPT-2 Large (retokenised, first-EOS rule, 1,024-token chunks, token-weighted)."
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    tok, lm = load_gpt2(model_name, allow_network, device)
     tot, count = 0.0, 0
     for text in texts:
-        if eos in text:
-            text = text[: text.index(eos) + len(eos)]  # first-EOS rule
-        ids = torch.tensor(tok(text)["input_ids"], device=device)
-        for i in range(0, len(ids), 1024):
-            chunk = ids[i : i + 1024]
-            if len(chunk) < 2:
-                continue
-            logp = lm(chunk[None]).logits[0, :-1].double().log_softmax(-1)
-            tot -= float(logp.gather(-1, chunk[1:, None]).sum())
-            count += len(chunk) - 1
+        for logp, n in gpt2_chunk_logps(text, tok, lm, device):
+            tot -= logp
+            count += n
     return math.exp(tot / count)

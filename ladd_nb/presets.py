@@ -12,18 +12,11 @@ from pathlib import Path
 from typing import Callable
 import torch
 from .core import make_generator
-from ladd_nb.train import (
-    FORMAT,
-    TrainConfig,
-    Trainer,
-    CheckpointError,
-    save_atomic,
-    load_checkpoint,
-    load_weights,
-)
+from .train import FORMAT, TrainConfig, Trainer, CheckpointError
+from .train import save_atomic, load_checkpoint, load_weights
 
 # %% auto #0
-__all__ = ['PRESETS', 'RETIRED_CONFIG_KEYS', 'Preset', 'register_preset', 'get_config', 'train_preset', 'model_from_checkpoint', 'export_weights', 'shipped_checkpoint', 'Toy2DTrainConfig', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'BinsawCoLADDConfig', 'build_binsaw_coladd', 'Toy2DDiLADDConfig', 'build_toy2d_diladd', 'diladd_toy_laws', 'BinsawDiLADDConfig', 'build_binsaw_diladd', 'BinsawMDLMConfig', 'build_binsaw_mdlm', 'TEXT_MODELS', 'NAMES', 'TextConfig', 'build_text_model', 'data_of', 'lazy_batches', 'text_periodic', 'text_decode', 'register_text_preset', 'load_reference', 'text_eval']
+__all__ = ['PRESETS', 'RETIRED_CONFIG_KEYS', 'Preset', 'register_preset', 'get_config', 'preset_trainer', 'train_preset', 'checkpoint_config', 'ema_weights', 'model_from_checkpoint', 'weights_only', 'export_weights', 'shipped_checkpoint', 'Toy2DTrainConfig', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'BinsawCoLADDConfig', 'build_binsaw_coladd', 'Toy2DDiLADDConfig', 'build_toy2d_diladd', 'diladd_toy_laws', 'BinsawDiLADDConfig', 'build_binsaw_diladd', 'BinsawMDLMConfig', 'build_binsaw_mdlm', 'TEXT_MODELS', 'NAMES', 'LM1B_DATA', 'OWT_DATA', 'GPU_TEXT_LOOP', 'GPU_DIFFUSION', 'TextConfig', 'build_text_model', 'data_of', 'lazy_batches', 'write_text_samples', 'text_periodic', 'text_decode', 'register_text_preset', 'REFERENCE_MATCH', 'check_reference', 'load_reference', 'heldout_baseline', 'fit_bound_settings', 'path_bound', 'path_budgets', 'path_kwargs', 'timed_samples', 'sample_measures', 'budget_row', 'write_sample_text', 'text_eval']
 
 # %% ../nbs/05a_presets.ipynb #39c20eea
 @dataclass
@@ -36,9 +29,8 @@ class Preset:
     build: Callable  # cfg -> model with .loss and .sample
     data: Callable  # cfg -> (generator, n) -> batch
     evaluate: Callable | None = None  # (model, cfg, steps, out_dir) -> list of result rows
-    periodic: Callable | None = (
-        None  # cfg -> (model, step, out_dir) -> dict: evaluation and samples during training
-    )
+    # cfg -> (model, step, out_dir) -> dict: evaluation and samples during training
+    periodic: Callable | None = None
     decode: Callable | None = None  # cfg -> (token ids [B, L] -> list of strings), for text presets
 
     def __repr__(self):
@@ -54,22 +46,15 @@ def register_preset(p: Preset):
     PRESETS[p.name] = p
     return p
 
-# %% ../nbs/05a_presets.ipynb #461bed4f
-def get_config(name: str, overrides: dict | list[str] = ()):
-    "Config of preset `name` with `overrides` (a dict, or `key=value` strings) applied and type-checked."
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)} (see `ladd-nb presets`)")
-    cls = PRESETS[name].config
-    kinds = {f.name: type(f.default) for f in fields(cls)}
-    if not isinstance(overrides, dict):
-        pairs = [o.split("=", 1) for o in overrides]
-        if any(len(p) != 2 for p in pairs):
-            raise ValueError(f"overrides must look like key=value, got {list(overrides)}")
-        overrides = dict(pairs)
-    bad = [k for k in overrides if k not in kinds]
-    if bad:
-        raise ValueError(f"unknown key {bad[0]!r} for preset {name!r}; valid keys: {', '.join(kinds)}")
-    return cls(**{k: _convert(v, kinds[k], k) for k, v in overrides.items()})
+# %% ../nbs/05a_presets.ipynb #2184b375
+def _parse_overrides(overrides: dict | list[str]) -> dict:
+    "Overrides as a dict: `key=value` strings are split at the first `=`; a dict is returned as it is."
+    if isinstance(overrides, dict):
+        return overrides
+    pairs = [o.split("=", 1) for o in overrides]
+    if any(len(p) != 2 for p in pairs):
+        raise ValueError(f"overrides must look like key=value, got {list(overrides)}")
+    return dict(pairs)
 
 # %% ../nbs/05a_presets.ipynb #66384723
 def _convert(v, kind, key):
@@ -88,25 +73,37 @@ def _convert(v, kind, key):
     except ValueError:
         raise TypeError(f"{key} must be {kind.__name__}, got {v!r}") from None
 
+# %% ../nbs/05a_presets.ipynb #461bed4f
+def get_config(name: str, overrides: dict | list[str] = ()):
+    "Config of preset `name` with `overrides` (a dict, or `key=value` strings) applied and type-checked."
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)} (see `ladd-nb presets`)")
+    cls = PRESETS[name].config
+    kinds = {f.name: type(f.default) for f in fields(cls)}
+    overrides = _parse_overrides(overrides)
+    bad = [k for k in overrides if k not in kinds]
+    if bad:
+        raise ValueError(f"unknown key {bad[0]!r} for preset {name!r}; valid keys: {', '.join(kinds)}")
+    return cls(**{k: _convert(v, kinds[k], k) for k, v in overrides.items()})
+
+# %% ../nbs/05a_presets.ipynb #be9d8b1b
+def preset_trainer(name: str, overrides=(), out_dir=None, progress: bool = True, log=print) -> Trainer:
+    "A `Trainer` of preset `name` with `overrides`; the model is built after seeding torch with `cfg.seed`."
+    cfg = get_config(name, overrides)
+    p = PRESETS[name]
+    torch.manual_seed(cfg.seed)
+    model, data = p.build(cfg), p.data(cfg)
+    periodic = p.periodic(cfg) if p.periodic else None
+    meta = {"preset": name, "config": asdict(cfg)}
+    return Trainer(model, cfg, data, out_dir, meta=meta, progress=progress, log=log, periodic=periodic)
+
 # %% ../nbs/05a_presets.ipynb #f5191d1b
 def train_preset(
     name: str, overrides=(), out_dir=None, resume: bool = False, progress: bool = True, log=print
 ):
     """Train preset `name` with `overrides`; checkpoints and the metrics log go to `out_dir`. Returns the
     Trainer."""
-    cfg = get_config(name, overrides)
-    p = PRESETS[name]
-    torch.manual_seed(cfg.seed)
-    tr = Trainer(
-        p.build(cfg),
-        cfg,
-        p.data(cfg),
-        out_dir,
-        meta={"preset": name, "config": asdict(cfg)},
-        progress=progress,
-        log=log,
-        periodic=p.periodic(cfg) if p.periodic else None,
-    )
+    tr = preset_trainer(name, overrides, out_dir, progress, log)
     if resume:
         tr.resume()
     tr.fit()
@@ -118,10 +115,9 @@ def train_preset(
 # without them.
 RETIRED_CONFIG_KEYS = ("dead_threshold",)
 
-# %% ../nbs/05a_presets.ipynb #aa66285d
-def model_from_checkpoint(path, ema: bool = True):
-    "(model, config, preset) rebuilt from a checkpoint, in its run's stage; EMA weights if present and `ema`."
-    ck = load_checkpoint(path)
+# %% ../nbs/05a_presets.ipynb #32ce7195
+def checkpoint_config(ck: dict, path="checkpoint"):
+    "(config, preset) of the run that wrote checkpoint `ck` (read from `path`), without retired config keys."
     meta = json.loads(ck["meta"])
     if meta.get("preset") not in PRESETS:
         raise CheckpointError(
@@ -130,14 +126,21 @@ def model_from_checkpoint(path, ema: bool = True):
     p = PRESETS[meta["preset"]]
     keys = {f.name for f in fields(p.config)}
     config = {k: v for k, v in meta["config"].items() if k in keys or k not in RETIRED_CONFIG_KEYS}
-    cfg = get_config(meta["preset"], config)
+    return get_config(meta["preset"], config), p
+
+# %% ../nbs/05a_presets.ipynb #38e7fefa
+def ema_weights(ck: dict) -> dict:
+    "The EMA weights of checkpoint `ck` as a state dict of the model (without `AveragedModel`'s `module.`)."
+    return {k[len("module.") :]: v for k, v in ck["ema"].items() if k.startswith("module.")}
+
+# %% ../nbs/05a_presets.ipynb #aa66285d
+def model_from_checkpoint(path, ema: bool = True):
+    "(model, config, preset) rebuilt from a checkpoint, in its run's stage; EMA weights if present and `ema`."
+    ck = load_checkpoint(path)
+    cfg, p = checkpoint_config(ck, path)
     model = p.build(cfg)
     if ema and ck["ema"] is not None:
-        load_weights(
-            model,
-            {k[len("module.") :]: v for k, v in ck["ema"].items() if k.startswith("module.")},
-            f"{path} (EMA)",
-        )
+        load_weights(model, ema_weights(ck), f"{path} (EMA)")
     else:
         load_weights(model, ck["model"], str(path))
     # Two-stage models (LADD) are built in stage 1 and the trainer sets the stage before each step: set the
@@ -146,31 +149,29 @@ def model_from_checkpoint(path, ema: bool = True):
         model.set_step(ck["step"])
     return model.eval(), cfg, p
 
+# %% ../nbs/05a_presets.ipynb #0a42e06f
+def weights_only(ck: dict, ema: bool = True) -> dict:
+    "Checkpoint `ck` without optimiser, scheduler and RNG states; its EMA weights as the model's if `ema`."
+    w = ema_weights(ck) if ema and ck["ema"] is not None else ck["model"]
+    return {
+        "format": FORMAT,
+        "step": ck["step"],
+        "meta": ck["meta"],
+        "train_config": ck["train_config"],
+        "model": w,
+        "ema": None,
+        "optimizer": None,
+        "scheduler": None,
+        "rng": None,
+    }
+
 # %% ../nbs/05a_presets.ipynb #ffa258c9
 def export_weights(ckpt: str | Path, out: str | Path, ema: bool = True) -> Path:
     "Write a weights-only copy of a training checkpoint (EMA weights if present and `ema`), atomically."
     ck = load_checkpoint(ckpt)
-    w = (
-        {k[len("module.") :]: v for k, v in ck["ema"].items() if k.startswith("module.")}
-        if ema and ck["ema"] is not None
-        else ck["model"]
-    )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_atomic(
-        {
-            "format": FORMAT,
-            "step": ck["step"],
-            "meta": ck["meta"],
-            "train_config": ck["train_config"],
-            "model": w,
-            "ema": None,
-            "optimizer": None,
-            "scheduler": None,
-            "rng": None,
-        },
-        out,
-    )
+    save_atomic(weights_only(ck, ema), out)
     return out
 
 # %% ../nbs/05a_presets.ipynb #c7414b11
@@ -198,6 +199,23 @@ class Toy2DTrainConfig(TrainConfig, Toy2DConfig):
 
     warmup_steps: int = 50
 
+# %% ../nbs/05a_presets.ipynb #6c650408
+def _toy2d_model(c):
+    "Chapter 3's MDLM with the toy network on two tokens."
+    return MDLM(
+        ToyDenoiser(c.V, 2, c.emb, c.hidden),
+        vocab_size=c.V,
+        seq_len=2,
+        schedule=c.schedule,
+        loss_type=c.loss_type,
+    )
+
+# %% ../nbs/05a_presets.ipynb #0e9ab17b
+def _toy2d_data(c):
+    "The data source of the config's density: `(generator, n) -> [n, 2]` token pairs."
+    P = density_table(c.density, c.V)
+    return lambda g, n: sample_table(P, n, generator=g)
+
 # %% ../nbs/05a_presets.ipynb #cba016fb
 def _toy2d_eval(model, cfg, steps, out_dir=None):
     "The exact step-budget rows of a toy MDLM, next to the perfect masked model's KL."
@@ -211,34 +229,29 @@ def _toy2d_eval(model, cfg, steps, out_dir=None):
         oracle=lambda K: two_token_law(oracle, model.process, K),
     )
 
-
+# %% ../nbs/05a_presets.ipynb #04b3d176
 register_preset(
     Preset(
         "toy2d-mdlm",
         Toy2DTrainConfig,
         "masked diffusion (MDLM) on a 2D density as two tokens; exact evaluation",
-        build=lambda c: MDLM(
-            ToyDenoiser(c.V, 2, c.emb, c.hidden),
-            vocab_size=c.V,
-            seq_len=2,
-            schedule=c.schedule,
-            loss_type=c.loss_type,
-        ),
-        data=lambda c: lambda g, n, P=density_table(c.density, c.V): sample_table(P, n, generator=g),
+        build=_toy2d_model,
+        data=_toy2d_data,
         evaluate=_toy2d_eval,
     )
 )
 
-# %% ../nbs/06b_coladd.ipynb #77c61f6b
+# %% ../nbs/06b_coladd.ipynb #5a9d83e6
 import time
-from .coladd import CoLADD, ToyLatentDenoiser, coladd_sequential_law, rb_two_token_law
-from .core import make_generator
 from dataclasses import dataclass
+from .coladd import CoLADD, ToyEncoder, ToyJointDenoiser, ToyLatentDenoiser
+from .coladd import coladd_sequential_law, rb_two_token_law
+from .core import make_generator
 from .train import TrainConfig
 from .toy2d import density_table, sample_table, kl_tv, mutual_information, step_budget_rows
-from .masked import two_token_law
+from .masked import two_token_law, TableDenoiser
 
-
+# %% ../nbs/06b_coladd.ipynb #77c61f6b
 @dataclass
 class Toy2DCoLADDConfig(TrainConfig):
     "Preset `toy2d-coladd`: Co-LADD on a 2D density as two tokens (one latent slot of `d` numbers)."
@@ -321,7 +334,7 @@ def _toy2d_coladd_eval(model, c, steps, out_dir=None):
         schedule=model.schedule,
     )
 
-
+# %% ../nbs/06b_coladd.ipynb #37f40c8f
 register_preset(
     Preset(
         "toy2d-coladd",
@@ -333,16 +346,15 @@ register_preset(
     )
 )
 
-# %% ../nbs/06b_coladd.ipynb #2a40f4b4
+# %% ../nbs/06b_coladd.ipynb #0be69fb3
 from dataclasses import dataclass
-from .coladd import CoLADD, ToyLatentDenoiser
-from .dit import LatentDiT
-from ladd_nb.binsaw import (
-    binsaw_batch,
-    binsaw_eval,
-)  # the generator and the evaluation; chapter 8 develops the toy
+from .coladd import CoLADD, DiTEncoder, ToyEncoder, ToyJointDenoiser, ToyLatentDenoiser
+from .dit import JointDiT, LatentDiT
 
+# the generator and the evaluation; chapter 8 develops the toy
+from .binsaw import binsaw_batch, binsaw_data, binsaw_eval
 
+# %% ../nbs/06b_coladd.ipynb #2a40f4b4
 @dataclass
 class BinsawCoLADDConfig(TrainConfig):
     "Preset `binsaw-coladd`."
@@ -370,24 +382,28 @@ class BinsawCoLADDConfig(TrainConfig):
     ema: float = 0.99
     eval_latent_steps: int = 32  # latent steps of the sequential schedule in `sweep`
 
-# %% ../nbs/06b_coladd.ipynb #061e1ac1
-def build_binsaw_coladd(c: BinsawCoLADDConfig) -> CoLADD:
-    "Binsaw Co-LADD: DiT encoder, joint DiT, latent DiT (or the toy MLPs with `arch='mlp'`)."
+# %% ../nbs/06b_coladd.ipynb #6d673c57
+def _binsaw_coladd_nets(c: BinsawCoLADDConfig) -> tuple:
+    "(encoder, joint denoiser, latent denoiser or None) of config `c`: DiTs, or toy MLPs with `arch='mlp'`."
     seq = c.schedule == "sequential"
     if c.arch == "dit":
-        nets = (
+        return (
             DiTEncoder(2, 1, c.d, c.size),
             JointDiT(2, 1, latent_dim=c.d, size=c.size),
             LatentDiT(1, c.d, c.size) if seq else None,
         )
-    elif c.arch == "mlp":
-        nets = (
+    if c.arch == "mlp":
+        return (
             ToyEncoder(2, c.length, c.d, c.emb, c.hidden),
             ToyJointDenoiser(2, c.length, c.d, c.emb, c.hidden),
             ToyLatentDenoiser(c.d, c.hidden) if seq else None,
         )
-    else:
-        raise ValueError(f"arch must be 'dit' or 'mlp', got {c.arch!r}")
+    raise ValueError(f"arch must be 'dit' or 'mlp', got {c.arch!r}")
+
+# %% ../nbs/06b_coladd.ipynb #061e1ac1
+def build_binsaw_coladd(c: BinsawCoLADDConfig) -> CoLADD:
+    "Binsaw Co-LADD: DiT encoder, joint DiT, latent DiT (or the toy MLPs with `arch='mlp'`)."
+    nets = _binsaw_coladd_nets(c)
     return CoLADD(
         *nets,
         vocab_size=2,
@@ -406,14 +422,14 @@ def build_binsaw_coladd(c: BinsawCoLADDConfig) -> CoLADD:
         stage1=c.stage1,
     )
 
-
+# %% ../nbs/06b_coladd.ipynb #d298f29f
 register_preset(
     Preset(
         "binsaw-coladd",
         BinsawCoLADDConfig,
         "Co-LADD on the binary-sawtooth toy (128 bits, one hidden phase); DiT networks",
         build=build_binsaw_coladd,
-        data=lambda c: lambda g, n: binsaw_batch(n, c.length, generator=g),
+        data=binsaw_data,
         evaluate=binsaw_eval,
     )
 )
@@ -428,18 +444,25 @@ from .toy2d import density_table, sample_table, kl_tv, step_budget_rows
 from .masked import two_token_law
 from .masked import TableDenoiser
 from .coladd import ToyEncoder, ToyJointDenoiser, DiTEncoder
-from .binsaw import binsaw_batch, binsaw_eval
+from .binsaw import binsaw_batch, binsaw_data, binsaw_eval
 from .dit import JointDiT
 
-
+# %% ../nbs/07b_diladd.ipynb #0820b2fb
 def _vq_of(c) -> VectorQuantizer:
-    return VectorQuantizer(
-        c.n_codes,
-        c.d,
-        decay=c.vq_decay,
-        commitment=c.commitment,
-        cosine=c.cosine,
-        dead_fraction=c.dead_fraction,
+    "The quantiser of a Di-LADD preset's config `c`."
+    opts = dict(decay=c.vq_decay, commitment=c.commitment, cosine=c.cosine, dead_fraction=c.dead_fraction)
+    return VectorQuantizer(c.n_codes, c.d, **opts)
+
+# %% ../nbs/07b_diladd.ipynb #0be8c10d
+def _diladd_options(c) -> dict:
+    "The `DiLADD` options of a Di-LADD preset's config `c`."
+    return dict(
+        code_schedule=c.code_schedule,
+        loss_x=c.loss_x,
+        loss_y=c.loss_y,
+        p_enc_mask=c.p_enc_mask,
+        stage1_steps=c.stage1_steps,
+        stage1=c.stage1,
     )
 
 # %% ../nbs/07b_diladd.ipynb #6b99fe23
@@ -456,9 +479,8 @@ class Toy2DDiLADDConfig(TrainConfig):
     cosine: bool = False  # Euclidean: on this toy much better than cosine (see the text)
     vq_decay: float = 0.95
     commitment: float = 0.1
-    dead_fraction: float = (
-        0.1  # restart codes below 0.1 x the mean count per code (ablation: 0.5 churns 16 codes)
-    )
+    # restart codes below 0.1 x the mean count per code (ablation: 0.5 churns 16 codes)
+    dead_fraction: float = 0.1
     code_schedule: str = "polynomial"
     loss_x: str = "ce"
     loss_y: str = "ce"
@@ -468,27 +490,15 @@ class Toy2DDiLADDConfig(TrainConfig):
     train_steps: int = 4000
     warmup_steps: int = 50
     lr_schedule: str = "cosine"
-    eval_latent_steps: int = (
-        1  # code steps of the sequential schedule in `sweep` (one slot: one step is exact)
-    )
+    # code steps of the sequential schedule in `sweep` (one slot: one step is exact)
+    eval_latent_steps: int = 1
 
 # %% ../nbs/07b_diladd.ipynb #a7d81259
 def build_toy2d_diladd(c: Toy2DDiLADDConfig) -> DiLADD:
     "The toy Di-LADD model of config `c`."
-    return DiLADD(
-        ToyEncoder(c.V, 2, c.d, c.emb, c.hidden),
-        _vq_of(c),
-        ToyJointDenoiser(c.V, 2, c.d, c.emb, c.hidden, out=c.n_codes),
-        c.V,
-        2,
-        1,
-        code_schedule=c.code_schedule,
-        loss_x=c.loss_x,
-        loss_y=c.loss_y,
-        p_enc_mask=c.p_enc_mask,
-        stage1_steps=c.stage1_steps,
-        stage1=c.stage1,
-    )
+    enc, vq = ToyEncoder(c.V, 2, c.d, c.emb, c.hidden), _vq_of(c)
+    net = ToyJointDenoiser(c.V, 2, c.d, c.emb, c.hidden, out=c.n_codes)
+    return DiLADD(enc, vq, net, c.V, 2, 1, **_diladd_options(c))
 
 # %% ../nbs/07b_diladd.ipynb #e74dace0
 def diladd_toy_laws(model: DiLADD, steps, latent_steps: int = 1) -> dict:
@@ -526,7 +536,7 @@ def _toy2d_diladd_eval(model, c, steps, out_dir=None):
         )
     return rows
 
-
+# %% ../nbs/07b_diladd.ipynb #fba4f295
 register_preset(
     Preset(
         "toy2d-diladd",
@@ -540,10 +550,6 @@ register_preset(
 )
 
 # %% ../nbs/07b_diladd.ipynb #27f164d0
-from dataclasses import dataclass
-from .diladd import DiLADD
-
-
 @dataclass
 class BinsawDiLADDConfig(TrainConfig):
     "Preset `binsaw-diladd`."
@@ -576,49 +582,33 @@ def build_binsaw_diladd(c: BinsawDiLADDConfig) -> DiLADD:
     """Binsaw Di-LADD: normalised DiT encoder, joint DiT reading code vectors and predicting code logits (or
     the toy MLPs)."""
     if c.arch == "dit":
-        enc, net = (
-            DiTEncoder(2, 1, c.d, c.size, normalize=True),
-            JointDiT(2, 1, latent_dim=c.d, n_codes=c.n_codes, size=c.size),
-        )
+        enc = DiTEncoder(2, 1, c.d, c.size, normalize=True)
+        net = JointDiT(2, 1, latent_dim=c.d, n_codes=c.n_codes, size=c.size)
     elif c.arch == "mlp":
-        enc, net = (
-            ToyEncoder(2, c.length, c.d, c.emb, c.hidden),
-            ToyJointDenoiser(2, c.length, c.d, c.emb, c.hidden, out=c.n_codes),
-        )
+        enc = ToyEncoder(2, c.length, c.d, c.emb, c.hidden)
+        net = ToyJointDenoiser(2, c.length, c.d, c.emb, c.hidden, out=c.n_codes)
     else:
         raise ValueError(f"arch must be 'dit' or 'mlp', got {c.arch!r}")
-    return DiLADD(
-        enc,
-        _vq_of(c),
-        net,
-        2,
-        c.length,
-        1,
-        code_schedule=c.code_schedule,
-        loss_x=c.loss_x,
-        loss_y=c.loss_y,
-        p_enc_mask=c.p_enc_mask,
-        stage1_steps=c.stage1_steps,
-        stage1=c.stage1,
-    )
+    return DiLADD(enc, _vq_of(c), net, 2, c.length, 1, **_diladd_options(c))
 
-
+# %% ../nbs/07b_diladd.ipynb #b19ddcae
 register_preset(
     Preset(
         "binsaw-diladd",
         BinsawDiLADDConfig,
         "Di-LADD on the binary-sawtooth toy (128 bits, one hidden phase); DiT networks",
         build=build_binsaw_diladd,
-        data=lambda c: lambda g, n: binsaw_batch(n, c.length, generator=g),
+        data=binsaw_data,
         evaluate=binsaw_eval,
     )
 )
 
-# %% ../nbs/08_binsaw.ipynb #429be380
+# %% ../nbs/08_binsaw.ipynb #793bc661
 from dataclasses import dataclass
 from .train import TrainConfig
 from .masked import MDLM
 from .toy2d import ToyDenoiser
+from .binsaw import binsaw_data, binsaw_eval
 
 
 @dataclass
@@ -636,7 +626,7 @@ class BinsawMDLMConfig(TrainConfig):
     lr: float = 3e-4
     warmup_steps: int = 500
 
-# %% ../nbs/08_binsaw.ipynb #7881e8fa
+# %% ../nbs/08_binsaw.ipynb #aeb5dd33
 def build_binsaw_mdlm(c: BinsawMDLMConfig) -> MDLM:
     "Binsaw MDLM with a DiT or an MLP denoiser."
     if c.arch == "mlp":
@@ -649,26 +639,26 @@ def build_binsaw_mdlm(c: BinsawMDLMConfig) -> MDLM:
         raise ValueError(f"arch must be 'dit' or 'mlp', got {c.arch!r}")
     return MDLM(net, 2, c.length, loss_type=c.loss_type)
 
-
+# %% ../nbs/08_binsaw.ipynb #3b845746
 register_preset(
     Preset(
         "binsaw-mdlm",
         BinsawMDLMConfig,
         "masked diffusion (MDLM) on the binary-sawtooth toy; DiT or MLP denoiser",
         build=build_binsaw_mdlm,
-        data=lambda c: lambda g, n: binsaw_batch(n, c.length, generator=g),
+        data=binsaw_data,
         evaluate=binsaw_eval,
     )
 )
 
 # %% ../nbs/10_text.ipynb #409be774
 from typing import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, make_dataclass
 from .text import TextData, text_data, vocab_size_of
-from .core import check_steps
+from .core import check_steps, check_positive_int
 from .train import TrainConfig, save_atomic
 
-
+# %% ../nbs/10_text.ipynb #92459c45
 @dataclass
 class TextConfig(TrainConfig):
     "Settings of a text preset (data, model, LADD latent, evaluation) plus the training loop's."
@@ -695,9 +685,8 @@ class TextConfig(TrainConfig):
     code_schedule: str = "polynomial"
     stage1_steps: int = 1000
     eval_latent_steps: int = 8  # latent steps of the sequential schedule in sweeps
-    ref: str = (
-        "text-char-ar"  # AR reference model for gen PPL: a shipped checkpoint name or a checkpoint path
-    )
+    # AR reference model for gen PPL: a shipped checkpoint name or a checkpoint path
+    ref: str = "text-char-ar"
     eval_samples: int = 256  # samples per step budget in sweeps
     train_steps: int = 3000
     batch_size: int = 64
@@ -710,40 +699,43 @@ class TextConfig(TrainConfig):
 # %% ../nbs/10_text.ipynb #206c18dd
 TEXT_MODELS = ("ar", "mdlm", "coladd", "diladd")
 
+# %% ../nbs/10_text.ipynb #7ee6d4a5
+def _coladd_encoder(c, V):
+    "The encoder of a Co-LADD preset: a learned DiT, or the frozen pretrained MiniLM."
+    from ladd_nb.coladd import DiTEncoder, minilm_encoder
+
+    if c.encoder == "dit":
+        return DiTEncoder(V, c.n_slots, c.d, c.size)
+    if c.encoder == "minilm":
+        if c.tokenizer != "bert-base-uncased":
+            raise ValueError("encoder='minilm' reads BERT word pieces: use tokenizer='bert-base-uncased'")
+        return minilm_encoder(c.n_slots, c.d, mask_id=V, pad_id=None)[0]
+    raise ValueError(f"encoder must be 'dit' or 'minilm', got {c.encoder!r}")
+
 # %% ../nbs/10_text.ipynb #a067c6f1
-def build_text_model(c: TextConfig):
-    "The model of a text preset (AR reference, MDLM, Co-LADD or Di-LADD) on DiT backbones of size `c.size`."
-    from ladd_nb.dit import DiT, JointDiT, LatentDiT
-    from ladd_nb.masked import MDLM
+def _coladd_model(c: TextConfig, V: int, L: int, loss_x: str):
+    "Co-LADD of a text preset: encoder, joint token network and (sequential schedule) latent network."
+    from ladd_nb.dit import JointDiT, LatentDiT
+    from ladd_nb.coladd import CoLADD
 
-    if c.model not in TEXT_MODELS:
-        raise ValueError(f"model must be one of {TEXT_MODELS}, got {c.model!r}")
-    V, L = vocab_size_of(c.tokenizer, c.bpe_vocab), check_positive_int(c.length, "length")
-    if c.model == "ar":
-        from ladd_nb.metrics import ARModel
+    seq = c.schedule == "sequential"
+    return CoLADD(
+        _coladd_encoder(c, V),
+        JointDiT(V, c.n_slots, latent_dim=c.d, size=c.size),
+        LatentDiT(c.n_slots, c.d, c.size) if seq else None,
+        V,
+        L,
+        c.n_slots,
+        c.d,
+        schedule=c.schedule,
+        loss_x=loss_x,
+        stage1_steps=c.stage1_steps,
+    )
 
-        return ARModel(V, L, c.size)
-    if c.model == "mdlm":
-        return MDLM(DiT(V, c.size), V, L, loss_type=c.loss_type)
-    if c.n_slots > L:
-        raise ValueError(f"n_slots={c.n_slots} latent slots need sequences at least that long; length={L}")
-    loss_x = "nelbo" if c.loss_type == "nelbo" else "ce"
-    if c.model == "coladd":
-        from ladd_nb.coladd import CoLADD, DiTEncoder
-
-        seq = c.schedule == "sequential"
-        return CoLADD(
-            _coladd_encoder(c, V),
-            JointDiT(V, c.n_slots, latent_dim=c.d, size=c.size),
-            LatentDiT(c.n_slots, c.d, c.size) if seq else None,
-            V,
-            L,
-            c.n_slots,
-            c.d,
-            schedule=c.schedule,
-            loss_x=loss_x,
-            stage1_steps=c.stage1_steps,
-        )
+# %% ../nbs/10_text.ipynb #956fe556
+def _diladd_model(c: TextConfig, V: int, L: int, loss_x: str):
+    "Di-LADD of a text preset: a normalised DiT encoder, the VQ codebook and one joint network."
+    from ladd_nb.dit import JointDiT
     from ladd_nb.coladd import DiTEncoder
     from ladd_nb.diladd import DiLADD
     from ladd_nb.presets import _vq_of
@@ -761,17 +753,27 @@ def build_text_model(c: TextConfig):
         stage1_steps=c.stage1_steps,
     )
 
-# %% ../nbs/10_text.ipynb #7ee6d4a5
-def _coladd_encoder(c, V):
-    from ladd_nb.coladd import DiTEncoder, minilm_encoder
+# %% ../nbs/10_text.ipynb #95bee8fa
+def build_text_model(c: TextConfig):
+    "The model of a text preset (AR reference, MDLM, Co-LADD or Di-LADD) on DiT backbones of size `c.size`."
+    from ladd_nb.dit import DiT
+    from ladd_nb.masked import MDLM
 
-    if c.encoder == "dit":
-        return DiTEncoder(V, c.n_slots, c.d, c.size)
-    if c.encoder == "minilm":
-        if c.tokenizer != "bert-base-uncased":
-            raise ValueError("encoder='minilm' reads BERT word pieces: use tokenizer='bert-base-uncased'")
-        return minilm_encoder(c.n_slots, c.d, mask_id=V, pad_id=None)[0]
-    raise ValueError(f"encoder must be 'dit' or 'minilm', got {c.encoder!r}")
+    if c.model not in TEXT_MODELS:
+        raise ValueError(f"model must be one of {TEXT_MODELS}, got {c.model!r}")
+    V, L = vocab_size_of(c.tokenizer, c.bpe_vocab), check_positive_int(c.length, "length")
+    if c.model == "ar":
+        from ladd_nb.metrics import ARModel
+
+        return ARModel(V, L, c.size)
+    if c.model == "mdlm":
+        return MDLM(DiT(V, c.size), V, L, loss_type=c.loss_type)
+    if c.n_slots > L:
+        raise ValueError(f"n_slots={c.n_slots} latent slots need sequences at least that long; length={L}")
+    loss_x = "nelbo" if c.loss_type == "nelbo" else "ce"
+    if c.model == "coladd":
+        return _coladd_model(c, V, L, loss_x)
+    return _diladd_model(c, V, L, loss_x)
 
 # %% ../nbs/10_text.ipynb #abc14feb
 def data_of(c: TextConfig) -> TextData:
@@ -794,12 +796,18 @@ def lazy_batches(c: TextConfig) -> Callable:
     return draw
 
 # %% ../nbs/10_text.ipynb #cec67afa
-from typing import Callable
 from pathlib import Path
 from .text import get_tokenizer, heldout_loss
 from .core import make_generator
 
+# %% ../nbs/10_text.ipynb #d2ff699c
+def write_text_samples(c: TextConfig, model, tokenizer, step: int, out):
+    "4 samples of `model` (one token per step), decoded into `out/samples_<step>.txt`."
+    kw = {"steps": c.length} if c.model != "ar" else {}
+    x = model.sample(4, generator=make_generator(step, next(model.parameters()).device), **kw).x.cpu()
+    (Path(out) / f"samples_{step:08d}.txt").write_text("\n\n".join(tokenizer.decode(r) for r in x) + "\n")
 
+# %% ../nbs/10_text.ipynb #90e37522
 def text_periodic(c: TextConfig) -> Callable:
     """Periodic evaluation of a text run: held-out loss on up to 1,024 rows, and 4 decoded samples written
     next to the checkpoints."""
@@ -808,11 +816,7 @@ def text_periodic(c: TextConfig) -> Callable:
         data = data_of(c)
         row = heldout_loss(model, data.valid[:1024])
         if out is not None:
-            kw = {"steps": c.length} if c.model != "ar" else {}
-            x = model.sample(4, generator=make_generator(step, next(model.parameters()).device), **kw).x.cpu()
-            (Path(out) / f"samples_{step:08d}.txt").write_text(
-                "\n\n".join(data.tokenizer.decode(r) for r in x) + "\n"
-            )
+            write_text_samples(c, model, data.tokenizer, step, out)
         return row
 
     return run
@@ -835,9 +839,6 @@ def _text_evaluate(*args, **kwargs):
     return text_eval(*args, **kwargs)
 
 # %% ../nbs/10_text.ipynb #6925f4cb
-from dataclasses import field, make_dataclass
-
-
 def register_text_preset(name: str, description: str, **defaults):
     "A text preset: `TextConfig` with other defaults."
     cls = make_dataclass(
@@ -861,92 +862,77 @@ def register_text_preset(name: str, description: str, **defaults):
 
 # %% ../nbs/10_text.ipynb #81c91848
 NAMES = {"ar": "AR reference", "mdlm": "MDLM", "coladd": "Co-LADD", "diladd": "Di-LADD"}
+
+# %% ../nbs/10_text.ipynb #6672470c
 for m in TEXT_MODELS:  # the CPU study: characters of the CPython docs, L = 64, tiny DiTs
     register_text_preset(
         f"text-char-{m}",
         f"{NAMES[m]}, characters (27) of the CPython docs, L=64, tiny DiT (CPU study)",
         model=m,
     )
-for m in TEXT_MODELS[1:]:  # the GPU recipes (chapter 12)
-    register_text_preset(
-        f"lm1b-{m}",
-        f"{NAMES[m]} on LM1B, bert-base-uncased, L=128, DiT-S (GPU; size=b for B)",
-        model=m,
-        corpus="lm1b",
-        tokenizer="bert-base-uncased",
-        length=128,
-        size="s",
-        n_slots=16,
-        d=64,
-        n_codes=1024,
-        batch_size=512,
-        lr=3e-4,
-        warmup_steps=2500,
-        train_steps=1_000_000,
-        stage1_steps=100_000,
-        ema=0.9999,
-        eval_every=10_000,
-        ckpt_every=10_000,
-        ref="lm1b-ar",
-        allow_network=True,
-    )
-    register_text_preset(
-        f"owt-{m}",
-        f"{NAMES[m]} on OpenWebText, GPT-2 tokens, L=1024, DiT-S (GPU; size=b for B)",
-        model=m,
-        corpus="openwebtext",
-        tokenizer="gpt2",
-        length=1024,
-        size="s",
-        n_slots=64,
-        d=64,
-        n_codes=1024,
-        batch_size=512,
-        lr=3e-4,
-        warmup_steps=2500,
-        train_steps=1_000_000,
-        stage1_steps=100_000,
-        ema=0.9999,
-        eval_every=10_000,
-        ckpt_every=10_000,
-        ref="owt-ar",
-        allow_network=True,
-        max_train_tokens=2_000_000_000,
-    )
-register_text_preset(
-    "lm1b-ar",
-    "AR reference on LM1B (for gen PPL without the hub's GPT-2 Large)",
-    model="ar",
-    corpus="lm1b",
-    tokenizer="bert-base-uncased",
-    length=128,
+
+# %% ../nbs/10_text.ipynb #d3a00b08
+LM1B_DATA = dict(corpus="lm1b", tokenizer="bert-base-uncased", length=128)
+
+# %% ../nbs/10_text.ipynb #75cfff1b
+OWT_DATA = dict(corpus="openwebtext", tokenizer="gpt2", length=1024, max_train_tokens=2_000_000_000)
+
+# %% ../nbs/10_text.ipynb #de0b9d0a
+GPU_TEXT_LOOP = dict(
     size="s",
     batch_size=512,
     lr=3e-4,
     warmup_steps=2500,
-    train_steps=200_000,
     ema=0.9999,
     eval_every=10_000,
     ckpt_every=10_000,
     allow_network=True,
 )
+
+# %% ../nbs/10_text.ipynb #d7a2d5e8
+GPU_DIFFUSION = dict(train_steps=1_000_000, stage1_steps=100_000, d=64, n_codes=1024)
+
+# %% ../nbs/10_text.ipynb #1f571d4e
+for m in TEXT_MODELS[1:]:  # the GPU recipes (chapter 12)
+    register_text_preset(
+        f"lm1b-{m}",
+        f"{NAMES[m]} on LM1B, bert-base-uncased, L=128, DiT-S (GPU; size=b for B)",
+        model=m,
+        n_slots=16,
+        ref="lm1b-ar",
+        **LM1B_DATA,
+        **GPU_TEXT_LOOP,
+        **GPU_DIFFUSION,
+    )
+    register_text_preset(
+        f"owt-{m}",
+        f"{NAMES[m]} on OpenWebText, GPT-2 tokens, L=1024, DiT-S (GPU; size=b for B)",
+        model=m,
+        n_slots=64,
+        ref="owt-ar",
+        **OWT_DATA,
+        **GPU_TEXT_LOOP,
+        **GPU_DIFFUSION,
+    )
+
+# %% ../nbs/10_text.ipynb #3de1e512
+register_text_preset(
+    "lm1b-ar",
+    "AR reference on LM1B (for gen PPL without the hub's GPT-2 Large)",
+    model="ar",
+    train_steps=200_000,
+    **LM1B_DATA,
+    **GPU_TEXT_LOOP,
+)
+
+# %% ../nbs/10_text.ipynb #0241abcd
 register_text_preset(
     "owt-ar",
     "AR reference on OpenWebText (for gen PPL without the hub's GPT-2 Large)",
     model="ar",
-    corpus="openwebtext",
-    tokenizer="gpt2",
-    length=1024,
-    size="s",
-    batch_size=512,
-    lr=3e-4,
-    warmup_steps=2500,
     train_steps=200_000,
-    ema=0.9999,
-    eval_every=10_000,
-    ckpt_every=10_000,
-    allow_network=True,
-    max_train_tokens=2_000_000_000,
+    **OWT_DATA,
+    **GPU_TEXT_LOOP,
 )
 
 # %% ../nbs/11_metrics.ipynb #95b3da8d
@@ -956,7 +942,21 @@ import torch
 from .metrics import ARModel, gen_ppl, heldout_bits, token_kl, unigram_entropy
 from .core import make_generator
 
+# %% ../nbs/11_metrics.ipynb #63ae6280
+REFERENCE_MATCH = ("corpus", "tokenizer", "length", "bpe_vocab", "valid_frac", "max_train_tokens")
 
+# %% ../nbs/11_metrics.ipynb #fc2b1b80
+def check_reference(name: str, rc, c):
+    """Raise unless the reference's config `rc` matches `c` on `REFERENCE_MATCH`: same data, same held-out
+    split."""
+    for k in REFERENCE_MATCH:
+        if getattr(rc, k) != getattr(c, k):
+            raise ValueError(
+                f"reference {name!r} has {k}={getattr(rc, k)!r}, this model {getattr(c, k)!r}; train a "
+                "matching one (preset *-ar)"
+            )
+
+# %% ../nbs/11_metrics.ipynb #23bb212d
 def load_reference(c) -> ARModel:
     """The AR reference model named by `c.ref` (shipped checkpoint name or path), checked to match the corpus,
     tokenizer and length."""
@@ -966,22 +966,81 @@ def load_reference(c) -> ARModel:
     ref, rc, _ = model_from_checkpoint(path)
     if not getattr(ref, "exact_likelihood", False):  # capability, not class: notebooks define their own copy
         raise ValueError(f"reference {c.ref!r} is not an AR model (preset {rc.model!r})")
-    for k in (
-        "corpus",
-        "tokenizer",
-        "length",
-        "bpe_vocab",
-        "valid_frac",
-        "max_train_tokens",
-    ):  # same data, same held-out split
-        if getattr(rc, k) != getattr(c, k):
-            raise ValueError(
-                f"reference {c.ref!r} has {k}={getattr(rc, k)!r}, this model {getattr(c, k)!r}; train a "
-                "matching one (preset *-ar)"
-            )
+    check_reference(c.ref, rc, c)
     return ref
 
 # %% ../nbs/11_metrics.ipynb #95cb9147
+def heldout_baseline(ref: ARModel, held: torch.Tensor) -> dict:
+    "Held-out text's own gen PPL and mean per-sample entropy: the values good samples approach."
+    return dict(
+        data_gen_ppl=round(gen_ppl(ref, held), 3), data_entropy=round(float(unigram_entropy(held).mean()), 4)
+    )
+
+# %% ../nbs/11_metrics.ipynb #fe5e3d53
+def fit_bound_settings(model, data, seed: int) -> dict:
+    """The likelihood bound's free settings (Co-LADD: sigma, t_min), chosen on 512 training rows and reported;
+    {} for a model without any."""
+    if not hasattr(model, "fit_bound"):
+        return {}
+    dev = next(model.parameters()).device
+    model.fit_bound(data.train[:512].to(dev), generator=make_generator(seed, dev))
+    sigma = model.enc_sigma if model.enc_sigma > 0 else model.bound_sigma  # the sigma the bound used
+    return dict(bound_sigma=sigma, bound_t_min=model.bound_t_min)
+
+# %% ../nbs/11_metrics.ipynb #eaf9c830
+def path_bound(model, data, s: str, seed: int) -> dict:
+    "Held-out bits per token (and standard error) of the likelihood bound of sampling path `s`."
+    bits = heldout_bits(model, data.valid[:1024], seed=seed, schedule=None if s in ("-", "ar") else s)
+    return dict(heldout_bits=round(bits[0], 4), heldout_bits_se=round(bits[1], 4))
+
+# %% ../nbs/11_metrics.ipynb #fcf6645e
+def path_budgets(s: str, steps, c) -> list[int]:
+    "The step budgets K of sampling path `s`: L for an AR model, else each of `steps` capped at L, sorted."
+    return [c.length] if s == "ar" else sorted({min(int(k), c.length) for k in steps})
+
+# %% ../nbs/11_metrics.ipynb #67fb6bd0
+def path_kwargs(s: str, c) -> dict:
+    """The `sample` keywords of sampling path `s`: none for MDLM ('-') and AR; the schedule, and the latent
+    steps of a sequential one."""
+    if s in ("-", "ar"):
+        return {}
+    return {"schedule": s} | ({"latent_steps": c.eval_latent_steps} if s == "sequential" else {})
+
+# %% ../nbs/11_metrics.ipynb #60f18139
+def timed_samples(model, n: int, K: int, seed: int, kw: dict) -> tuple:
+    """(samples on the CPU, NFE per network, seconds) of `n` samples at `K` token steps; the generator is
+    seeded `seed + K`, so the samples at K are the same run after run."""
+    g = make_generator(seed + K, next(model.parameters()).device)
+    t0 = time.perf_counter()
+    r = model.sample(n, K, generator=g, **kw)
+    sec = time.perf_counter() - t0
+    return r.x.cpu(), r.nfe, sec
+
+# %% ../nbs/11_metrics.ipynb #3cbb3d28
+def sample_measures(x: torch.Tensor, ref: ARModel, valid: torch.Tensor, V: int) -> dict:
+    "Gen PPL under the reference, mean per-sample entropy, and token KL to held-out text, of samples `x`."
+    return dict(
+        gen_ppl=round(gen_ppl(ref, x), 3),
+        entropy=round(float(unigram_entropy(x).mean()), 4),
+        token_kl=round(token_kl(x, valid, V), 5),
+    )
+
+# %% ../nbs/11_metrics.ipynb #cd977271
+def budget_row(model, c, data, ref, s: str, K: int, n: int, seed: int) -> tuple:
+    "(row, samples, seconds) at budget K on sampling path `s`: the samples' measures and NFE per network."
+    x, nfe, sec = timed_samples(model, n, K, seed, path_kwargs(s, c))
+    row = dict(K=K, schedule=s, **sample_measures(x, ref, data.valid, data.tokenizer.vocab_size))
+    return row | {f"nfe_{k}": v for k, v in nfe.items()}, x, sec
+
+# %% ../nbs/11_metrics.ipynb #8d8235f6
+def write_sample_text(out_dir, s: str, K: int, x: torch.Tensor, tokenizer):
+    "The first 16 samples, decoded, one per line, into `out_dir/samples_<path>_K<K>.txt`."
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    (Path(out_dir) / f"samples_{s}_K{K}.txt").write_text(
+        "\n".join(tokenizer.decode(t) for t in x[:16]) + "\n"
+    )
+
+# %% ../nbs/11_metrics.ipynb #6cee45f4
 @torch.no_grad()
 def text_eval(
     model, c, steps, out_dir=None, n: int | None = None, ref: ARModel | None = None, log=None, seed: int = 0
@@ -993,54 +1052,15 @@ def text_eval(
     data, ref = data_of(c), ref or load_reference(c)
     n = n or c.eval_samples
     model.eval()
-    V = data.tokenizer.vocab_size
-    held = data.valid[:n]
-    base = dict(
-        data_gen_ppl=round(gen_ppl(ref, held), 3), data_entropy=round(float(unigram_entropy(held).mean()), 4)
-    )
-    dev = next(model.parameters()).device
-    fitted = {}  # the bound's free settings (Co-LADD), chosen on training rows, and reported
-    if hasattr(model, "fit_bound"):
-        model.fit_bound(data.train[:512].to(dev), generator=make_generator(seed, dev))
-        sigma = model.enc_sigma if model.enc_sigma > 0 else model.bound_sigma  # the sigma the bound used
-        fitted = dict(bound_sigma=sigma, bound_t_min=model.bound_t_min)
+    base, fitted = heldout_baseline(ref, data.valid[:n]), fit_bound_settings(model, data, seed)
     rows = []
     for s in model.sampling_paths:
-        # the likelihood bound of the sampling path the samples come from
-        bits = heldout_bits(model, data.valid[:1024], seed=seed, schedule=None if s in ("-", "ar") else s)
-        for K in [c.length] if s == "ar" else sorted({min(int(k), c.length) for k in steps}):
-            kw = (
-                {}
-                if s in ("-", "ar")
-                else {"schedule": s} | ({"latent_steps": c.eval_latent_steps} if s == "sequential" else {})
-            )
-            g = make_generator(
-                seed + K, next(model.parameters()).device
-            )  # the same samples at K, run after run
-            t0 = time.perf_counter()
-            r = model.sample(n, K, generator=g, **kw)
-            sec = time.perf_counter() - t0
-            x = r.x.cpu()
-            rows.append(
-                dict(
-                    K=K,
-                    schedule=s,
-                    gen_ppl=round(gen_ppl(ref, x), 3),
-                    entropy=round(float(unigram_entropy(x).mean()), 4),
-                    token_kl=round(token_kl(x, data.valid, V), 5),
-                    **{f"nfe_{k}": v for k, v in r.nfe.items()},
-                    **base,
-                    heldout_bits=round(bits[0], 4),
-                    heldout_bits_se=round(bits[1], 4),
-                    **fitted,
-                    sample_s=round(sec, 3),
-                )
-            )
+        bound = path_bound(model, data, s, seed)  # of the sampling path the samples come from
+        for K in path_budgets(s, steps, c):
+            row, x, sec = budget_row(model, c, data, ref, s, K, n, seed)
+            rows.append(row | base | bound | fitted | {"sample_s": round(sec, 3)})
             if out_dir is not None:
-                Path(out_dir).mkdir(parents=True, exist_ok=True)
-                (Path(out_dir) / f"samples_{s}_K{K}.txt").write_text(
-                    "\n".join(data.tokenizer.decode(t) for t in x[:16]) + "\n"
-                )
+                write_sample_text(out_dir, s, K, x, data.tokenizer)
             if log:
                 log(rows[-1])
     return rows

@@ -12,48 +12,43 @@ import torch
 import matplotlib.pyplot as plt
 from .core import make_generator, write_table
 from .masked import MaskedProcess, TableDenoiser, sample_masked, two_token_law
-from ladd_nb.toy2d import (
-    DENSITIES,
-    STEP_BUDGETS,
-    Toy2DConfig,
-    density_table,
-    train_toy2d,
-    kl_tv,
-    mutual_information,
-    show_tables,
-    plot_curves,
-    step_budget_rows,
-)
+from .toy2d import DENSITIES, STEP_BUDGETS, Toy2DConfig, density_table, train_toy2d, kl_tv
+from .toy2d import mutual_information, show_tables, plot_curves, step_budget_rows
 from .presets import model_from_checkpoint, shipped_checkpoint, coladd_toy_law, diladd_toy_laws
 
 # %% auto #0
-__all__ = ['fewstep_figure', 'toy2d_study', 'save_samples', 'sweep', 'BINSAW_CHECKPOINTS', 'binsaw_study', 'binsaw_figure', 'TEXT_CHECKPOINTS', 'text_study', 'unigram_baseline', 'text_figure']
+__all__ = ['fewstep_figure', 'toy2d_study', 'save_samples', 'sweep', 'BINSAW_CHECKPOINTS', 'binsaw_study', 'binsaw_figure', 'TEXT_CHECKPOINTS', 'TEXT_STEPS', 'TEXT_COLS', 'model_label', 'sweep_text_checkpoint', 'text_study', 'unigram_baseline', 'text_table_head', 'plot_by_model', 'mark_heldout', 'text_figure']
 
 # %% ../nbs/07c_studies.ipynb #b27d760c
+def _law_panels(axs, P, oracle, proc, ks):
+    "The data and the perfect masked model's K-step laws, a panel each, on the data's colour scale."
+    panels = [("data", P)] + [(f"perfect MDLM, K={K}", two_token_law(oracle, proc, K)) for K in ks]
+    for ax, (title, T) in zip(axs, panels):
+        ax.imshow(T.T, origin="lower", cmap="viridis", interpolation="nearest", vmin=0, vmax=P.max())
+        ax.set_title(title, fontsize=8)
+        ax.axis("off")
+
+# %% ../nbs/07c_studies.ipynb #01ff6eaf
+def _kl_panel(ax, P, oracle, proc, Ks=(1, 2, 4, 8, 16, 32, 64)):
+    "The perfect masked model's exact KL against the step budget K, on log-log axes."
+    Ks = list(Ks)
+    ax.plot(Ks, [kl_tv(P, two_token_law(oracle, proc, K))[0] for K in Ks], "o-", ms=3)
+    ax.set(xscale="log", yscale="log", xlabel="steps K")
+    ax.set_title("KL(data || model)", fontsize=8)
+    ax.set_xticks(Ks, labels=Ks)
+    ax.tick_params(labelsize=7)
+
+# %% ../nbs/07c_studies.ipynb #4eb1632e
 def fewstep_figure(density="eight_gaussians", V=32, ks=(1, 2, 4)):
     "Data, the perfect masked model's K-step output laws, and its KL against K; returns the figure."
     P = density_table(density, V)
     proc = MaskedProcess(V)
     oracle = TableDenoiser(P, proc)
-    fig, axs = plt.subplots(
-        1,
-        len(ks) + 2,
-        figsize=(2.1 * (len(ks) + 2), 2.3),
-        dpi=80,
-        gridspec_kw={"width_ratios": [1] * (len(ks) + 1) + [1.4]},
-    )
-    for ax, (title, T) in zip(
-        axs, [("data", P)] + [(f"perfect MDLM, K={K}", two_token_law(oracle, proc, K)) for K in ks]
-    ):
-        ax.imshow(T.T, origin="lower", cmap="viridis", interpolation="nearest", vmin=0, vmax=P.max())
-        ax.set_title(title, fontsize=8)
-        ax.axis("off")
-    Ks = [1, 2, 4, 8, 16, 32, 64]
-    axs[-1].plot(Ks, [kl_tv(P, two_token_law(oracle, proc, K))[0] for K in Ks], "o-", ms=3)
-    axs[-1].set(xscale="log", yscale="log", xlabel="steps K")
-    axs[-1].set_title("KL(data || model)", fontsize=8)
-    axs[-1].set_xticks(Ks, labels=Ks)
-    axs[-1].tick_params(labelsize=7)
+    n = len(ks) + 2
+    widths = [1] * (len(ks) + 1) + [1.4]
+    fig, axs = plt.subplots(1, n, figsize=(2.1 * n, 2.3), dpi=80, gridspec_kw={"width_ratios": widths})
+    _law_panels(axs, P, oracle, proc, ks)
+    _kl_panel(axs[-1], P, oracle, proc)
     fig.tight_layout()
     return fig
 
@@ -68,6 +63,26 @@ def _recording(laws: dict, key: tuple, law):
     return recorded
 
 # %% ../nbs/07c_studies.ipynb #75c162d5
+def _masked_rows(name, V, steps, train_steps, seed, laws, log):
+    "Rows of the perfect and of a learned masked model on one density (trained here); laws kept in `laws`."
+    P = density_table(name, V)
+    proc = MaskedProcess(V)
+    oracle = TableDenoiser(P, proc)
+    t0 = time.perf_counter()
+    model = train_toy2d(Toy2DConfig(density=name, V=V, train_steps=train_steps, seed=seed))
+    log(
+        f"{name}: trained {train_steps} steps in {time.perf_counter() - t0:.1f}s; mutual information "
+        f"{mutual_information(P):.3f} nats"
+    )
+    g = make_generator(seed)
+    rows = []
+    for kind, den in (("oracle MDLM", oracle), ("learned MDLM", model)):
+        law = _recording(laws, (name, kind), lambda K, den=den: two_token_law(den, proc, K))
+        draw = lambda n, K, den=den: sample_masked(den, proc, n, 2, K, generator=g)
+        rows += step_budget_rows(P, law, draw, steps, density=name, model=kind)
+    return rows
+
+# %% ../nbs/07c_studies.ipynb #9af3c83a
 def toy2d_study(
     out: str | Path,
     densities=tuple(DENSITIES),
@@ -82,28 +97,22 @@ def toy2d_study(
     out.mkdir(parents=True, exist_ok=True)
     rows, laws = [], {}
     for name in densities:
-        P = density_table(name, V)
-        proc = MaskedProcess(V)
-        oracle = TableDenoiser(P, proc)
-        t0 = time.perf_counter()
-        model = train_toy2d(Toy2DConfig(density=name, V=V, train_steps=train_steps, seed=seed))
-        log(
-            f"{name}: trained {train_steps} steps in {time.perf_counter() - t0:.1f}s; mutual information "
-            f"{mutual_information(P):.3f} nats"
-        )
-        g = make_generator(seed)
-        for kind, den in (("oracle MDLM", oracle), ("learned MDLM", model)):
-            law = _recording(laws, (name, kind), lambda K, den=den: two_token_law(den, proc, K))
-            draw = lambda n, K, den=den: sample_masked(den, proc, n, 2, K, generator=g)
-            rows += step_budget_rows(P, law, draw, steps, density=name, model=kind)
+        rows += _masked_rows(name, V, steps, train_steps, seed, laws, log)
     rows += _coladd_rows(densities, steps, V, log)
     rows += _diladd_rows(densities, steps, V, log)
     _write_results(out, rows)
     _write_figures(out, densities, rows, laws, steps)
-    fig = fewstep_figure(densities[0], V)
-    fig.savefig(out / "fewstep.png")
-    plt.close(fig)
+    _save(fewstep_figure(densities[0], V), out / "fewstep.png")
     return rows
+
+# %% ../nbs/07c_studies.ipynb #e3b7f241
+def _shipped_toy(name: str, V: int):
+    "(model, config) of the shipped checkpoint `name` if there is one, trained with `V` values per token."
+    try:
+        model, c, _ = model_from_checkpoint(shipped_checkpoint(name))
+    except FileNotFoundError:
+        return None
+    return (model, c) if c.V == V else None
 
 # %% ../nbs/07c_studies.ipynb #4af95153
 def _coladd_rows(densities, steps, V, log, n_latents=5_000):
@@ -111,12 +120,10 @@ def _coladd_rows(densities, steps, V, log, n_latents=5_000):
     rows = []
     for name in densities:
         for sched in ("sequential", "joint"):
-            try:
-                model, c, _ = model_from_checkpoint(shipped_checkpoint(f"toy2d-coladd-{name}-{sched}"))
-            except FileNotFoundError:
+            found = _shipped_toy(f"toy2d-coladd-{name}-{sched}", V)
+            if found is None:
                 continue
-            if c.V != V:
-                continue
+            model, c = found
             laws = coladd_toy_law(model, c, list(steps), make_generator(0), n=n_latents)
             draw = lambda n, K, m=model, c=c: m.sample(n, steps=K, latent_steps=c.eval_latent_steps)
             P = density_table(name, V)
@@ -129,12 +136,10 @@ def _diladd_rows(densities, steps, V, log):
     "Rows for the shipped toy2d-diladd checkpoints (one model, both schedules; exact laws)."
     rows = []
     for name in densities:
-        try:
-            model, c, _ = model_from_checkpoint(shipped_checkpoint(f"toy2d-diladd-{name}"))
-        except FileNotFoundError:
+        found = _shipped_toy(f"toy2d-diladd-{name}", V)
+        if found is None:
             continue
-        if c.V != V:
-            continue
+        model, c = found
         P, laws = density_table(name, V), diladd_toy_laws(model, list(steps), c.eval_latent_steps)
         for sched in ("sequential", "joint"):
             latent_steps = c.eval_latent_steps if sched == "sequential" else None
@@ -145,53 +150,58 @@ def _diladd_rows(densities, steps, V, log):
     return rows
 
 # %% ../nbs/07c_studies.ipynb #3b939324
+_STUDY_HEADER = (
+    "KL(data || model) in nats and total variation: exact values, from the closed-form law of the "
+    "K-step sampler (Co-LADD: exact given each of 5,000 sampled latents, or Rao-Blackwellised over "
+    "25,000 joint runs; "
+    "Di-LADD: exact for both schedules). nfe: network evaluations, all networks (K steps + noise "
+    "removal; Co-LADD "
+    "sequential adds 64 + 1 latent calls, Di-LADD sequential 1 + 1 code calls of its joint network). "
+    "Timings: one run of 10,000 samples, per network call and per sample."
+)
+
+# %% ../nbs/07c_studies.ipynb #3874ccc6
 def _write_results(out, rows, header=None):
-    cols = list(
-        dict.fromkeys(k for r in rows for k in r)
-    )  # rows may differ (e.g. NFE per network and schedule)
-    header = header or (
-        "KL(data || model) in nats and total variation: exact values, from the closed-form law of the "
-        "K-step sampler (Co-LADD: exact given each of 5,000 sampled latents, or Rao-Blackwellised over "
-        "25,000 joint runs; "
-        "Di-LADD: exact for both schedules). nfe: network evaluations, all networks (K steps + noise "
-        "removal; Co-LADD "
-        "sequential adds 64 + 1 latent calls, Di-LADD sequential 1 + 1 code calls of its joint network). "
-        "Timings: one run of 10,000 samples, per network call and per sample."
-    )
-    write_table(rows, cols, out, "results", header)
+    "results.csv and results.md of `rows`, with every column any row has."
+    # rows may differ (e.g. NFE per network and schedule)
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    write_table(rows, cols, out, "results", header or _STUDY_HEADER)
 
 # %% ../nbs/07c_studies.ipynb #0fb1abf8
 def _curves(rows, density):
     "{model: {K: (kl, tv)}} of one density's rows, for `plot_curves`."
     curves = {}
-    for r in rows:
-        if r["density"] == density:
-            curves.setdefault(r["model"], {})[r["K"]] = (r["kl"], r["tv"])
+    for r in (r for r in rows if r["density"] == density):
+        curves.setdefault(r["model"], {})[r["K"]] = (r["kl"], r["tv"])
     return curves
 
-# %% ../nbs/07c_studies.ipynb #31977928
-def _write_figures(out, densities, rows, laws, steps):
-    fig = show_tables(
-        {n: density_table(n, laws[(n, "oracle MDLM", steps[0])].shape[0]) for n in densities},
-        shared_scale=False,
-    )
-    fig.savefig(out / "densities.png")
+# %% ../nbs/07c_studies.ipynb #4a7540ab
+def _save(fig, path):
+    "Write `fig` to `path` and close it."
+    fig.savefig(path)
     plt.close(fig)
+
+# %% ../nbs/07c_studies.ipynb #b9e02f7f
+def _kl_figure(rows, densities):
+    "KL against the step budget, a panel per density and a curve per model."
     fig, axs = plt.subplots(1, len(densities), figsize=(3.2 * len(densities), 2.6), dpi=72, squeeze=False)
     for ax, n in zip(axs[0], densities):
         plot_curves(_curves(rows, n), ax=ax)
         ax.set_title(n, fontsize=9)
     fig.tight_layout()
-    fig.savefig(out / "kl_vs_steps.png")
-    plt.close(fig)
+    return fig
+
+# %% ../nbs/07c_studies.ipynb #31977928
+def _write_figures(out, densities, rows, laws, steps):
+    "densities.png, kl_vs_steps.png and samples_<density>.png (the data and the learned model's laws)."
+    V = {n: laws[(n, "oracle MDLM", steps[0])].shape[0] for n in densities}
+    data = show_tables({n: density_table(n, V[n]) for n in densities}, shared_scale=False)
+    _save(data, out / "densities.png")
+    _save(_kl_figure(rows, densities), out / "kl_vs_steps.png")
+    ks = [K for K in (1, 2, 4, 16) if K in steps]
     for n in densities:
-        ks = [K for K in (1, 2, 4, 16) if K in steps]
-        fig = show_tables(
-            {"data": density_table(n, laws[(n, "oracle MDLM", ks[0])].shape[0])}
-            | {f"learned K={K}": laws[(n, "learned MDLM", K)] for K in ks}
-        )
-        fig.savefig(out / f"samples_{n}.png")
-        plt.close(fig)
+        learned = {f"learned K={K}": laws[(n, "learned MDLM", K)] for K in ks}
+        _save(show_tables({"data": density_table(n, V[n])} | learned), out / f"samples_{n}.png")
 
 # %% ../nbs/07c_studies.ipynb #e54efd62
 def save_samples(x: torch.Tensor, path: str | Path, info: dict, decode=None):
@@ -208,6 +218,27 @@ def save_samples(x: torch.Tensor, path: str | Path, info: dict, decode=None):
     else:
         raise ValueError(f"unknown sample file type {path.suffix!r}; use .pt or .txt")
 
+# %% ../nbs/07c_studies.ipynb #6bfd84a1
+def _quality_metric(rows) -> str:
+    "The quality column of a sweep: the first number that is not K, an NFE, a time or an oracle's value."
+    numbers = [k for k, v in rows[0].items() if k != "K" and isinstance(v, (int, float))]
+    return [k for k in numbers if not k.startswith(("nfe", "ms", "oracle"))][0]
+
+# %% ../nbs/07c_studies.ipynb #a44739a9
+def _sweep_figure(rows, name, q):
+    "Quality `q` against K: a line per schedule (if the rows have several), and the oracle's if known."
+    fig, ax = plt.subplots(figsize=(4, 2.8), dpi=72)
+    for g in dict.fromkeys(r.get("schedule", name) for r in rows):  # one line per schedule, if several
+        sel = [r for r in rows if r.get("schedule", name) == g]
+        ax.plot([r["K"] for r in sel], [r[q] for r in sel], "o-", label=g)
+    if f"oracle_{q}" in rows[0]:
+        sel = {r["K"]: r[f"oracle_{q}"] for r in rows}
+        ax.plot(list(sel), list(sel.values()), "k--", label="oracle")
+    ax.set(xscale="log", yscale="log", xlabel="token steps K", ylabel=q)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
 # %% ../nbs/07c_studies.ipynb #ad9f9519
 def sweep(ckpt: str | Path, steps, out: str | Path) -> list[dict]:
     """Evaluate a checkpoint at each step budget with its preset's evaluation; write results.csv, results.md,
@@ -219,33 +250,15 @@ def sweep(ckpt: str | Path, steps, out: str | Path) -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
     rows = p.evaluate(model, cfg, [int(k) for k in steps], out)
     _write_results(out, rows, f"Sweep of {ckpt} (preset {p.name}).")
-    fig, ax = plt.subplots(figsize=(4, 2.8), dpi=72)
-    q = [
-        k
-        for k, v in rows[0].items()
-        if k != "K" and isinstance(v, (int, float)) and not k.startswith(("nfe", "ms", "oracle"))
-    ][0]
-    for g in dict.fromkeys(
-        r.get("schedule", p.name) for r in rows
-    ):  # one line per schedule, if the rows have several
-        sel = [r for r in rows if r.get("schedule", p.name) == g]
-        ax.plot([r["K"] for r in sel], [r[q] for r in sel], "o-", label=g)
-    if f"oracle_{q}" in rows[0]:
-        sel = {r["K"]: r[f"oracle_{q}"] for r in rows}
-        ax.plot(list(sel), list(sel.values()), "k--", label="oracle")
-    ax.set(xscale="log", yscale="log", xlabel="token steps K", ylabel=q)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "quality_vs_steps.png")
-    plt.close(fig)
+    _save(_sweep_figure(rows, p.name, _quality_metric(rows)), out / "quality_vs_steps.png")
     return rows
 
-# %% ../nbs/08_binsaw.ipynb #1177ab0a
+# %% ../nbs/08_binsaw.ipynb #810b6254
 import matplotlib.pyplot as plt
-from .binsaw import BinsawLaw, unigram_entropy_bits, binsaw_eval
-from .masked import MaskedProcess, sample_masked
+from .binsaw import BinsawLaw, binsaw_eval, binsaw_scores, perfect_mdlm_sample
 from .core import make_generator
 
+# %% ../nbs/08_binsaw.ipynb #a47598d9
 BINSAW_CHECKPOINTS = {
     "MDLM": "binsaw-mdlm",
     "Co-LADD sequential": "binsaw-coladd-sequential",
@@ -253,7 +266,47 @@ BINSAW_CHECKPOINTS = {
     "Di-LADD": "binsaw-diladd",
 }
 
-# %% ../nbs/08_binsaw.ipynb #30821bbc
+# %% ../nbs/08_binsaw.ipynb #52ea52d1
+def _binsaw_perfect_rows(law, H, steps, n: int = 1_000, seed: int = 0) -> list[dict]:
+    "Rows of the perfect masked model, the bound of every MDLM, at each K of `steps` (K + 1 network calls)."
+    rows = []
+    for K in steps:
+        head = dict(model="perfect MDLM", schedule="-", K=K, nfe_total=K + 1)
+        xo = perfect_mdlm_sample(n, K, 128, seed)
+        rows.append(head | binsaw_scores(xo, law, H) | dict(sample_s=float("nan")))
+    return rows
+
+# %% ../nbs/08_binsaw.ipynb #b27f1c0f
+def _binsaw_study_row(label: str, r: dict) -> dict:
+    """A row of the study from a row `r` of `binsaw_eval`: the model's label (Di-LADD's with its schedule),
+    the network calls in total and per network, the scores."""
+    nfe = {k: v for k, v in r.items() if k.startswith("nfe_")}
+    scores = ("nll_gap_bits", "se_bits", "entropy_bits", "heldout_bits", "heldout_se", "sample_s")
+    return dict(
+        model=label + (f" {r['schedule']}" if label == "Di-LADD" else ""),
+        schedule=r["schedule"],
+        K=r["K"],
+        nfe_total=sum(nfe.values()),
+        **{k: r[k] for k in scores},
+        **{k: r[k] for k in ("bound_sigma", "bound_t_min") if k in r},
+        nfe=" + ".join(f"{k[4:]} {v}" for k, v in nfe.items()),
+    )
+
+# %% ../nbs/08_binsaw.ipynb #d4f46959
+def _binsaw_checkpoint_rows(
+    label: str, name: str, steps, H, n: int = 1_000, seed: int = 0
+) -> list[dict] | None:
+    "Rows of the study for the shipped checkpoint `name` (None when it is not shipped)."
+    from ladd_nb.presets import shipped_checkpoint, model_from_checkpoint
+
+    try:
+        model, c, _ = model_from_checkpoint(shipped_checkpoint(name))
+    except FileNotFoundError:
+        return None
+    rows = binsaw_eval(model, c, steps, n=n, oracle=False, H=H, seed=seed)
+    return [_binsaw_study_row(label, r) for r in rows]
+
+# %% ../nbs/08_binsaw.ipynb #3e045d34
 def binsaw_study(
     steps=(1, 2, 4, 8, 16, 32, 64, 128),
     out=None,
@@ -263,113 +316,60 @@ def binsaw_study(
 ) -> list[dict]:
     """Evaluate the shipped binsaw checkpoints at every K; with `out`, write results.csv/.md and
     binsaw_study.png there."""
-    from ladd_nb.presets import shipped_checkpoint, model_from_checkpoint
-
     law = BinsawLaw()
     H = law.entropy_bits(20_000, make_generator(seed))
-    rows = []
-    oracle = BinsawLaw(nodes_per_piece=4).oracle_mdlm_denoiser()
-    for K in steps:  # the bound: the perfect masked model, once
-        xo = sample_masked(oracle, MaskedProcess(2), n, 128, K, generator=make_generator(seed + 10_000 + K)).x
-        g, se = law.nll_gap(xo, H)
-        rows.append(
-            dict(
-                model="perfect MDLM",
-                schedule="-",
-                K=K,
-                nfe_total=K + 1,
-                nll_gap_bits=round(g, 3),
-                se_bits=round(se, 3),
-                entropy_bits=round(float(unigram_entropy_bits(xo).mean()), 4),
-                sample_s=float("nan"),
-            )
-        )
+    rows = _binsaw_perfect_rows(law, H, steps, n, seed)  # the bound: the perfect masked model, once
     for label, name in BINSAW_CHECKPOINTS.items():
-        try:
-            model, c, _ = model_from_checkpoint(shipped_checkpoint(name))
-        except FileNotFoundError:
+        new = _binsaw_checkpoint_rows(label, name, steps, H, n, seed)
+        if new is None:
             continue
-        for r in binsaw_eval(model, c, steps, n=n, oracle=False, H=H, seed=seed):
-            nfe = {k: v for k, v in r.items() if k.startswith("nfe_")}
-            rows.append(
-                dict(
-                    model=label + (f" {r['schedule']}" if label == "Di-LADD" else ""),
-                    schedule=r["schedule"],
-                    K=r["K"],
-                    nfe_total=sum(nfe.values()),
-                    **{
-                        k: r[k]
-                        for k in (
-                            "nll_gap_bits",
-                            "se_bits",
-                            "entropy_bits",
-                            "heldout_bits",
-                            "heldout_se",
-                            "sample_s",
-                        )
-                    },
-                    **{k: r[k] for k in ("bound_sigma", "bound_t_min") if k in r},
-                    nfe=" + ".join(f"{k[4:]} {v}" for k, v in nfe.items()),
-                )
-            )
+        rows += new
         log(f"binsaw: {label} evaluated at K={list(steps)}")
     if out is not None:
         _write_binsaw_study(rows, out, H)
     return rows
 
-# %% ../nbs/08_binsaw.ipynb #99acfbac
+# %% ../nbs/08_binsaw.ipynb #567f4c0d
+def _binsaw_table_header(H) -> str:
+    "The paragraph above the study's table: what each column means, with the data entropy `H = (H, se)`."
+    return (
+        f"Binsaw (L=128): NLL gap to the data entropy H = {H[0]:.2f} +- {H[1]:.2f} bits per sequence, from "
+        "1,000 samples per row scored exactly; se = standard error; entropy = per-sample entropy of the "
+        "bits; nfe = network calls per network; heldout_bits = the model's upper bound on -log2 p of 1,024 "
+        "fresh sequences (bits per sequence, the bound of the row's sampling path; it cannot go below H), "
+        "heldout_se its standard error."
+    )
+
+# %% ../nbs/08_binsaw.ipynb #634dc706
 def _write_binsaw_study(rows, out, H):
+    "Write the study's table (binsaw_results.csv/.md) and figure (binsaw_study.png) to the folder `out`."
     from pathlib import Path
     from ladd_nb.core import write_table
 
     out = Path(out)
-    cols = [
-        "model",
-        "K",
-        "nfe_total",
-        "nfe",
-        "nll_gap_bits",
-        "se_bits",
-        "entropy_bits",
-        "heldout_bits",
-        "heldout_se",
-        "sample_s",
-    ]
-    write_table(
-        rows,
-        cols,
-        out,
-        "binsaw_results",
-        f"Binsaw (L=128): NLL gap to the data entropy H = {H[0]:.2f} +- {H[1]:.2f} bits per sequence, from "
-        "1,000 samples per row "
-        "scored exactly; se = standard error; entropy = per-sample entropy of the bits; nfe = network calls "
-        "per network; "
-        "heldout_bits = the model's upper bound on -log2 p of 1,024 fresh sequences (bits per sequence, the "
-        "bound of the "
-        "row's sampling path; it cannot go below H), heldout_se its standard error.",
-    )
+    cols = "model K nfe_total nfe nll_gap_bits se_bits entropy_bits heldout_bits heldout_se sample_s".split()
+    write_table(rows, cols, out, "binsaw_results", _binsaw_table_header(H))
     fig = binsaw_figure(rows)
     fig.savefig(out / "binsaw_study.png")
     plt.close(fig)
 
-# %% ../nbs/08_binsaw.ipynb #3444d3db
+# %% ../nbs/08_binsaw.ipynb #c1198a2d
+def _binsaw_errorbars(ax, rows, key: str):
+    "NLL gap (+- 2 standard errors) against the column `key`, one curve per model (the perfect MDLM dashed)."
+    for m in dict.fromkeys(r["model"] for r in rows):
+        sel = [r for r in rows if r["model"] == m]
+        style = "k--" if m == "perfect MDLM" else "o-"
+        gaps, errs = [r["nll_gap_bits"] for r in sel], [2 * r["se_bits"] for r in sel]
+        ax.errorbar([r[key] for r in sel], gaps, errs, fmt=style, ms=3, label=m)
+
+# %% ../nbs/08_binsaw.ipynb #158925ec
 def binsaw_figure(rows):
     """NLL gap against K, against total network calls and against wall time, one curve per model; returns the
     figure."""
     fig, axs = plt.subplots(1, 3, figsize=(12, 3.2), dpi=72)
-    for m in dict.fromkeys(r["model"] for r in rows):
-        sel = [r for r in rows if r["model"] == m]
-        style = "k--" if m == "perfect MDLM" else "o-"
-        for ax, key in zip(axs, ("K", "nfe_total", "sample_s")):
-            ax.errorbar(
-                [r[key] for r in sel],
-                [r["nll_gap_bits"] for r in sel],
-                [2 * r["se_bits"] for r in sel],
-                fmt=style,
-                ms=3,
-                label=m,
-            )
-    for ax, xl in zip(axs, ("token steps K", "total network calls", "wall time for 1,000 samples (s)")):
+    xlabels = ("token steps K", "total network calls", "wall time for 1,000 samples (s)")
+    for ax, key, xl in zip(axs, ("K", "nfe_total", "sample_s"), xlabels):
+        _binsaw_errorbars(ax, rows, key)
         ax.axhline(0, color="grey", lw=0.8)
         ax.set(xscale="log", xlabel=xl, ylabel="NLL gap (bits / sequence)")
     axs[0].legend(fontsize=7)
@@ -383,6 +383,7 @@ import torch
 from .core import make_generator
 from .presets import data_of, load_reference
 
+# %% ../nbs/10_text.ipynb #07f41983
 TEXT_CHECKPOINTS = {
     "MDLM": "text-char-mdlm",
     "MDLM-xs": "text-char-mdlm-xs",
@@ -390,17 +391,30 @@ TEXT_CHECKPOINTS = {
     "Di-LADD": "text-char-diladd",
 }
 
+# %% ../nbs/10_text.ipynb #c21dbf44
+TEXT_STEPS = (4, 8, 16, 32, 64)  # the token step budgets K of the study
+
 # %% ../nbs/10_text.ipynb #5f605e59
-def text_study(out: str | Path, steps=(4, 8, 16, 32, 64), log=print) -> list[dict]:
-    """`ladd-nb sweep` of each shipped character checkpoint; writes text_results.csv/.md and text_study.png to
-    `out`; returns the rows."""
+def model_label(label: str, schedule: str) -> str:
+    "A row's model: the checkpoint's label, and its sampling path where it has several (schedule '-': one)."
+    return label + ("" if schedule == "-" else f" {schedule}")
+
+# %% ../nbs/10_text.ipynb #3bd16c93
+def sweep_text_checkpoint(label: str, name: str, steps, out: Path) -> list[dict]:
+    "`ladd-nb sweep` of the shipped checkpoint `name` into `out/name`; its rows, labelled by `model_label`."
     from ladd_nb.studies import sweep
     from ladd_nb.presets import shipped_checkpoint
 
+    rows = sweep(shipped_checkpoint(name), steps, out / name)
+    return [{"model": model_label(label, r["schedule"]), **r} for r in rows]
+
+# %% ../nbs/10_text.ipynb #f3e0bc7b
+def text_study(out: str | Path, steps=TEXT_STEPS, log=print) -> list[dict]:
+    """`ladd-nb sweep` of each shipped character checkpoint; writes text_results.csv/.md and text_study.png to
+    `out`; returns the rows."""
     out, rows = Path(out), []
     for label, name in TEXT_CHECKPOINTS.items():
-        for r in sweep(shipped_checkpoint(name), steps, out / name):
-            rows.append({"model": label + ("" if r["schedule"] == "-" else f" {r['schedule']}"), **r})
+        rows += sweep_text_checkpoint(label, name, steps, out)
         log(f"text: {label} swept at K={list(steps)}")
     _write_text_study(rows, out, unigram_baseline())
     return rows
@@ -409,8 +423,7 @@ def text_study(out: str | Path, steps=(4, 8, 16, 32, 64), log=print) -> list[dic
 def unigram_baseline(n: int = 256) -> float:
     """Gen PPL of characters drawn independently from the training frequencies: what a model that learned only
     the frequencies would score."""
-    from ladd_nb.presets import get_config
-    from ladd_nb.presets import load_reference
+    from ladd_nb.presets import get_config, load_reference
     from ladd_nb.metrics import gen_ppl
     from ladd_nb.core import sample_categorical
 
@@ -421,59 +434,60 @@ def unigram_baseline(n: int = 256) -> float:
     return gen_ppl(load_reference(c), x)
 
 # %% ../nbs/10_text.ipynb #39dc39cb
+TEXT_COLS = (
+    "model K nfe_latent nfe_token nfe_joint gen_ppl entropy token_kl heldout_bits heldout_bits_se sample_s"
+).split()  # the columns of the study's table
+
+# %% ../nbs/10_text.ipynb #41c14428
+def text_table_head(rows: list[dict], unigram_ppl: float) -> str:
+    "The paragraph above the study's table: what each column is, and held-out text's values."
+    r0 = rows[0]
+    return (
+        "Characters of the CPython docs, L=64, 256 samples per row. gen PPL under the shipped AR reference "
+        f"(held-out text: {r0['data_gen_ppl']}; characters drawn independently with the training "
+        f"frequencies: {unigram_ppl:.0f}); entropy = per-sample unigram entropy in nats (held-out text: "
+        f"{r0['data_entropy']}); token_kl = KL(held-out || samples) of character frequencies, nats; "
+        "heldout_bits = the model's upper bound on -log2 p of 1,024 held-out rows, bits per character, for "
+        "the row's sampling path (the same at every K); nfe = network calls per network."
+    )
+
+# %% ../nbs/10_text.ipynb #5db710b1
 def _write_text_study(rows, out, unigram_ppl):
+    "The study's table (text_results.csv and .md) and figure (text_study.png) in `out`."
     import matplotlib.pyplot as plt
     from ladd_nb.core import write_table
 
-    cols = [
-        "model",
-        "K",
-        "nfe_latent",
-        "nfe_token",
-        "nfe_joint",
-        "gen_ppl",
-        "entropy",
-        "token_kl",
-        "heldout_bits",
-        "heldout_bits_se",
-        "sample_s",
-    ]
-    r0 = rows[0]
-    head = (
-        f"Characters of the CPython docs, L=64, 256 samples per row. gen PPL under the shipped AR reference "
-        "(held-out text: "
-        f"{r0['data_gen_ppl']}; characters drawn independently with the training frequencies: "
-        f"{unigram_ppl:.0f}); entropy = per-sample unigram entropy in nats (held-out text: "
-        f"{r0['data_entropy']}); "
-        "token_kl = KL(held-out || samples) of character frequencies, nats; heldout_bits = the model's "
-        "upper bound on "
-        "-log2 p of 1,024 held-out rows, bits per character, for the row's sampling path (the same at every "
-        "K); "
-        "nfe = network calls per network."
-    )
-    write_table(rows, cols, out, "text_results", head)
+    write_table(rows, TEXT_COLS, out, "text_results", text_table_head(rows, unigram_ppl))
     fig = text_figure(rows)
     fig.savefig(out / "text_study.png")
     plt.close(fig)
 
 # %% ../nbs/10_text.ipynb #98eb4726
+def plot_by_model(ax, rows: list[dict], key: str):
+    "One curve of `key` against K per model, in the order the models first appear in `rows`."
+    for m in dict.fromkeys(r["model"] for r in rows):
+        sel = [r for r in rows if r["model"] == m]
+        ax.plot([r["K"] for r in sel], [r[key] for r in sel], "o-", ms=3, label=m)
+
+# %% ../nbs/10_text.ipynb #e91f3cc2
+def mark_heldout(ax, value: float, ylabel: str, Ks: list[int]):
+    "Held-out text's `value` dashed, and a log K axis with a tick at each budget of `Ks`."
+    ax.axhline(value, color="k", ls="--", lw=1, label="held-out text")
+    ax.set(xscale="log", xlabel="token steps K", ylabel=ylabel)
+    ax.set_xticks(Ks, labels=Ks)
+    ax.minorticks_off()
+
+# %% ../nbs/10_text.ipynb #98d86f9e
 def text_figure(rows):
     """Gen PPL and entropy against the token steps K, one curve per model, held-out text dashed; returns the
     figure."""
     import matplotlib.pyplot as plt
 
     fig, axs = plt.subplots(1, 2, figsize=(9, 3.2), dpi=72)
-    for m in dict.fromkeys(r["model"] for r in rows):
-        sel = [r for r in rows if r["model"] == m]
-        for ax, key in zip(axs, ("gen_ppl", "entropy")):
-            ax.plot([r["K"] for r in sel], [r[key] for r in sel], "o-", ms=3, label=m)
-    for ax, key, yl in zip(
-        axs, ("data_gen_ppl", "data_entropy"), ("gen PPL under the AR reference", "per-sample entropy (nats)")
-    ):
-        ax.axhline(rows[0][key], color="k", ls="--", lw=1, label="held-out text")
-        ax.set(xscale="log", xlabel="token steps K", ylabel=yl)
-        ax.set_xticks(sorted({r["K"] for r in rows}), labels=sorted({r["K"] for r in rows}))
-        ax.minorticks_off()
+    ylabels = {"gen_ppl": "gen PPL under the AR reference", "entropy": "per-sample entropy (nats)"}
+    for ax, (key, ylabel) in zip(axs, ylabels.items()):
+        plot_by_model(ax, rows, key)
+        mark_heldout(ax, rows[0][f"data_{key}"], ylabel, sorted({r["K"] for r in rows}))
     axs[0].legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -6,17 +6,21 @@ Docs: https://ladd-nb.github.io/ladd_nb/text.html.md"""
 
 # %% ../nbs/10_text.ipynb #6ca21b86
 from __future__ import annotations
-import hashlib, json, os, re, time
+import glob, hashlib, json, os, re, time
 from dataclasses import dataclass, asdict, field, make_dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
-import torch
-from .core import check_positive_int, make_generator, check_steps, check_tokens
 
 # %% auto #0
-__all__ = ['HUB_CORPORA', 'TEXT8_ALPHABET', 'HF_VOCAB', 'cpython_docs_texts', 'hub_allowed', 'load_corpus', 'is_valid_doc',
-           'split_documents', 'CharTokenizer', 'BPETokenizer', 'HFTokenizer', 'get_tokenizer', 'vocab_size_of',
-           'iter_packed', 'pack', 'cache_dir', 'TextData', 'text_data', 'heldout_loss']
+__all__ = ['HUB_CORPORA', 'TEXT8_ALPHABET', 'HF_VOCAB', 'cpython_docs_texts', 'hub_switched_off', 'hub_allowed',
+           'load_hub_corpus', 'local_files', 'load_local_corpus', 'load_corpus', 'is_valid_doc', 'split_documents',
+           'CharTokenizer', 'BPETokenizer', 'auto_tokenizer', 'HFTokenizer', 'get_tokenizer', 'vocab_size_of',
+           'iter_packed', 'pack', 'cache_dir', 'TextData', 'rank0_first', 'text_data', 'heldout_loss']
+
+# %% ../nbs/10_text.ipynb #d10d6834
+import torch
+from fastcore.basics import patch
+from .core import check_positive_int, make_generator, check_steps, check_tokens
 
 # %% ../nbs/10_text.ipynb #4c3dec32
 def cpython_docs_texts() -> list[str]:
@@ -34,16 +38,70 @@ HUB_CORPORA = {  # name -> (hub dataset id, config, text column, validation spli
 }
 
 # %% ../nbs/10_text.ipynb #41db1be9
-def hub_allowed(allow_network: bool) -> bool:
-    """Whether this run may contact the Hugging Face Hub: only when asked for and not switched off by
-    `HF_HUB_OFFLINE`/`HF_DATASETS_OFFLINE`."""
-    off = any(
+def hub_switched_off() -> bool:
+    "Whether `HF_HUB_OFFLINE` or `HF_DATASETS_OFFLINE` (set to 1, true or yes) forbids the Hugging Face Hub."
+    return any(
         os.environ.get(k, "0").lower() in ("1", "true", "yes")
         for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
     )
-    return allow_network and not off
+
+# %% ../nbs/10_text.ipynb #a77520c9
+def hub_allowed(allow_network: bool) -> bool:
+    """Whether this run may contact the Hugging Face Hub: only when asked for and not switched off by
+    `HF_HUB_OFFLINE`/`HF_DATASETS_OFFLINE`."""
+    return allow_network and not hub_switched_off()
 
 # %% ../nbs/10_text.ipynb #d922e805
+def load_hub_corpus(name: str, split: str = "train", streaming: bool = False, allow_network: bool = False):
+    """One of `HUB_CORPORA` from the Hugging Face Hub, its text column named `text`; `split` other than
+    "train" is the corpus's own held-out split."""
+    import datasets
+
+    if not hub_allowed(allow_network):
+        raise ValueError(
+            f"corpus {name!r} comes from the Hugging Face Hub: pass allow_network=True (preset key "
+            "allow_network=true) "
+            "on a machine with network and HF_HUB_OFFLINE unset; offline, use 'cpython-docs' or local "
+            "text files"
+        )
+    repo, config, col, valid = HUB_CORPORA[name]
+    if split != "train":
+        if valid is None:
+            raise ValueError(
+                f"{name} has no held-out split of its own; split_documents holds out documents of 'train'"
+            )
+        split = valid
+    ds = datasets.load_dataset(repo, config, split=split, streaming=streaming)
+    return ds.rename_column(col, "text") if col != "text" else ds
+
+# %% ../nbs/10_text.ipynb #477377b4
+def local_files(spec: str) -> list[str]:
+    "The files of a local corpus: paths or globs (a glob's matches sorted), joined by commas."
+    return [
+        f
+        for part in spec.split(",")
+        for f in (sorted(glob.glob(part)) if any(c in part for c in "*?[") else [part])
+    ]
+
+# %% ../nbs/10_text.ipynb #30045b30
+def load_local_corpus(spec: str, streaming: bool = False):
+    "Local text files (`local_files(spec)`), one document per paragraph."
+    import datasets
+
+    files = local_files(spec)
+    missing = [f for f in files if not Path(f).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"no text file {missing[0]!r}; corpus must be 'cpython-docs', one of {list(HUB_CORPORA)}, or "
+            "local text files"
+        )
+    # one document per paragraph (blank-line separated), so that a held-out split is possible even with
+    # one file
+    return datasets.load_dataset(
+        "text", data_files=files, sample_by="paragraph", split="train", streaming=streaming
+    )
+
+# %% ../nbs/10_text.ipynb #b43c6777
 def load_corpus(
     # "cpython-docs", local text files (a path, a glob, or paths joined by commas), or a hub corpus
     name: str = "cpython-docs",
@@ -59,40 +117,8 @@ def load_corpus(
         ds = datasets.Dataset.from_dict({"text": cpython_docs_texts()})
         return ds.to_iterable_dataset() if streaming else ds
     if name in HUB_CORPORA:
-        if not hub_allowed(allow_network):
-            raise ValueError(
-                f"corpus {name!r} comes from the Hugging Face Hub: pass allow_network=True (preset key "
-                "allow_network=true) "
-                "on a machine with network and HF_HUB_OFFLINE unset; offline, use 'cpython-docs' or local "
-                "text files"
-            )
-        repo, config, col, valid = HUB_CORPORA[name]
-        if split != "train":
-            if valid is None:
-                raise ValueError(
-                    f"{name} has no held-out split of its own; split_documents holds out documents of 'train'"
-                )
-            split = valid
-        ds = datasets.load_dataset(repo, config, split=split, streaming=streaming)
-        return ds.rename_column(col, "text") if col != "text" else ds
-    import glob
-
-    files = [
-        f
-        for part in name.split(",")
-        for f in (sorted(glob.glob(part)) if any(c in part for c in "*?[") else [part])
-    ]
-    missing = [f for f in files if not Path(f).is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"no text file {missing[0]!r}; corpus must be 'cpython-docs', one of {list(HUB_CORPORA)}, or "
-            "local text files"
-        )
-    # one document per paragraph (blank-line separated), so that a held-out split is possible even with
-    # one file
-    return datasets.load_dataset(
-        "text", data_files=files, sample_by="paragraph", split="train", streaming=streaming
-    )
+        return load_hub_corpus(name, split, streaming, allow_network)
+    return load_local_corpus(name, streaming)
 
 # %% ../nbs/10_text.ipynb #cbf16de2
 def is_valid_doc(text: str, valid_frac: float, seed: int = 0) -> bool:
@@ -128,22 +154,27 @@ class CharTokenizer:
         text = re.sub(r"[0-9]", lambda m: f" {_DIGITS[int(m.group())]} ", text.lower())
         return re.sub(r" +", " ", re.sub(r"[^a-z]", " ", text)).strip()
 
-    def encode(self, text: str, normalize: bool = True) -> list[int]:
-        """Token ids of `text` (normalised first unless `normalize=False`, in which case characters outside
-        the alphabet are an error)."""
-        if normalize:
-            text = self.normalize(text)
-        bad = sorted(set(text) - set(TEXT8_ALPHABET))
-        if bad:
-            raise ValueError(
-                f"characters {bad[:10]} are not in the text8 alphabet (space and a-z); use normalize=True"
-            )
-        return [TEXT8_ALPHABET.index(ch) if ch != " " else 0 for ch in text]
+# %% ../nbs/10_text.ipynb #ac736644
+@patch
+def encode(self: CharTokenizer, text: str, normalize: bool = True) -> list[int]:
+    """Token ids of `text` (normalised first unless `normalize=False`, in which case characters outside
+    the alphabet are an error)."""
+    if normalize:
+        text = self.normalize(text)
+    bad = sorted(set(text) - set(TEXT8_ALPHABET))
+    if bad:
+        raise ValueError(
+            f"characters {bad[:10]} are not in the text8 alphabet (space and a-z); use normalize=True"
+        )
+    return [TEXT8_ALPHABET.index(ch) if ch != " " else 0 for ch in text]
 
-    def decode(self, ids) -> str:
-        ids = torch.as_tensor(ids)
-        check_tokens(ids, 27, name="ids")
-        return "".join(TEXT8_ALPHABET[i] for i in ids.tolist())
+# %% ../nbs/10_text.ipynb #c07cf1f4
+@patch
+def decode(self: CharTokenizer, ids) -> str:
+    "The text of token ids (checked to be in the alphabet)."
+    ids = torch.as_tensor(ids)
+    check_tokens(ids, 27, name="ids")
+    return "".join(TEXT8_ALPHABET[i] for i in ids.tolist())
 
 # %% ../nbs/10_text.ipynb #edfe91e3
 class BPETokenizer:
@@ -156,72 +187,97 @@ class BPETokenizer:
         self.vocab_size = tok.get_vocab_size()
         self.sep_id = tok.token_to_id(self.EOS)
 
-    @classmethod
-    def train(cls, texts: Iterable[str], vocab_size: int = 1024, min_frequency: int = 2) -> BPETokenizer:
-        "Train a byte-level BPE with `vocab_size` tokens (256 bytes + merges + EOS) on `texts`."
-        from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
+# %% ../nbs/10_text.ipynb #ab6fdda3
+@patch(cls_method=True)
+def train(
+    cls: BPETokenizer, texts: Iterable[str], vocab_size: int = 1024, min_frequency: int = 2
+) -> BPETokenizer:
+    "Train a byte-level BPE with `vocab_size` tokens (256 bytes + merges + EOS) on `texts`."
+    from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
 
-        if vocab_size < 257:
-            raise ValueError(f"vocab_size must be at least 257 (256 bytes + EOS), got {vocab_size}")
-        tok = Tokenizer(models.BPE())
-        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        tok.decoder = decoders.ByteLevel()
-        tr = trainers.BpeTrainer(
-            vocab_size=vocab_size,
-            min_frequency=min_frequency,
-            special_tokens=[cls.EOS],
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-            show_progress=False,
-        )
-        tok.train_from_iterator(texts, tr)
-        return cls(tok)
+    if vocab_size < 257:
+        raise ValueError(f"vocab_size must be at least 257 (256 bytes + EOS), got {vocab_size}")
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tr = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=[cls.EOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, tr)
+    return cls(tok)
 
-    def save(self, path):
-        self.tok.save(str(path))
+# %% ../nbs/10_text.ipynb #21cfb11b
+@patch
+def encode(self: BPETokenizer, text: str) -> list[int]:
+    "Token ids of `text` (any text: byte-level)."
+    return self.tok.encode(text).ids
 
-    @classmethod
-    def load(cls, path):
-        from tokenizers import Tokenizer
+# %% ../nbs/10_text.ipynb #c59023f0
+@patch
+def decode(self: BPETokenizer, ids) -> str:
+    "The text of token ids (checked to be in the vocabulary)."
+    ids = torch.as_tensor(ids)
+    check_tokens(ids, self.vocab_size, name="ids")
+    return self.tok.decode(ids.tolist(), skip_special_tokens=False)
 
-        return cls(Tokenizer.from_file(str(path)))
+# %% ../nbs/10_text.ipynb #8cd3f889
+@patch
+def save(self: BPETokenizer, path):
+    "Write the tokenizer to a JSON file."
+    self.tok.save(str(path))
 
-    def encode(self, text: str) -> list[int]:
-        return self.tok.encode(text).ids
+# %% ../nbs/10_text.ipynb #e5148941
+@patch(cls_method=True)
+def load(cls: BPETokenizer, path):
+    "A tokenizer written by `save`."
+    from tokenizers import Tokenizer
 
-    def decode(self, ids) -> str:
-        ids = torch.as_tensor(ids)
-        check_tokens(ids, self.vocab_size, name="ids")
-        return self.tok.decode(ids.tolist(), skip_special_tokens=False)
+    return cls(Tokenizer.from_file(str(path)))
 
 # %% ../nbs/10_text.ipynb #6dd21505
 HF_VOCAB = {"gpt2": 50257, "bert-base-uncased": 30522}
 
 # %% ../nbs/10_text.ipynb #ead982b5
+def auto_tokenizer(name: str, allow_network: bool = False):
+    "A `transformers` `AutoTokenizer`: from the local Hugging Face cache unless `allow_network`."
+    try:
+        from transformers import AutoTokenizer
+    except ImportError:
+        raise ImportError(f"tokenizer {name!r} needs transformers: pip install 'ladd_nb[text]'") from None
+    try:
+        return AutoTokenizer.from_pretrained(name, local_files_only=not hub_allowed(allow_network))
+    except OSError as e:
+        raise ValueError(
+            f"tokenizer {name!r} is not in the local Hugging Face cache; run once with "
+            f"allow_network=True on a machine with network ({str(e)[:120]})"
+        ) from None
+
+# %% ../nbs/10_text.ipynb #b62e23a7
 class HFTokenizer:
     "A `transformers` tokenizer (GPT-2, BERT, ...): from the local cache unless `allow_network`."
 
     def __init__(self, name: str, allow_network: bool = False):
-        try:
-            from transformers import AutoTokenizer
-        except ImportError:
-            raise ImportError(f"tokenizer {name!r} needs transformers: pip install 'ladd_nb[text]'") from None
-        try:
-            self.tok = AutoTokenizer.from_pretrained(name, local_files_only=not hub_allowed(allow_network))
-        except OSError as e:
-            raise ValueError(
-                f"tokenizer {name!r} is not in the local Hugging Face cache; run once with "
-                f"allow_network=True on a machine with network ({str(e)[:120]})"
-            ) from None
+        self.tok = auto_tokenizer(name, allow_network)
         self.name, self.vocab_size = name, len(self.tok)
         self.sep_id = self.tok.eos_token_id if self.tok.eos_token_id is not None else self.tok.sep_token_id
 
-    def encode(self, text: str) -> list[int]:
-        return self.tok(text, add_special_tokens=False)["input_ids"]
+# %% ../nbs/10_text.ipynb #1b29be76
+@patch
+def encode(self: HFTokenizer, text: str) -> list[int]:
+    "Token ids of `text`, without special tokens."
+    return self.tok(text, add_special_tokens=False)["input_ids"]
 
-    def decode(self, ids) -> str:
-        ids = torch.as_tensor(ids)
-        check_tokens(ids, self.vocab_size, name="ids")
-        return self.tok.decode(ids.tolist())
+# %% ../nbs/10_text.ipynb #c5284b96
+@patch
+def decode(self: HFTokenizer, ids) -> str:
+    "The text of token ids (checked to be in the vocabulary)."
+    ids = torch.as_tensor(ids)
+    check_tokens(ids, self.vocab_size, name="ids")
+    return self.tok.decode(ids.tolist())
 
 # %% ../nbs/10_text.ipynb #8f8cfa7a
 def get_tokenizer(
@@ -284,6 +340,7 @@ def pack(
 
 # %% ../nbs/10_text.ipynb #b2f90f67
 def cache_dir() -> Path:
+    "Where packed corpora are cached: `$LADD_NB_CACHE/text`, by default `~/.cache/ladd_nb/text`."
     return Path(os.environ.get("LADD_NB_CACHE", Path.home() / ".cache" / "ladd_nb")) / "text"
 
 # %% ../nbs/10_text.ipynb #565ea47a
@@ -296,14 +353,16 @@ class TextData:
     tokenizer: object
     info: dict
 
-    def batches(self) -> Callable:
-        """`(generator, n) -> [n, L]`: rows drawn uniformly at random from the training rows (the trainer's
-        data source)."""
-        return lambda g, n: (
-            self.train[torch.randint(len(self.train), (n,), generator=g, device=g.device).cpu()]
-            .long()
-            .to(g.device)
-        )
+# %% ../nbs/10_text.ipynb #5fb286f3
+@patch
+def batches(self: TextData) -> Callable:
+    """`(generator, n) -> [n, L]`: rows drawn uniformly at random from the training rows (the trainer's
+    data source)."""
+    return lambda g, n: (
+        self.train[torch.randint(len(self.train), (n,), generator=g, device=g.device).cpu()]
+        .long()
+        .to(g.device)
+    )
 
 # %% ../nbs/10_text.ipynb #752d01f0
 def _texts(ds, tok):
@@ -322,24 +381,34 @@ _MEMO: dict = {}
 def _fingerprint(corpus: str):
     """What must change the cache besides the arguments: the Python version (its docs) or the local files'
     sizes and times."""
-    import glob, sys
+    import sys
 
     if corpus == "cpython-docs":
         return list(sys.version_info[:3])
     if corpus in HUB_CORPORA:
         return None
-    files = [
-        f
-        for part in corpus.split(",")
-        for f in (sorted(glob.glob(part)) if any(ch in part for ch in "*?[") else [part])
-    ]
     return [
         [str(Path(f).resolve()), Path(f).stat().st_size, Path(f).stat().st_mtime_ns]
-        for f in files
+        for f in local_files(corpus)
         if Path(f).is_file()
     ]
 
 # %% ../nbs/10_text.ipynb #3adf7b32
+def rank0_first(build: Callable):
+    """`build()`, run by process 0 before the other processes of a process group (which then read the cache it
+    wrote); just `build()` without one."""
+    import torch.distributed as dist
+
+    ddp = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    if ddp and dist.get_rank() != 0:
+        dist.barrier()  # process 0 builds the cache first
+    try:
+        return build()
+    finally:
+        if ddp and dist.get_rank() == 0:
+            dist.barrier()
+
+# %% ../nbs/10_text.ipynb #0f738420
 def text_data(
     corpus: str = "cpython-docs",
     tokenizer: str = "char",
@@ -355,92 +424,106 @@ def text_data(
     key = json.dumps(
         [corpus, _fingerprint(corpus), tokenizer, length, valid_frac, seed, bpe_vocab, max_train_tokens]
     )
-    if key in _MEMO:
-        return _MEMO[key]
-    import torch.distributed as dist
-
-    ddp = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-    if ddp and dist.get_rank() != 0:
-        dist.barrier()  # process 0 builds the cache first
-    try:
-        _MEMO[key] = _text_data(
-            key, corpus, tokenizer, length, valid_frac, seed, bpe_vocab, max_train_tokens, allow_network, log
-        )
-    finally:
-        if ddp and dist.get_rank() == 0:
-            dist.barrier()
+    if key not in _MEMO:
+        args = (corpus, tokenizer, length, valid_frac, seed, bpe_vocab, max_train_tokens, allow_network, log)
+        _MEMO[key] = rank0_first(lambda: _text_data(key, *args))
     return _MEMO[key]
 
 # %% ../nbs/10_text.ipynb #1da0d4ba
-def _text_data(
-    key, corpus, tokenizer, length, valid_frac, seed, bpe_vocab, max_train_tokens, allow_network, log
-) -> TextData:
+def _cache_paths(key: str) -> tuple[Path, Path]:
+    "The cache files of a key: (packed rows, BPE tokenizer)."
     path = cache_dir() / (hashlib.blake2b(key.encode(), digest_size=8).hexdigest() + ".pt")
-    tok_path = path.with_suffix(".bpe.json")
-    if path.is_file() and (tokenizer != "bpe" or tok_path.is_file()):
-        d = torch.load(path, weights_only=True, mmap=True)
-        tok = (
-            BPETokenizer.load(tok_path)
-            if tokenizer == "bpe"
-            else get_tokenizer(tokenizer, allow_network=allow_network)
-        )
-        return TextData(d["train"], d["valid"].long(), tok, json.loads(d["info"]))
-    t0 = time.perf_counter()
+    return path, path.with_suffix(".bpe.json")
+
+# %% ../nbs/10_text.ipynb #aeebf4ac
+def _load_cached(path: Path, tok_path: Path, tokenizer: str, allow_network: bool) -> TextData | None:
+    "The cached `TextData` of a key; None if it was never built (or its BPE tokenizer is missing)."
+    if not (path.is_file() and (tokenizer != "bpe" or tok_path.is_file())):
+        return None
+    d = torch.load(path, weights_only=True, mmap=True)
+    tok = (
+        BPETokenizer.load(tok_path)
+        if tokenizer == "bpe"
+        else get_tokenizer(tokenizer, allow_network=allow_network)
+    )
+    return TextData(d["train"], d["valid"].long(), tok, json.loads(d["info"]))
+
+# %% ../nbs/10_text.ipynb #30780c43
+def _train_valid_docs(corpus: str, valid_frac: float, seed: int, allow_network: bool):
+    """(training, held-out) documents: a hub corpus's own held-out split where it has one (streamed),
+    `split_documents` otherwise."""
     hub = corpus in HUB_CORPORA
     ds = load_corpus(corpus, streaming=hub, allow_network=allow_network)
     if hub and HUB_CORPORA[corpus][3] is not None:  # the corpus's own held-out split
-        train_ds, valid_ds = (
-            ds,
-            load_corpus(corpus, "validation", streaming=True, allow_network=allow_network),
+        return ds, load_corpus(corpus, "validation", streaming=True, allow_network=allow_network)
+    return split_documents(ds, valid_frac, seed)
+
+# %% ../nbs/10_text.ipynb #3b783744
+def _corpus_tokenizer(tokenizer: str, train_ds, bpe_vocab: int, allow_network: bool):
+    """The tokenizer of a run; a BPE is trained on the first 100,000 training documents and must reach
+    `bpe_vocab` tokens."""
+    if tokenizer != "bpe":
+        return get_tokenizer(tokenizer, allow_network=allow_network)
+    sample = (t for i, t in zip(range(100_000), (r["text"] for r in train_ds)))
+    tok = get_tokenizer("bpe", sample, bpe_vocab)
+    # byte-level BPE stops when no pair is frequent enough: the model must match the tokenizer
+    if tok.vocab_size != bpe_vocab:
+        raise ValueError(
+            f"this corpus yields only {tok.vocab_size} BPE tokens, not bpe_vocab={bpe_vocab}; set "
+            f"bpe_vocab={tok.vocab_size}"
         )
-    else:
-        train_ds, valid_ds = split_documents(ds, valid_frac, seed)
-    if tokenizer == "bpe":
-        sample = (t for i, t in zip(range(100_000), (r["text"] for r in train_ds)))
-        tok = get_tokenizer("bpe", sample, bpe_vocab)
-        if (
-            tok.vocab_size != bpe_vocab
-        ):  # byte-level BPE stops when no pair is frequent enough: the model must match the tokenizer
-            raise ValueError(
-                f"this corpus yields only {tok.vocab_size} BPE tokens, not bpe_vocab={bpe_vocab}; set "
-                f"bpe_vocab={tok.vocab_size}"
-            )
-    else:
-        tok = get_tokenizer(tokenizer, allow_network=allow_network)
+    return tok
+
+# %% ../nbs/10_text.ipynb #350e74c2
+def _pack_splits(train_ds, valid_ds, tok, length: int, max_train_tokens: int):
+    """(training rows (int32), tokens left over, held-out rows, tokens left over); with `max_train_tokens`,
+    packing stops there (held-out: a twentieth as many rows)."""
     enc = lambda d: (tok.encode(t) for t in _texts(d, tok))
     max_rows = max_train_tokens // length if max_train_tokens else None
     train, left_t = pack(enc(train_ds), length, tok.sep_id, max_rows, torch.int32)
     valid, left_v = pack(
         enc(valid_ds), length, tok.sep_id, None if max_rows is None else max(1, max_rows // 20)
     )
-    info = dict(
-        corpus=corpus,
-        tokenizer=tokenizer,
-        vocab_size=tok.vocab_size,
-        length=length,
-        train_rows=len(train),
-        valid_rows=len(valid),
-        train_leftover_tokens=left_t,
-        valid_leftover_tokens=left_v,
-        seconds=round(time.perf_counter() - t0, 1),
-    )
+    return train, left_t, valid, left_v
+
+# %% ../nbs/10_text.ipynb #aeed2b1d
+def _save_cached(path: Path, tok_path: Path, data: TextData):
+    "Write packed rows (atomically) and, for a BPE, the tokenizer to the cache."
     path.parent.mkdir(parents=True, exist_ok=True)
     from ladd_nb.train import save_atomic
 
-    if tokenizer == "bpe":
-        tok.save(tok_path)
-    save_atomic({"train": train, "valid": valid, "info": json.dumps(info)}, path)
-    log(f"text data: {info}")
-    return TextData(train, valid, tok, info)
+    if data.info["tokenizer"] == "bpe":
+        data.tokenizer.save(tok_path)
+    save_atomic({"train": data.train, "valid": data.valid, "info": json.dumps(data.info)}, path)
+
+# %% ../nbs/10_text.ipynb #556b34d9
+def _text_data(
+    key, corpus, tokenizer, length, valid_frac, seed, bpe_vocab, max_train_tokens, allow_network, log
+) -> TextData:
+    "The `TextData` of a cache key: read from the disk cache, or built and written there."
+    path, tok_path = _cache_paths(key)
+    cached = _load_cached(path, tok_path, tokenizer, allow_network)
+    if cached is not None:
+        return cached
+    t0 = time.perf_counter()
+    train_ds, valid_ds = _train_valid_docs(corpus, valid_frac, seed, allow_network)
+    tok = _corpus_tokenizer(tokenizer, train_ds, bpe_vocab, allow_network)
+    train, left_t, valid, left_v = _pack_splits(train_ds, valid_ds, tok, length, max_train_tokens)
+    info = dict(corpus=corpus, tokenizer=tokenizer, vocab_size=tok.vocab_size, length=length)
+    info |= dict(train_rows=len(train), valid_rows=len(valid))
+    info |= dict(train_leftover_tokens=left_t, valid_leftover_tokens=left_v)
+    data = TextData(train, valid, tok, info | dict(seconds=round(time.perf_counter() - t0, 1)))
+    _save_cached(path, tok_path, data)
+    log(f"text data: {data.info}")
+    return data
 
 # %% ../nbs/10_text.ipynb #aa2842f6
 @torch.no_grad()
 def heldout_loss(model, rows: torch.Tensor, batch: int | None = None, seed: int = 0) -> dict:
     """The model's own loss metrics averaged over held-out `rows`, with fixed noise (a fair curve across
     checkpoints)."""
-    batch = batch or max(
-        1, min(256, 2**14 // rows.shape[1])
-    )  # at most 16k tokens at once: OWT logits are 50k wide
+    # at most 16k tokens at once: OWT logits are 50k wide
+    batch = batch or max(1, min(256, 2**14 // rows.shape[1]))
     g, dev, tot, n = make_generator(seed), next(model.parameters()).device, {}, 0
     for i in range(0, len(rows), batch):
         x = rows[i : i + batch].to(dev)

@@ -80,9 +80,8 @@ def density_table(
     c = (np.arange(V) + 0.5) / V * 2 - 1  # cell centres in [-1, 1]
     X, Y = np.meshgrid(c, c, indexing="ij")  # P[i, j]: column i (x), row j (y)
     P = torch.tensor(DENSITIES[name](X, Y), dtype=torch.float64).clamp(min=0)
-    P = torch.where(
-        P > 1e-12 * P.max(), P, torch.zeros_like(P)
-    )  # cut the far tails: the support is what we see
+    # cut the far tails: the support is what we see
+    P = torch.where(P > 1e-12 * P.max(), P, torch.zeros_like(P))
     return P / P.sum()
 
 # %% ../nbs/03_toy2d.ipynb #12f0b0c8

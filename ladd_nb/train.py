@@ -16,13 +16,14 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.optim.swa_utils import AveragedModel
 import matplotlib.pyplot as plt
+from fastcore.basics import patch
 from .core import check_positive_int, make_generator, check_steps
 
 # %% auto #0
 __all__ = ['FORMAT', 'TrainConfig', 'lr_factor', 'CheckpointError', 'save_atomic', 'load_checkpoint', 'load_weights',
-           'dist_setup', 'dist_teardown', 'LossModule', 'list_checkpoints', 'latest_good_checkpoint', 'Trainer',
-           'ema_update', 'train_step', 'state', 'load_state', 'save', 'resume', 'fit', 'run_periodic', 'read_metrics',
-           'plot_metrics']
+           'list_checkpoints', 'latest_good_checkpoint', 'dist_setup', 'dist_teardown', 'LossModule',
+           'check_train_config', 'make_optimizer', 'wrap_model', 'Trainer', 'ema_update', 'read_metrics',
+           'plot_metrics', 'truncate_log']
 
 # %% ../nbs/05_train.ipynb #0f80be66
 @dataclass
@@ -111,6 +112,26 @@ def load_weights(model: nn.Module, state: dict, what: str = "checkpoint"):
         )
     model.load_state_dict(state)
 
+# %% ../nbs/05_train.ipynb #9325c334
+def _ckpt_name(step):
+    return f"ckpt_{step:08d}.pt"
+
+# %% ../nbs/05_train.ipynb #5cddca0a
+def list_checkpoints(out_dir) -> list[Path]:
+    "Checkpoints in `out_dir`, newest first."
+    return sorted(Path(out_dir).glob("ckpt_*.pt"), reverse=True)
+
+# %% ../nbs/05_train.ipynb #2f063391
+def latest_good_checkpoint(out_dir, log=print):
+    """(path, checkpoint) of the newest loadable checkpoint in `out_dir`; unreadable ones are reported and
+    skipped."""
+    for p in list_checkpoints(out_dir):
+        try:
+            return p, load_checkpoint(p)
+        except CheckpointError as e:
+            log(f"refusing {p.name}: {e}")
+    return None, None
+
 # %% ../nbs/05_train.ipynb #7411fdd0
 def dist_setup():
     "(rank, world, device): start the process group when launched by torchrun with more than one process."
@@ -154,25 +175,38 @@ def _mean_metrics(outs: list[dict], world: int) -> dict:
         vals /= world
     return dict(zip(keys, vals.tolist()))
 
-# %% ../nbs/05_train.ipynb #9325c334
-def _ckpt_name(step):
-    return f"ckpt_{step:08d}.pt"
+# %% ../nbs/05_train.ipynb #27f9ab6b
+def check_train_config(cfg: TrainConfig, world: int):
+    "Check the step budget, and that the global batch splits into `grad_accum` x `world` equal micro-batches."
+    check_positive_int(cfg.train_steps, "train_steps")
+    check_positive_int(cfg.grad_accum, "grad_accum")
+    if cfg.batch_size % (cfg.grad_accum * world):
+        raise ValueError(
+            f"batch_size {cfg.batch_size} must be a multiple of grad_accum x processes = "
+            f"{cfg.grad_accum * world}"
+        )
 
-# %% ../nbs/05_train.ipynb #5cddca0a
-def list_checkpoints(out_dir) -> list[Path]:
-    "Checkpoints in `out_dir`, newest first."
-    return sorted(Path(out_dir).glob("ckpt_*.pt"), reverse=True)
+# %% ../nbs/05_train.ipynb #efcdbbd7
+def make_optimizer(model: nn.Module, cfg: TrainConfig):
+    "(AdamW optimiser of the model's parameters, its learning-rate schedule `lr_factor`)."
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
+    return opt, sched
 
-# %% ../nbs/05_train.ipynb #2f063391
-def latest_good_checkpoint(out_dir, log=print):
-    """(path, checkpoint) of the newest loadable checkpoint in `out_dir`; unreadable ones are reported and
-    skipped."""
-    for p in list_checkpoints(out_dir):
-        try:
-            return p, load_checkpoint(p)
-        except CheckpointError as e:
-            log(f"refusing {p.name}: {e}")
-    return None, None
+# %% ../nbs/05_train.ipynb #977e5c1b
+def wrap_model(model: nn.Module, cfg: TrainConfig, device: torch.device, world: int) -> nn.Module:
+    "`model.loss` as the forward pass: compiled if `cfg.compile` (GPU only), in DDP when `world > 1`."
+    net = LossModule(model)
+    if cfg.compile and device.type == "cuda":
+        net = torch.compile(net)
+    if world == 1:
+        return net
+    # two-stage models (LADD) leave some parameters unused or frozen in each stage: DDP must look for them
+    return DDP(
+        net,
+        device_ids=[device.index] if device.type == "cuda" else None,
+        find_unused_parameters=hasattr(model, "set_step"),
+    )
 
 # %% ../nbs/05_train.ipynb #4fa67b9b
 class Trainer:
@@ -188,52 +222,23 @@ class Trainer:
         meta: dict | None = None,
         progress: bool = True,
         log=print,
-        periodic: Callable | None = None,
-    ):  # (model, step, out_dir) -> dict, every `cfg.eval_every` steps on process 0
-        self.cfg, self.data, self.meta, self.progress, self.log, self.periodic = (
-            cfg,
-            data,
-            meta or {},
-            progress,
-            log,
-            periodic,
-        )
+        periodic: Callable | None = None,  # (model, step, out_dir) -> dict, every `cfg.eval_every` steps
+    ):
+        self.cfg, self.data, self.meta = cfg, data, meta or {}
+        self.progress, self.log, self.periodic = progress, log, periodic  # `periodic`: on process 0 only
         self.out = Path(out_dir) if out_dir else None
         self.rank, self.world, self.device = dist_setup()
-        check_positive_int(cfg.train_steps, "train_steps")
-        check_positive_int(cfg.grad_accum, "grad_accum")
-        if cfg.batch_size % (cfg.grad_accum * self.world):
-            raise ValueError(
-                f"batch_size {cfg.batch_size} must be a multiple of grad_accum x processes = "
-                f"{cfg.grad_accum * self.world}"
-            )
+        check_train_config(cfg, self.world)
         torch.manual_seed(cfg.seed)  # identical init on every process
         self.model = model.to(self.device)
-        self.opt = torch.optim.AdamW(
-            model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), weight_decay=cfg.weight_decay
-        )
-        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_factor(s, cfg))
+        self.opt, self.sched = make_optimizer(model, cfg)
         # AveragedModel only holds the copy: its state (`module.*`, `n_averaged`) is the checkpoints' format.
         # `ema_update` does the averaging.
         self.ema = AveragedModel(model) if cfg.ema > 0 else None
-        self.data_gen, self.noise_gen = (
-            make_generator(cfg.seed + 1, self.device),
-            make_generator(cfg.seed + 2, self.device),
-        )
+        self.data_gen = make_generator(cfg.seed + 1, self.device)
+        self.noise_gen = make_generator(cfg.seed + 2, self.device)
         self.step = 0
-        net = LossModule(model)
-        if cfg.compile and self.device.type == "cuda":
-            net = torch.compile(net)
-        # two-stage models (LADD) leave some parameters unused or frozen in each stage: DDP must look for them
-        self.net = (
-            DDP(
-                net,
-                device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                find_unused_parameters=hasattr(model, "set_step"),
-            )
-            if self.world > 1
-            else net
-        )
+        self.net = wrap_model(model, cfg, self.device, self.world)
 
 # %% ../nbs/05_train.ipynb #9040bd8f
 @torch.no_grad()
@@ -249,13 +254,11 @@ def ema_update(ema: AveragedModel, model: nn.Module, decay: float):
         e.copy_(b)
     ema.n_averaged += 1
 
-# %% ../nbs/05_train.ipynb #92ccd675
-def train_step(self: Trainer) -> dict:
-    "One optimiser step; returns the step's metrics averaged over micro-batches and processes."
+# %% ../nbs/05_train.ipynb #c945eec6
+@patch
+def accumulate_grads(self: Trainer, batch: torch.Tensor) -> list[dict]:
+    "Zero the gradients, add those of each micro-batch of `batch` this process handles; returns their losses."
     cfg, outs = self.cfg, []
-    if hasattr(self.model, "set_step"):
-        self.model.set_step(self.step)  # models with stages (two-stage LADD) switch here
-    batch = self.data(self.data_gen, cfg.batch_size).to(self.device)
     noise_state = self.noise_gen.get_state()
     self.opt.zero_grad(set_to_none=True)
     for i in range(cfg.grad_accum):
@@ -268,6 +271,13 @@ def train_step(self: Trainer) -> dict:
             out = self.net(batch, self.noise_gen, (i * self.world + self.rank, cfg.grad_accum * self.world))
             (out["loss"] / cfg.grad_accum).backward()
         outs.append(out)
+    return outs
+
+# %% ../nbs/05_train.ipynb #1233ca36
+@patch
+def optimizer_step(self: Trainer) -> float:
+    "Clip the gradient (`grad_clip`, 0: never), step optimiser and schedule, update the EMA; return the norm."
+    cfg = self.cfg
     gn = torch.nn.utils.clip_grad_norm_(
         self.model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else math.inf
     )
@@ -276,17 +286,38 @@ def train_step(self: Trainer) -> dict:
     self.step += 1
     if self.ema is not None:
         ema_update(self.ema, self.model, cfg.ema)
+    return float(gn)
+
+# %% ../nbs/05_train.ipynb #92ccd675
+@patch
+def train_step(self: Trainer) -> dict:
+    "One optimiser step; returns the step's metrics averaged over micro-batches and processes."
+    if hasattr(self.model, "set_step"):
+        self.model.set_step(self.step)  # models with stages (two-stage LADD) switch here
+    batch = self.data(self.data_gen, self.cfg.batch_size).to(self.device)
+    outs = self.accumulate_grads(batch)
+    grad_norm = self.optimizer_step()
     return {
         "step": self.step,
         "lr": self.sched.get_last_lr()[0],
         **_mean_metrics(outs, self.world),
-        "grad_norm": float(gn),
+        "grad_norm": grad_norm,
     }
 
-
-Trainer.train_step = train_step
+# %% ../nbs/05_train.ipynb #367fd01a
+@patch
+def rng_state(self: Trainer) -> dict:
+    "The states of the run's random number generators: torch's global one, data, noise (and the GPU's)."
+    cuda = self.device.type == "cuda"
+    return {
+        "torch": torch.get_rng_state(),
+        "data": self.data_gen.get_state(),
+        "noise": self.noise_gen.get_state(),
+        "cuda": torch.cuda.get_rng_state(self.device) if cuda else torch.zeros(0, dtype=torch.uint8),
+    }
 
 # %% ../nbs/05_train.ipynb #0fa5ce37
+@patch
 def state(self: Trainer) -> dict:
     "Everything needed to continue the run exactly."
     return {
@@ -298,17 +329,21 @@ def state(self: Trainer) -> dict:
         "ema": None if self.ema is None else self.ema.state_dict(),
         "optimizer": self.opt.state_dict(),
         "scheduler": self.sched.state_dict(),
-        "rng": {
-            "torch": torch.get_rng_state(),
-            "data": self.data_gen.get_state(),
-            "noise": self.noise_gen.get_state(),
-            "cuda": torch.cuda.get_rng_state(self.device)
-            if self.device.type == "cuda"
-            else torch.zeros(0, dtype=torch.uint8),
-        },
+        "rng": self.rng_state(),
     }
 
+# %% ../nbs/05_train.ipynb #a5a63581
+@patch
+def set_rng_state(self: Trainer, rng: dict):
+    "Restore the generators from `rng_state`."
+    torch.set_rng_state(rng["torch"])
+    self.data_gen.set_state(rng["data"])
+    self.noise_gen.set_state(rng["noise"])
+    if self.device.type == "cuda" and rng["cuda"].numel():
+        torch.cuda.set_rng_state(rng["cuda"], self.device)
+
 # %% ../nbs/05_train.ipynb #384cea5b
+@patch
 def load_state(self: Trainer, ck: dict):
     "Restore a run from checkpoint `ck` (see `state`)."
     if ck.get("optimizer") is None:
@@ -323,13 +358,10 @@ def load_state(self: Trainer, ck: dict):
     self.opt.load_state_dict(ck["optimizer"])
     self.sched.load_state_dict(ck["scheduler"])
     self.step = ck["step"]
-    torch.set_rng_state(ck["rng"]["torch"])
-    self.data_gen.set_state(ck["rng"]["data"])
-    self.noise_gen.set_state(ck["rng"]["noise"])
-    if self.device.type == "cuda" and ck["rng"]["cuda"].numel():
-        torch.cuda.set_rng_state(ck["rng"]["cuda"], self.device)
+    self.set_rng_state(ck["rng"])
 
 # %% ../nbs/05_train.ipynb #2d7ca50e
+@patch
 def save(self: Trainer):
     "Write a checkpoint for the current step (process 0 only); keep the newest `keep_ckpts`."
     if self.rank == 0 and self.out is not None:
@@ -339,55 +371,66 @@ def save(self: Trainer):
     if self.world > 1:
         dist.barrier()
 
+# %% ../nbs/05_train.ipynb #aeaa1537
+def read_metrics(path) -> list[dict]:
+    "The rows of a `metrics.jsonl` log."
+    return [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
 
-Trainer.state, Trainer.load_state, Trainer.save = state, load_state, save
+# %% ../nbs/05_train.ipynb #3a051170
+def plot_metrics(path, keys=("loss",)):
+    "Plot logged metrics against the step; returns the figure."
+    rows = read_metrics(path)
+    fig, ax = plt.subplots(figsize=(4, 2.6), dpi=72)
+    for k in keys:
+        ax.plot([r["step"] for r in rows], [r[k] for r in rows], label=k)
+    ax.set(xlabel="step", yscale="log")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/05_train.ipynb #d67caf48
-def _log_path(self):
+@patch
+def _log_path(self: Trainer):
     return None if self.out is None else self.out / "metrics.jsonl"
 
-# %% ../nbs/05_train.ipynb #36867a6e
-def resume(self: Trainer) -> bool:
-    "Continue from the newest good checkpoint in the output folder, if any; returns whether one was found."
-    if self.out is None:
-        raise ValueError("resuming needs an output folder")
-    p, ck = latest_good_checkpoint(self.out, self.log)
-    if ck is None:
-        return False
-    self.load_state(ck)
-    for lp in (_log_path(self), self.out / "eval.jsonl"):  # drop log rows of steps after the checkpoint
-        if self.rank == 0 and lp.exists():
-            keep = [
-                l for l in lp.read_text().splitlines() if l.strip() and json.loads(l)["step"] <= self.step
-            ]
-            tmp = lp.with_suffix(".tmp")
-            tmp.write_text("".join(l + "\n" for l in keep))
-            os.replace(tmp, lp)
-    self.log(f"resumed from {p.name} at step {self.step}")
-    return True
+# %% ../nbs/05_train.ipynb #7396564c
+@patch
+def log_metrics(self: Trainer, m: dict, t0: float, bar=None):
+    "Append the step's metrics `m` and the time since `t0` to the log every `log_every` steps and at the end."
+    if self.rank != 0 or not (self.step % self.cfg.log_every == 0 or self.step == self.cfg.train_steps):
+        return
+    m["time_s"] = round(time.perf_counter() - t0, 3)
+    lp = self._log_path()
+    if lp is not None:
+        with open(lp, "a") as f:
+            f.write(json.dumps(m) + "\n")
+    if hasattr(bar, "set_postfix"):
+        bar.set_postfix(loss=f"{m['loss']:.4f}")
 
-# %% ../nbs/05_train.ipynb #62a0525b
-def fit(self: Trainer) -> nn.Module:
-    "Run (or continue) training to `train_steps`; returns the model (EMA weights are in `self.ema`)."
-    cfg, lp = self.cfg, _log_path(self)
-    if self.out is not None and self.rank == 0:
-        self.out.mkdir(parents=True, exist_ok=True)
-    self.model.train()
-    steps = range(self.step, cfg.train_steps)
+# %% ../nbs/05_train.ipynb #ebc7df5c
+@patch
+def _steps_left(self: Trainer):
+    "The steps from `self.step` to `train_steps`, with a progress bar on process 0 when `progress`."
+    steps = range(self.step, self.cfg.train_steps)
     if self.progress and self.rank == 0:
         from tqdm.auto import tqdm
 
-        steps = tqdm(steps, initial=self.step, total=cfg.train_steps, desc="train")
+        steps = tqdm(steps, initial=self.step, total=self.cfg.train_steps, desc="train")
+    return steps
+
+# %% ../nbs/05_train.ipynb #62a0525b
+@patch
+def fit(self: Trainer) -> nn.Module:
+    "Run (or continue) training to `train_steps`; returns the model (EMA weights are in `self.ema`)."
+    cfg, lp = self.cfg, self._log_path()
+    if self.out is not None and self.rank == 0:
+        self.out.mkdir(parents=True, exist_ok=True)
+    self.model.train()
+    steps = self._steps_left()
     t0 = time.perf_counter()
     for _ in steps:
         m = self.train_step()
-        if self.rank == 0 and (self.step % cfg.log_every == 0 or self.step == cfg.train_steps):
-            m["time_s"] = round(time.perf_counter() - t0, 3)
-            if lp is not None:
-                with open(lp, "a") as f:
-                    f.write(json.dumps(m) + "\n")
-            if hasattr(steps, "set_postfix"):
-                steps.set_postfix(loss=f"{m['loss']:.4f}")
+        self.log_metrics(m, t0, steps)
         if cfg.eval_every and self.periodic is not None and self.step % cfg.eval_every == 0:
             self.run_periodic()
         if cfg.ckpt_every and self.step % cfg.ckpt_every == 0 and self.step < cfg.train_steps:
@@ -398,10 +441,32 @@ def fit(self: Trainer) -> nn.Module:
         plt.close("all")
     return self.model.eval()
 
+# %% ../nbs/05_train.ipynb #f4f17ce0
+def truncate_log(path: Path, step: int):
+    "Drop the rows of a JSON-lines log that come after `step` (atomically: a temporary file renamed over it)."
+    keep = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l)["step"] <= step]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(l + "\n" for l in keep))
+    os.replace(tmp, path)
 
-Trainer.resume, Trainer.fit = resume, fit
+# %% ../nbs/05_train.ipynb #36867a6e
+@patch
+def resume(self: Trainer) -> bool:
+    "Continue from the newest good checkpoint in the output folder, if any; returns whether one was found."
+    if self.out is None:
+        raise ValueError("resuming needs an output folder")
+    p, ck = latest_good_checkpoint(self.out, self.log)
+    if ck is None:
+        return False
+    self.load_state(ck)
+    for lp in (self._log_path(), self.out / "eval.jsonl"):  # drop log rows of steps after the checkpoint
+        if self.rank == 0 and lp.exists():
+            truncate_log(lp, self.step)
+    self.log(f"resumed from {p.name} at step {self.step}")
+    return True
 
 # %% ../nbs/05_train.ipynb #74474747
+@patch
 def run_periodic(self: Trainer) -> dict | None:
     "Evaluate (and sample) with the preset's periodic function; log to `eval.jsonl` on process 0."
     row = None
@@ -420,23 +485,3 @@ def run_periodic(self: Trainer) -> dict | None:
     if self.world > 1:
         dist.barrier()
     return row
-
-
-Trainer.run_periodic = run_periodic
-
-# %% ../nbs/05_train.ipynb #aeaa1537
-def read_metrics(path) -> list[dict]:
-    "The rows of a `metrics.jsonl` log."
-    return [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
-
-# %% ../nbs/05_train.ipynb #3a051170
-def plot_metrics(path, keys=("loss",)):
-    "Plot logged metrics against the step; returns the figure."
-    rows = read_metrics(path)
-    fig, ax = plt.subplots(figsize=(4, 2.6), dpi=72)
-    for k in keys:
-        ax.plot([r["step"] for r in rows], [r[k] for r in rows], label=k)
-    ax.set(xlabel="step", yscale="log")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig

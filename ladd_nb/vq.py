@@ -11,9 +11,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.distributed as dist
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['VQOutput', 'VectorQuantizer', 'kmeans_init_', 'ema_update_', 'dead_threshold_at', 'restart_dead_', 'vq_forward']
+__all__ = ['VQOutput', 'VectorQuantizer']
 
 # %% ../nbs/07a_vq.ipynb #bcffbc0b
 class VQOutput(NamedTuple):
@@ -42,6 +43,18 @@ def _broadcast(*ts):
             dist.broadcast(t, 0)
 
 # %% ../nbs/07a_vq.ipynb #28fbd0fa
+def _check_vq_args(n_codes, dim, decay, commitment, dead_fraction, eps):
+    "Raise a ValueError for options of `VectorQuantizer` out of their range."
+    if not (isinstance(n_codes, int) and n_codes >= 2):
+        raise ValueError(f"n_codes must be an int >= 2, got {n_codes!r}")
+    if not (isinstance(dim, int) and dim >= 1):
+        raise ValueError(f"dim must be a positive int, got {dim!r}")
+    if not 0 <= decay < 1:
+        raise ValueError(f"decay must be in [0, 1), got {decay!r}")
+    if commitment < 0 or dead_fraction < 0 or eps < 0:
+        raise ValueError("commitment, dead_fraction and eps must be >= 0")
+
+# %% ../nbs/07a_vq.ipynb #db5198f6
 class VectorQuantizer(nn.Module):
     "Vector quantiser with an EMA codebook, k-means initialisation, dead-code restarts and a commitment loss."
 
@@ -55,25 +68,18 @@ class VectorQuantizer(nn.Module):
         kmeans_init: bool = True,
         kmeans_iters: int = 10,
         dead_fraction: float = 0.5,  # restart codes with EMA count < this x mean per code (0: never)
-        eps: float = 1e-5,
-    ):  # Laplace smoothing of the counts
+        eps: float = 1e-5,  # Laplace smoothing of the counts
+    ):
         super().__init__()
-        if not (isinstance(n_codes, int) and n_codes >= 2):
-            raise ValueError(f"n_codes must be an int >= 2, got {n_codes!r}")
-        if not (isinstance(dim, int) and dim >= 1):
-            raise ValueError(f"dim must be a positive int, got {dim!r}")
-        if not 0 <= decay < 1:
-            raise ValueError(f"decay must be in [0, 1), got {decay!r}")
-        if commitment < 0 or dead_fraction < 0 or eps < 0:
-            raise ValueError("commitment, dead_fraction and eps must be >= 0")
-        self.n_codes, self.dim, self.decay, self.commitment, self.cosine = (
-            n_codes,
-            dim,
-            decay,
-            commitment,
+        _check_vq_args(n_codes, dim, decay, commitment, dead_fraction, eps)
+        self.n_codes, self.dim, self.decay, self.commitment = n_codes, dim, decay, commitment
+        self.cosine, self.kmeans_iters, self.dead_fraction, self.eps = (
             cosine,
+            kmeans_iters,
+            dead_fraction,
+            eps,
         )
-        self.kmeans_iters, self.dead_fraction, self.eps, self.frozen = kmeans_iters, dead_fraction, eps, False
+        self.frozen = False
         self.restarted = 0  # codes restarted by the last update
         init = torch.randn(n_codes, dim)
         init = F.normalize(init, dim=-1) if cosine else init
@@ -82,41 +88,60 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("embed_sum", init.clone())  # m_k (EMA of sums): e_k = m_k / N_k
         self.register_buffer("initted", torch.tensor(0.0 if kmeans_init else 1.0))
 
-    def extra_repr(self):
-        return (
-            f"n_codes={self.n_codes}, dim={self.dim}, decay={self.decay}, "
-            f"commitment={self.commitment}, cosine={self.cosine}"
-        )
+# %% ../nbs/07a_vq.ipynb #4daced50
+@patch
+def extra_repr(self: VectorQuantizer):
+    return (
+        f"n_codes={self.n_codes}, dim={self.dim}, decay={self.decay}, "
+        f"commitment={self.commitment}, cosine={self.cosine}"
+    )
 
-    def prepare(self, z):
-        return F.normalize(z, dim=-1) if self.cosine else z
+# %% ../nbs/07a_vq.ipynb #91519c9e
+@patch
+def prepare(self: VectorQuantizer, z):
+    "The vectors as the codes see them: L2-normalised with `cosine`, else unchanged."
+    return F.normalize(z, dim=-1) if self.cosine else z
 
-    def distances(self, z, codebook=None):
-        """Distances `[N, C]` from vectors `z[N, d]` to the codes (1 - cosine with `cosine`, else squared
-        Euclidean)."""
-        e = self.codebook if codebook is None else codebook
-        if self.cosine:
-            return 1 - z @ e.T
-        return z.square().sum(-1, keepdim=True) - 2 * z @ e.T + e.square().sum(-1)
+# %% ../nbs/07a_vq.ipynb #8dce6ddd
+@patch
+def distances(self: VectorQuantizer, z, codebook=None):
+    """Distances `[N, C]` from vectors `z[N, d]` to the codes (1 - cosine with `cosine`, else squared
+    Euclidean)."""
+    e = self.codebook if codebook is None else codebook
+    if self.cosine:
+        return 1 - z @ e.T
+    return z.square().sum(-1, keepdim=True) - 2 * z @ e.T + e.square().sum(-1)
 
-    def lookup(self, codes: torch.Tensor) -> torch.Tensor:
-        return self.codebook[codes]
+# %% ../nbs/07a_vq.ipynb #5b0ef682
+@patch
+def lookup(self: VectorQuantizer, codes: torch.Tensor) -> torch.Tensor:
+    "The codebook vectors `[..., d]` of code indices `codes[...]`."
+    return self.codebook[codes]
 
-    @torch.no_grad()
-    def quantize(self, z_e: torch.Tensor) -> torch.Tensor:
-        "Code indices of `z_e[..., d]` (no update)."
-        return self.distances(self.prepare(z_e).reshape(-1, self.dim)).argmin(-1).reshape(z_e.shape[:-1])
+# %% ../nbs/07a_vq.ipynb #3c49a40e
+@patch
+@torch.no_grad()
+def quantize(self: VectorQuantizer, z_e: torch.Tensor) -> torch.Tensor:
+    "Code indices of `z_e[..., d]` (no update)."
+    return self.distances(self.prepare(z_e).reshape(-1, self.dim)).argmin(-1).reshape(z_e.shape[:-1])
 
 # %% ../nbs/07a_vq.ipynb #88f029ad
+@patch
 @torch.no_grad()
-def kmeans_init_(self: VectorQuantizer, flat: torch.Tensor, generator=None):
-    """Set the codebook to k-means centroids of the vectors `flat[N, d]` (k-means++ seeding, then Lloyd's
-    iterations)."""
+def kmeans_pp_seeds(self: VectorQuantizer, flat: torch.Tensor, generator=None) -> torch.Tensor:
+    "k-means++ seeding: `n_codes` rows of `flat[N, d]`, each next one drawn w.p. proportional to D^2."
     means = flat[torch.randint(len(flat), (1,), generator=generator, device=flat.device)]
     for _ in range(self.n_codes - 1):  # k-means++: next seed w.p. proportional to D^2
         d2 = self.distances(flat, means).min(-1).values.clamp(min=0)
         w = d2 if d2.sum() > 0 else torch.ones_like(d2)
         means = torch.cat([means, flat[torch.multinomial(w, 1, generator=generator)]])
+    return means
+
+# %% ../nbs/07a_vq.ipynb #57ffabdf
+@patch
+@torch.no_grad()
+def lloyd(self: VectorQuantizer, flat: torch.Tensor, means: torch.Tensor) -> tuple:
+    "`kmeans_iters` Lloyd iterations from `means` on the vectors `flat[N, d]`: (centroids, cluster sizes)."
     counts = torch.zeros(self.n_codes, device=flat.device)
     for _ in range(self.kmeans_iters):
         codes = self.distances(flat, means).argmin(-1)
@@ -124,6 +149,15 @@ def kmeans_init_(self: VectorQuantizer, flat: torch.Tensor, generator=None):
         new = torch.zeros_like(means).index_add_(0, codes, flat) / counts.clamp(min=1)[:, None]
         new = F.normalize(new, dim=-1) if self.cosine else new
         means = torch.where(counts[:, None] > 0, new, means)  # an empty cluster keeps its point
+    return means, counts
+
+# %% ../nbs/07a_vq.ipynb #cfaa42de
+@patch
+@torch.no_grad()
+def kmeans_init_(self: VectorQuantizer, flat: torch.Tensor, generator=None):
+    """Set the codebook to k-means centroids of the vectors `flat[N, d]` (k-means++ seeding, then Lloyd's
+    iterations)."""
+    means, counts = self.lloyd(flat, self.kmeans_pp_seeds(flat, generator))
     self.codebook.copy_(means)
     self.cluster_size.copy_(counts)
     self.embed_sum.copy_(means * counts[:, None])
@@ -131,6 +165,14 @@ def kmeans_init_(self: VectorQuantizer, flat: torch.Tensor, generator=None):
     self.initted.fill_(1.0)
 
 # %% ../nbs/07a_vq.ipynb #8a75096f
+@patch
+def smoothed_counts(self: VectorQuantizer) -> torch.Tensor:
+    "Laplace-smoothed counts (N_k + eps) / (sum_j N_j + C eps) x sum_j N_j: never zero, the same total."
+    n = self.cluster_size.sum()
+    return (self.cluster_size + self.eps) / (n + self.n_codes * self.eps) * n
+
+# %% ../nbs/07a_vq.ipynb #0c9ca90e
+@patch
 @torch.no_grad()
 def ema_update_(self: VectorQuantizer, flat: torch.Tensor, codes: torch.Tensor):
     """One EMA step of the counts and sums with the assignments `codes` of `flat[N, d]`, then e_k = m_k /
@@ -139,17 +181,17 @@ def ema_update_(self: VectorQuantizer, flat: torch.Tensor, codes: torch.Tensor):
     sums = _all_reduce(torch.zeros_like(self.embed_sum).index_add_(0, codes, flat))
     self.cluster_size.lerp_(counts, 1 - self.decay)
     self.embed_sum.lerp_(sums, 1 - self.decay)
-    n = self.cluster_size.sum()
-    smoothed = (self.cluster_size + self.eps) / (n + self.n_codes * self.eps) * n
-    e = self.embed_sum / smoothed[:, None]
+    e = self.embed_sum / self.smoothed_counts()[:, None]
     self.codebook.copy_(F.normalize(e, dim=-1) if self.cosine else e)
 
 # %% ../nbs/07a_vq.ipynb #42090103
+@patch
 def dead_threshold_at(self: VectorQuantizer, n_vectors: float) -> float:
     "The restart threshold of an update with `n_vectors` vectors: `dead_fraction` x the mean count per code."
     return self.dead_fraction * n_vectors / self.n_codes
 
 # %% ../nbs/07a_vq.ipynb #6566bd05
+@patch
 @torch.no_grad()
 def restart_dead_(self: VectorQuantizer, flat: torch.Tensor, generator=None) -> int:
     "Move codes with EMA count below `dead_threshold_at` this update onto vectors of `flat`; return how many."
@@ -166,16 +208,17 @@ def restart_dead_(self: VectorQuantizer, flat: torch.Tensor, generator=None) -> 
         _broadcast(self.codebook, self.cluster_size, self.embed_sum)
     return n_dead
 
-
-VectorQuantizer.kmeans_init_, VectorQuantizer.ema_update_, VectorQuantizer.restart_dead_ = (
-    kmeans_init_,
-    ema_update_,
-    restart_dead_,
-)
-VectorQuantizer.dead_threshold_at = dead_threshold_at
-
 # %% ../nbs/07a_vq.ipynb #ec7dc0ef
-def vq_forward(self: VectorQuantizer, z_e: torch.Tensor, generator=None) -> VQOutput:
+@patch
+def code_stats(self: VectorQuantizer, codes: torch.Tensor) -> tuple:
+    "(perplexity, usage) of a batch's `codes`: exp(entropy of the code frequencies), the share of codes used."
+    freq = torch.bincount(codes, minlength=self.n_codes).float() / len(codes)
+    perplexity = torch.exp(-(freq * freq.clamp_min(1e-12).log()).sum())
+    return perplexity, (freq > 0).float().mean()
+
+# %% ../nbs/07a_vq.ipynb #8be7b90b
+@patch
+def forward(self: VectorQuantizer, z_e: torch.Tensor, generator=None) -> VQOutput:
     "Quantise `z_e[..., d]`; in training mode (not frozen) also update the codebook (draws from `generator`)."
     if z_e.shape[-1] != self.dim:
         raise ValueError(f"the last dimension of z_e must be {self.dim}, got {tuple(z_e.shape)}")
@@ -190,11 +233,5 @@ def vq_forward(self: VectorQuantizer, z_e: torch.Tensor, generator=None) -> VQOu
         self.ema_update_(flat, codes)
         self.restarted = self.restart_dead_(flat, generator) if self.dead_fraction else 0
     commit = self.commitment * F.mse_loss(z, z_q.detach())
-    freq = torch.bincount(codes, minlength=self.n_codes).float() / len(codes)
-    perplexity = torch.exp(-(freq * freq.clamp_min(1e-12).log()).sum())
-    return VQOutput(
-        z + (z_q - z).detach(), codes.reshape(z.shape[:-1]), commit, perplexity, (freq > 0).float().mean()
-    )
-
-
-VectorQuantizer.forward = vq_forward
+    z_q = z + (z_q - z).detach()  # straight-through: the value of z_q, the gradient of the identity
+    return VQOutput(z_q, codes.reshape(z.shape[:-1]), commit, *self.code_stats(codes))
