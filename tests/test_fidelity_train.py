@@ -1,6 +1,6 @@
 """Fidelity of the learned LADD machinery (issue 13): the EMA copy of the weights, dead-code restarts of the
-codebook, and models rebuilt from checkpoints. Each test states what the authors' code does (the appendix of
-`shared/reference/ladd-method.md`) and checks ours against it."""
+codebook, and models rebuilt from checkpoints. Each test states what the authors' implementation does and
+checks ours against it."""
 
 import json
 import pytest, torch
@@ -90,7 +90,7 @@ def _restart_fraction(
 # has relative standard deviation sqrt((1 - 0.95) / ((1 + 0.95) 0.5)) = 0.23, so the threshold at half the
 # mean is 2.2 standard deviations below it and a few per cent of the codes dip under it each step; at
 # B = 2,048 it is 6 standard deviations below. Measured over 20 seeds: 3.8 % (sd 0.23 %) at B = 256,
-# 0.28 % (sd 0.05 %) at B = 2,048 (the reference digest's ~8 % for the authors' batch is on other data: on
+# 0.28 % (sd 0.05 %) at B = 2,048 (a rate of ~8 % reported for the authors' batch is on other data: on
 # these 64 clusters the authors' absolute threshold at B = 2,048 restarts 0.13-0.28 %). The old absolute
 # threshold of 2 is 4 times the mean count at B = 256 and restarts 85 % (sd 0.07 %) of the codes every
 # step. The bound of 10 % is more than 25 standard deviations from each of these.
