@@ -166,3 +166,49 @@ def test_diladd_encoder_masking_is_training_only(seed):
     a = knob.train().loss(x0, generator=make_generator(seed))
     b = plain.train().loss(x0, generator=make_generator(seed))
     assert not torch.equal(a["loss"], b["loss"])
+
+
+# ---- the sampling temperature tempers the tokens only: the latent channel never (as in the LADD code) ------
+@pytest.mark.parametrize("schedule", ["sequential", "joint"])
+def test_diladd_temperature_leaves_the_codes(schedule, seed):
+    from ladd_nb.diladd import sample_diladd
+
+    torch.manual_seed(seed)  # the untrained networks' weights
+    V, C = 6, 4
+    m = DiLADD(ToyEncoder(V, 2, 3), VectorQuantizer(C, 3), ToyJointDenoiser(V, 2, d=3, out=C), V, 2, 1).eval()
+
+    def denoise(x_t, y_t, t_x, t_y):  # the code head blind to the tokens: only a tempered code could change
+        logits_x, _ = m.denoise(x_t, y_t, t_x, t_y)
+        _, logits_y = m.denoise(torch.full_like(x_t, m.process.mask_id), y_t, t_x, t_y)
+        return logits_x, logits_y
+
+    Ky = 2 if schedule == "sequential" else None
+    r = {
+        T: sample_diladd(
+            denoise,
+            m.process,
+            m.code_process,
+            2_000,
+            2,
+            1,
+            3,
+            Ky,
+            schedule,
+            temperature=T,
+            return_trajectory=True,
+            generator=make_generator(seed),
+        )
+        for T in (0.5, 1.0)
+    }
+    # a masked position stays masked when its uniform falls in the last segment, of length 1 - p_reveal,
+    # whatever the token probabilities: both runs reveal the same positions and consume the same draws
+    assert torch.equal(r[0.5].latent_trajectory, r[1.0].latent_trajectory)  # the same code draws
+    assert not torch.equal(r[0.5].x, r[1.0].x)  # the temperature does act on the tokens
+
+
+def test_coladd_temperature_leaves_the_latent(seed):
+    torch.manual_seed(seed)
+    m = toy_coladd("sequential")
+    r = {T: m.sample(1_000, steps=2, temperature=T, generator=make_generator(seed)) for T in (0.5, 1.0)}
+    assert torch.equal(r[0.5].latent, r[1.0].latent)
+    assert not torch.equal(r[0.5].x, r[1.0].x)
