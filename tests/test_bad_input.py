@@ -105,6 +105,11 @@ def test_coladd_bad_options():
         m.loss(torch.tensor([[1, 9]]))
     with pytest.raises(ValueError, match="latent sampler must be"):
         m.sample(2, steps=1, latent_sampler="euler")
+    with pytest.raises(ValueError, match="latent sampler must be 'ddim' or 'ancestral', got 'euler'"):
+        m.sample(2, steps=1, schedule="joint", latent_sampler="euler")  # not a silent ancestral step
+    y = torch.zeros(2, 1, 4)
+    with pytest.raises(ValueError, match="latent sampler must be 'ddim' or 'ancestral', got 'DDIM'"):
+        GaussianProcess().reverse_step(y, y, 0.5, 0.3, "DDIM")
     with pytest.raises(ValueError, match="latent_steps must be an integer >= 1"):
         m.sample(2, steps=1, latent_steps=0)
     with pytest.raises(ValueError, match="unknown VP schedule"):
