@@ -14,12 +14,12 @@ import torch.nn.functional as F
 import matplotlib.pyplot as plt
 from fastcore.basics import patch
 from .core import check_positive_int, check_tokens, check_steps, make_generator
-from .masked import MaskedProcess, sample_masked
+from .masked import MaskedProcess, sample_masked, budget_rows, model_sampler, nfe_fields
 
 # %% auto #0
 __all__ = ['BINSAW_BUDGETS', 'binsaw_probs', 'binsaw_batch', 'sawtooth_kinks', 'piecewise_gauss_legendre', 'BinsawLaw',
-           'unigram_entropy_bits', 'heldout_bound_bits', 'fit_bound_settings', 'sampling_kwargs', 'sample_timed',
-           'binsaw_scores', 'perfect_mdlm_sample', 'binsaw_eval', 'binsaw_data']
+           'unigram_entropy_bits', 'heldout_bound_bits', 'binsaw_bounds', 'binsaw_scores', 'perfect_mdlm_sample',
+           'binsaw_eval', 'binsaw_data']
 
 # %% ../nbs/08_binsaw.ipynb #fd2d02af
 def binsaw_probs(u, length: int = 128, n_saw: int = 2, s: float = 0.01) -> torch.Tensor:
@@ -208,33 +208,20 @@ def heldout_bound_bits(
     b = draws.mean(0) / math.log(2)
     return float(b.mean()), float(b.std() / math.sqrt(len(b)))
 
-# %% ../nbs/08_binsaw.ipynb #a8222a2e
-def fit_bound_settings(model, length: int = 128, seed: int = 0) -> dict:
-    """Fit the bound's free settings (Co-LADD's `fit_bound`) on 512 training sequences; the settings the bound
-    uses, or {} for a model without them."""
-    if not hasattr(model, "fit_bound"):
-        return {}
-    model.fit_bound(
-        binsaw_batch(512, length, generator=make_generator(seed + 30_000)), generator=make_generator(seed)
-    )
-    sigma = model.enc_sigma if model.enc_sigma > 0 else model.bound_sigma  # the sigma the bound used
-    return dict(bound_sigma=sigma, bound_t_min=model.bound_t_min)
-
-# %% ../nbs/08_binsaw.ipynb #bdaa72d6
-def sampling_kwargs(c, path: str) -> dict:
-    """Keyword arguments of `model.sample` for a sampling path: none for '-' (MDLM), else the schedule, and
-    for the sequential one the latent steps (`c.eval_latent_steps`, default 2)."""
-    if path == "-":
-        return {}
-    latent = {"latent_steps": getattr(c, "eval_latent_steps", 2)} if path == "sequential" else {}
-    return {"schedule": path} | latent
-
-# %% ../nbs/08_binsaw.ipynb #fdd39cde
-def sample_timed(model, c, K: int, path: str, n: int = 1_000, seed: int = 0):
-    "(SampleResult, seconds): `n` samples at `K` token steps on sampling `path` (generator `seed + K`)."
-    t0 = time.perf_counter()
-    r = model.sample(n, K, generator=make_generator(seed + K), **sampling_kwargs(c, path))
-    return r, time.perf_counter() - t0
+# %% ../nbs/08_binsaw.ipynb #750dab15
+def binsaw_bounds(model, length: int = 128, seed: int = 0) -> dict:
+    """{sampling path: its held-out bound (bits per sequence, standard error) on 1,024 fresh sequences, and
+    the bound's settings}; the settings are chosen first, on 512 training sequences, where a model has any."""
+    fitted = {}
+    if hasattr(model, "fit_bound"):  # Co-LADD: chosen on other (training) sequences, and reported
+        train = binsaw_batch(512, length, generator=make_generator(seed + 30_000))
+        fitted = model.fit_bound(train, generator=make_generator(seed))
+    held = binsaw_batch(1024, length, generator=make_generator(seed + 20_000))  # fresh sequences: held out
+    bounds = {}
+    for s in model.sampling_paths:
+        bits, se = heldout_bound_bits(model, held, None if s == "-" else s, seed)
+        bounds[s] = dict(heldout_bits=round(bits, 2), heldout_se=round(se, 2)) | fitted
+    return bounds
 
 # %% ../nbs/08_binsaw.ipynb #4c4737ba
 def binsaw_scores(x: torch.Tensor, law: BinsawLaw, H: tuple[float, float]) -> dict:
@@ -258,25 +245,21 @@ def binsaw_eval(
     model, c, steps, out_dir=None, n: int = 1_000, oracle: bool = True, H=None, seed: int = 0
 ):  # generators: seed (entropy), seed + K (samples), seed + 10_000 + K (oracle)
     """Rows {K, schedule, nfe_*, nll_gap_bits, se_bits, entropy_bits, heldout_bits, oracle_nll_gap_bits,
-    sample_s}."""
+    sample_s}: chapter 3's `budget_rows` with binsaw's scores."""
     law = BinsawLaw(c.length)
     H = H or law.entropy_bits(20_000, make_generator(seed))
-    rows = []
     model.eval()
-    held = binsaw_batch(1024, c.length, generator=make_generator(seed + 20_000))  # fresh sequences: held out
-    fitted = fit_bound_settings(model, c.length, seed)  # chosen on other (training) sequences, and reported
-    for s in model.sampling_paths:
-        bits, bits_se = heldout_bound_bits(model, held, None if s == "-" else s, seed)
-        bound = dict(heldout_bits=round(bits, 2), heldout_se=round(bits_se, 2), **fitted)
-        for K in sorted({min(int(k), c.length) for k in steps}):
-            r, sec = sample_timed(model, c, K, s, n, seed)
-            nfe = {f"nfe_{k}": v for k, v in r.nfe.items()}
-            row = dict(K=K, schedule=s, **nfe) | binsaw_scores(r.x, law, H) | bound
-            if oracle:
-                xo = perfect_mdlm_sample(n, K, c.length, seed)
-                row["oracle_nll_gap_bits"] = round(law.nll_gap(xo, H)[0], 3)
-            rows.append(row | {"sample_s": round(sec, 3)})
-    return rows
+    bounds = binsaw_bounds(model, c.length, seed)
+
+    def score(r, s, K, seconds):
+        row = dict(schedule=s) | nfe_fields(r) | binsaw_scores(r.x, law, H) | bounds[s]
+        if oracle:
+            xo = perfect_mdlm_sample(n, K, c.length, seed)
+            row["oracle_nll_gap_bits"] = round(law.nll_gap(xo, H)[0], 3)
+        return row | {"sample_s": round(seconds, 3)}
+
+    sampler = model_sampler(model, getattr(c, "eval_latent_steps", 2), seed)
+    return budget_rows(sampler, steps, score, model.sampling_paths, c.length, n)
 
 # %% ../nbs/08_binsaw.ipynb #c4e0b81e
 def binsaw_data(c):

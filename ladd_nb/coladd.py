@@ -17,7 +17,7 @@ from .core import check_steps, check_tokens, make_generator, shard_slice, sample
 from .schedules import get_vp_schedule, VPSchedule, time_grid, low_discrepancy_times
 from .masked import token_losses, MaskedProcess, SampleResult, subs_log_probs, two_token_law
 from .masked import reveal_step, final_step, sample_masked, _validate_sampling
-from .gaussian import GaussianProcess
+from .gaussian import GaussianProcess, check_latent_sampler
 
 # %% auto #0
 __all__ = ['POOLINGS', 'product_mixture', 'mixture_law', 'oracle_latent_sample', 'shift_times', 'CoLADD', 'ToyEncoder',
@@ -321,8 +321,7 @@ def sample_latent(
     """Sequential schedule, first half: `steps` reverse steps of the latent diffusion plus noise removal ->
     (y0, nfe, trajectory)."""
     K = check_steps(steps, "latent_steps")
-    if sampler not in ("ddim", "ancestral"):
-        raise ValueError(f"latent sampler must be 'ddim' or 'ancestral', got {sampler!r}")
+    check_latent_sampler(sampler)  # before any network call
     ts = time_grid(K)
     y = torch.randn((n, *shape), generator=generator, device=device)
     traj = [y] if return_trajectory else None
@@ -400,6 +399,7 @@ def _sample_joint(
 ) -> SampleResult:
     "K joint steps (one call of the joint denoiser each, x and y move together) and the noise-removal call."
     K = _validate_sampling(n, self.L, steps, temperature, last)
+    check_latent_sampler(latent_sampler)  # before any network call
     dev = next(self.parameters()).device
     ts = time_grid(K)
     alpha = self.process.schedule.alpha(ts)
@@ -498,8 +498,8 @@ def fit_bound(
     schedule: str | None = None,
     generator=None,
 ) -> dict:
-    """Choose the bound's free settings (sigma, t_min) with the smallest mean bound on `x0`; returns {(sigma,
-    t_min): bound}."""
+    """Choose the bound's free settings (sigma, t_min) with the smallest mean bound on `x0`; returns them, to
+    be reported with the bound: {bound_sigma: the sigma the bound uses, bound_t_min}."""
     sigmas = sigmas if self.enc_sigma <= 0 else (self.enc_sigma,)
     res = {
         (s, t): float(self.nll_bound(x0, schedule, sigma=s, t_min=t, generator=generator).mean())
@@ -509,7 +509,7 @@ def fit_bound(
     best = min(res, key=res.get)
     self.bound_sigma = best[0] if self.enc_sigma <= 0 else None
     self.bound_t_min = best[1]
-    return res
+    return dict(bound_sigma=best[0], bound_t_min=best[1])  # best[0] is enc_sigma if the encoder has one
 
 # %% ../nbs/06b_coladd.ipynb #12ed2fea
 class MixtureOracle:
@@ -587,6 +587,18 @@ def encoder(self: MixtureOracle, x0):
         raise ValueError("x0 does not determine its component: supports overlap")
     return self.e[post.argmax(-1)].float()
 
+# %% ../nbs/06b_coladd.ipynb #faf11e57
+def _query_once(f: Callable) -> Callable:
+    "`f` called on its first arguments only: later calls return that first answer (a time-free denoiser)."
+    answers = []
+
+    def once(*args):
+        if not answers:
+            answers.append(f(*args))
+        return answers[0]
+
+    return once
+
 # %% ../nbs/06b_coladd.ipynb #0a24a597
 def _two_token_laws_given(model: CoLADD, y0: torch.Tensor, Ks: list, time_free: bool) -> dict:
     "{K: law [V, V]} of the token sampler on two tokens, exact given each latent of `y0` [k, S, d], averaged."
@@ -594,8 +606,7 @@ def _two_token_laws_given(model: CoLADD, y0: torch.Tensor, Ks: list, time_free: 
     rows = lambda b: y0.repeat_interleave(b // k, 0)  # condition-major batches of states
     den = lambda x, t: model.token_net(x, rows(len(x)), t, torch.zeros_like(t))[0]
     if time_free:  # query once, reuse for every K
-        cache = {}
-        den = (lambda f: lambda x, t: cache["p"] if "p" in cache else cache.setdefault("p", f(x, t)))(den)
+        den = _query_once(den)
     return {K: two_token_law(den, model.process, K, n_cond=k, time_free=time_free) for K in Ks}
 
 # %% ../nbs/06b_coladd.ipynb #47959315

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['SEED_ENV', 'seed_everything', 'env_seed', 'make_generator', 'default_device', 'check_tokens', 'check_positive_int', 'check_steps', 'shard_slice', 'check_probs', 'sample_categorical', 'sample_categorical_gumbel_f32', 'gumbel_f32_group_race', 'peaked_groups', 'write_table', 'read_table', 'chi2_pvalue']
+__all__ = ['SEED_ENV', 'seed_everything', 'env_seed', 'make_generator', 'default_device', 'check_tokens', 'check_positive_int', 'check_steps', 'shard_slice', 'check_probs', 'sample_categorical', 'sample_categorical_gumbel_f32', 'gumbel_f32_group_race', 'peaked_groups', 'write_table', 'read_table', 'chi2_pvalue', 'check_exercise']
 
 # %% ../nbs/00_core.ipynb #63a99550
 SEED_ENV = "LADD_NB_SEED"  # environment variable that overrides the default seed of every chapter and test
@@ -232,3 +232,21 @@ def chi2_pvalue(counts: torch.Tensor, probs: torch.Tensor) -> float:
     e = torch.cat([e[~small], e[small].sum().reshape(1)])
     keep = e > 0
     return float(chisquare(o[keep].numpy(), e[keep].numpy()).pvalue)
+
+# %% ../nbs/02_masked.ipynb #e40919c5
+def check_exercise(label, test, solution, attempt, wrong=None):
+    "Test the book's `solution`, then the reader's `attempt` once written; `test` must reject `wrong`."
+    test(solution)
+    if wrong is not None:
+        try:
+            test(wrong)
+        except AssertionError:
+            pass
+        else:
+            raise AssertionError(f"{label}: the check accepts a wrong answer")
+    try:
+        test(attempt)
+    except NotImplementedError:
+        print(f"{label}: not attempted yet")
+        return
+    print(f"{label}: correct")

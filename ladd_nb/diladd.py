@@ -166,7 +166,8 @@ def loss(self: DiLADD, batch: torch.Tensor, generator=None, shard=None) -> dict:
     return out | {"commit": vq.commit_loss, "perplexity": vq.perplexity, "code_usage": vq.usage}
 
 # %% ../nbs/07b_diladd.ipynb #245f8184
-def _validate_codes(latent_steps):
+def _check_latent_steps(latent_steps) -> int:
+    "The code-step budget of the sequential schedule, checked: an integer >= 1."
     return check_steps(latent_steps, "latent_steps")
 
 # %% ../nbs/07b_diladd.ipynb #aaa80a27
@@ -192,14 +193,13 @@ def sample_codes(
     n_slots: int,
     steps: int,
     token_mask_id: int,
-    temperature: float = 1.0,
     return_trajectory: bool = False,
     generator=None,
     device="cpu",
 ):
     """Sequential schedule, first half: `steps` masked steps on the codes with all-mask tokens (t_x = 1) ->
-    (codes, nfe, trajectory)."""
-    K = _validate_codes(steps)
+    (codes, nfe, trajectory); codes are never tempered."""
+    K = _check_latent_steps(steps)
     ts = time_grid(K)
     gamma = code_process.schedule.alpha(ts)
     x = all_masked(n, seq_len, token_mask_id, device)
@@ -207,7 +207,7 @@ def sample_codes(
     ones, traj = torch.ones(n, device=device), ([y] if return_trajectory else None)
     for i in range(K + 1):
         _, logits_y = denoise(x, y, ones, ts[min(i, K)].float().expand(n).to(device))
-        logp = subs_log_probs(logits_y, y, code_process, temperature)
+        logp = subs_log_probs(logits_y, y, code_process)  # temperature 1: only tokens are tempered
         y = channel_step(y, logp, gamma, i, K, code_process, "sample", generator)
         if traj is not None:
             traj.append(y)
@@ -230,12 +230,12 @@ def sample_sequential(
     generator=None,
     device="cpu",
 ) -> SampleResult:
-    "The sequential schedule: `Ky` code steps with every token masked, then `K` token steps given the codes."
-    opts = dict(temperature=temperature, return_trajectory=return_trajectory, generator=generator)
+    "The sequential schedule: `Ky` code steps (all tokens masked), then `K` token steps given the codes."
+    opts = dict(return_trajectory=return_trajectory, generator=generator, device=device)
     y0, nfe_y, ytraj = sample_codes(denoise, code_process, n, seq_len, n_slots, Ky, process.mask_id, **opts)
     zeros = torch.zeros(n, device=device)
     tokens_given_codes = lambda x, t: denoise(x, y0, t, zeros)[0]
-    r = sample_masked(tokens_given_codes, process, n, seq_len, K, last=last, device=device, **opts)
+    r = sample_masked(tokens_given_codes, process, n, seq_len, K, temperature=temperature, last=last, **opts)
     r.nfe = {"latent": nfe_y, "token": r.nfe["token"]}
     r.latent, r.latent_trajectory = y0, ytraj
     return r
@@ -266,7 +266,7 @@ def sample_joint(
         tt = ts[min(i, K)].float().expand(n).to(device)
         logits_x, logits_y = denoise(x, y, tt, tt)
         lx = subs_log_probs(logits_x, x, process, temperature)
-        ly = subs_log_probs(logits_y, y, code_process, temperature)
+        ly = subs_log_probs(logits_y, y, code_process)  # temperature 1: only tokens are tempered
         x = channel_step(x, lx, alpha, i, K, process, last, generator)
         y = channel_step(y, ly, gamma, i, K, code_process, "sample", generator)
         if xtraj is not None:

@@ -14,7 +14,7 @@ from .core import make_generator
 from .schedules import get_vp_schedule, VPSchedule, low_discrepancy_times
 
 # %% auto #0
-__all__ = ['GaussianProcess', 'gaussian_kl']
+__all__ = ['GaussianProcess', 'check_latent_sampler', 'gaussian_kl']
 
 # %% ../nbs/06a_gaussian.ipynb #95fda618
 class GaussianProcess:
@@ -83,11 +83,18 @@ def ancestral_step(self: GaussianProcess, y_t, y0_hat, t, s, generator=None):
     mean, var = self.posterior(y_t, y0_hat, t, s)
     return mean + var.sqrt() * torch.randn(y_t.shape, generator=generator, device=y_t.device, dtype=y_t.dtype)
 
+# %% ../nbs/06a_gaussian.ipynb #86b644c3
+def check_latent_sampler(sampler: str) -> str:
+    "`sampler` if it names a reverse step of the latent, else a ValueError that lists the valid names."
+    if sampler not in ("ddim", "ancestral"):
+        raise ValueError(f"latent sampler must be 'ddim' or 'ancestral', got {sampler!r}")
+    return sampler
+
 # %% ../nbs/06a_gaussian.ipynb #6278afaf
 @patch
 def reverse_step(self: GaussianProcess, y_t, y0_hat, t, s, sampler: str = "ddim", generator=None):
-    "One reverse step t -> s of the latent: `ddim_step` (`sampler='ddim'`) or else `ancestral_step`."
-    if sampler == "ddim":
+    "One reverse step t -> s of the latent: `ddim_step` (`sampler='ddim'`) or `ancestral_step` ('ancestral')."
+    if check_latent_sampler(sampler) == "ddim":
         return self.ddim_step(y_t, y0_hat, t, s)
     return self.ancestral_step(y_t, y0_hat, t, s, generator)
 

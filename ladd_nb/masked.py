@@ -24,7 +24,7 @@ from ladd_nb.core import (
 from .schedules import get_mask_schedule, MaskSchedule, time_grid, low_discrepancy_times
 
 # %% auto #0
-__all__ = ['MaskedProcess', 'subs_log_probs', 'masked_losses', 'token_losses', 'TableDenoiser', 'mc_nelbo', 'SampleResult', 'reveal_step', 'final_step', 'sample_masked', 'all_states', 'exact_sample_law', 'MDLM', 'reveal_probs', 'two_token_law']
+__all__ = ['MaskedProcess', 'subs_log_probs', 'masked_losses', 'token_losses', 'TableDenoiser', 'mc_nelbo', 'SampleResult', 'reveal_step', 'final_step', 'sample_masked', 'all_states', 'exact_sample_law', 'MDLM', 'reveal_probs', 'two_token_law', 'path_budgets', 'budget_rows', 'nfe_fields', 'sample_kwargs', 'model_sampler']
 
 # %% ../nbs/02_masked.ipynb #79f9b4a8
 class MaskedProcess:
@@ -424,3 +424,62 @@ def two_token_law(
         )
         A0, A1 = A0 + pi[i] * m0, A1 + pi[i] * m1  # mass revealed first, before step i+1
     return law.mean(0)
+
+# %% ../nbs/03_toy2d.ipynb #ded8138e
+import time
+
+# %% ../nbs/03_toy2d.ipynb #62fb9c61
+def path_budgets(path: str | None, steps, length: int) -> list[int]:
+    """The step budgets K of sampling path `path` for sequences of `length` tokens: each of `steps` capped at
+    `length`, sorted; `[length]` for an autoregressive model (path 'ar')."""
+    return [length] if path == "ar" else sorted({min(int(k), length) for k in steps})
+
+# %% ../nbs/03_toy2d.ipynb #07617be2
+def budget_rows(
+    sample: Callable,  # (n, K, path) -> n samples at K token steps on a sampling path
+    steps,  # the step budgets K
+    score: Callable,  # (samples, path, K, seconds) -> the row's columns after K
+    paths=(None,),  # the sampling paths (default: one)
+    length: int | None = None,  # the sequence length: caps K (`path_budgets`); None: `steps` as given
+    n: int = 1_000,  # samples per row
+    log: Callable | None = None,  # called with each row once it is made
+    **fields,  # the first columns of every row (e.g. density=..., model=...)
+) -> list[dict]:
+    """The step-budget evaluation: for each sampling path and budget K, draw `n` samples, time them and score
+    them; one row `fields | {K} | score(...)` each."""
+    rows = []
+    for path in paths:
+        for K in steps if length is None else path_budgets(path, steps, length):
+            t0 = time.perf_counter()
+            x = sample(n, K, path)
+            seconds = time.perf_counter() - t0
+            rows.append(fields | dict(K=K) | score(x, path, K, seconds))
+            if log is not None:
+                log(rows[-1])
+    return rows
+
+# %% ../nbs/03_toy2d.ipynb #6e602ec5
+def nfe_fields(r) -> dict:
+    "The network calls of a sampling run `r` (a `SampleResult`) as columns, one per network: `nfe_token`, ..."
+    return {f"nfe_{k}": v for k, v in r.nfe.items()}
+
+# %% ../nbs/03_toy2d.ipynb #2b5bc840
+def sample_kwargs(path: str, latent_steps: int = 2) -> dict:
+    """The keywords of `model.sample` for sampling path `path`: none for a masked ('-') or an autoregressive
+    ('ar') model; else the schedule, and for the sequential one the number of latent steps."""
+    if path in ("-", "ar"):
+        return {}
+    return {"schedule": path} | ({"latent_steps": latent_steps} if path == "sequential" else {})
+
+# %% ../nbs/03_toy2d.ipynb #9b2acf26
+def model_sampler(model, latent_steps: int = 2, seed: int = 0) -> Callable:
+    """The sampler `(n, K, path) -> SampleResult` of a model, for `budget_rows`: `model.sample` with the
+    keywords of the path and a generator seeded `seed + K` on the model's device."""
+    dev = next(model.parameters()).device
+
+    def sample(n, K, path):
+        return model.sample(
+            n, K, generator=make_generator(seed + K, dev), **sample_kwargs(path, latent_steps)
+        )
+
+    return sample

@@ -16,7 +16,7 @@ from .train import FORMAT, TrainConfig, Trainer, CheckpointError
 from .train import save_atomic, load_checkpoint, load_weights
 
 # %% auto #0
-__all__ = ['PRESETS', 'RETIRED_CONFIG_KEYS', 'Preset', 'register_preset', 'get_config', 'preset_trainer', 'train_preset', 'checkpoint_config', 'ema_weights', 'model_from_checkpoint', 'weights_only', 'export_weights', 'shipped_checkpoint', 'Toy2DTrainConfig', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'BinsawCoLADDConfig', 'build_binsaw_coladd', 'Toy2DDiLADDConfig', 'build_toy2d_diladd', 'diladd_toy_laws', 'BinsawDiLADDConfig', 'build_binsaw_diladd', 'BinsawMDLMConfig', 'build_binsaw_mdlm', 'TEXT_MODELS', 'NAMES', 'LM1B_DATA', 'OWT_DATA', 'GPU_TEXT_LOOP', 'GPU_DIFFUSION', 'TextConfig', 'build_text_model', 'data_of', 'lazy_batches', 'write_text_samples', 'text_periodic', 'text_decode', 'register_text_preset', 'REFERENCE_MATCH', 'check_reference', 'load_reference', 'heldout_baseline', 'fit_bound_settings', 'path_bound', 'path_budgets', 'path_kwargs', 'timed_samples', 'sample_measures', 'budget_row', 'write_sample_text', 'text_eval']
+__all__ = ['PRESETS', 'RETIRED_CONFIG_KEYS', 'Preset', 'register_preset', 'get_config', 'preset_trainer', 'train_preset', 'checkpoint_config', 'ema_weights', 'model_from_checkpoint', 'weights_only', 'export_weights', 'shipped_checkpoint', 'Toy2DTrainConfig', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'BinsawCoLADDConfig', 'build_binsaw_coladd', 'Toy2DDiLADDConfig', 'build_toy2d_diladd', 'diladd_toy_laws', 'BinsawDiLADDConfig', 'build_binsaw_diladd', 'BinsawMDLMConfig', 'build_binsaw_mdlm', 'TEXT_MODELS', 'NAMES', 'LM1B_DATA', 'OWT_DATA', 'GPU_TEXT_LOOP', 'GPU_DIFFUSION', 'TextConfig', 'build_text_model', 'data_of', 'lazy_batches', 'write_text_samples', 'text_periodic', 'text_decode', 'register_text_preset', 'REFERENCE_MATCH', 'check_reference', 'load_reference', 'heldout_baseline', 'path_bound', 'sample_measures', 'write_sample_text', 'text_eval']
 
 # %% ../nbs/05a_presets.ipynb #39c20eea
 @dataclass
@@ -940,6 +940,7 @@ from pathlib import Path
 import time
 import torch
 from .metrics import ARModel, gen_ppl, heldout_bits, token_kl, unigram_entropy
+from .masked import budget_rows, model_sampler, nfe_fields
 from .core import make_generator
 
 # %% ../nbs/11_metrics.ipynb #63ae6280
@@ -976,45 +977,11 @@ def heldout_baseline(ref: ARModel, held: torch.Tensor) -> dict:
         data_gen_ppl=round(gen_ppl(ref, held), 3), data_entropy=round(float(unigram_entropy(held).mean()), 4)
     )
 
-# %% ../nbs/11_metrics.ipynb #fe5e3d53
-def fit_bound_settings(model, data, seed: int) -> dict:
-    """The likelihood bound's free settings (Co-LADD: sigma, t_min), chosen on 512 training rows and reported;
-    {} for a model without any."""
-    if not hasattr(model, "fit_bound"):
-        return {}
-    dev = next(model.parameters()).device
-    model.fit_bound(data.train[:512].to(dev), generator=make_generator(seed, dev))
-    sigma = model.enc_sigma if model.enc_sigma > 0 else model.bound_sigma  # the sigma the bound used
-    return dict(bound_sigma=sigma, bound_t_min=model.bound_t_min)
-
 # %% ../nbs/11_metrics.ipynb #eaf9c830
 def path_bound(model, data, s: str, seed: int) -> dict:
     "Held-out bits per token (and standard error) of the likelihood bound of sampling path `s`."
     bits = heldout_bits(model, data.valid[:1024], seed=seed, schedule=None if s in ("-", "ar") else s)
     return dict(heldout_bits=round(bits[0], 4), heldout_bits_se=round(bits[1], 4))
-
-# %% ../nbs/11_metrics.ipynb #fcf6645e
-def path_budgets(s: str, steps, c) -> list[int]:
-    "The step budgets K of sampling path `s`: L for an AR model, else each of `steps` capped at L, sorted."
-    return [c.length] if s == "ar" else sorted({min(int(k), c.length) for k in steps})
-
-# %% ../nbs/11_metrics.ipynb #67fb6bd0
-def path_kwargs(s: str, c) -> dict:
-    """The `sample` keywords of sampling path `s`: none for MDLM ('-') and AR; the schedule, and the latent
-    steps of a sequential one."""
-    if s in ("-", "ar"):
-        return {}
-    return {"schedule": s} | ({"latent_steps": c.eval_latent_steps} if s == "sequential" else {})
-
-# %% ../nbs/11_metrics.ipynb #60f18139
-def timed_samples(model, n: int, K: int, seed: int, kw: dict) -> tuple:
-    """(samples on the CPU, NFE per network, seconds) of `n` samples at `K` token steps; the generator is
-    seeded `seed + K`, so the samples at K are the same run after run."""
-    g = make_generator(seed + K, next(model.parameters()).device)
-    t0 = time.perf_counter()
-    r = model.sample(n, K, generator=g, **kw)
-    sec = time.perf_counter() - t0
-    return r.x.cpu(), r.nfe, sec
 
 # %% ../nbs/11_metrics.ipynb #3cbb3d28
 def sample_measures(x: torch.Tensor, ref: ARModel, valid: torch.Tensor, V: int) -> dict:
@@ -1024,13 +991,6 @@ def sample_measures(x: torch.Tensor, ref: ARModel, valid: torch.Tensor, V: int) 
         entropy=round(float(unigram_entropy(x).mean()), 4),
         token_kl=round(token_kl(x, valid, V), 5),
     )
-
-# %% ../nbs/11_metrics.ipynb #cd977271
-def budget_row(model, c, data, ref, s: str, K: int, n: int, seed: int) -> tuple:
-    "(row, samples, seconds) at budget K on sampling path `s`: the samples' measures and NFE per network."
-    x, nfe, sec = timed_samples(model, n, K, seed, path_kwargs(s, c))
-    row = dict(K=K, schedule=s, **sample_measures(x, ref, data.valid, data.tokenizer.vocab_size))
-    return row | {f"nfe_{k}": v for k, v in nfe.items()}, x, sec
 
 # %% ../nbs/11_metrics.ipynb #8d8235f6
 def write_sample_text(out_dir, s: str, K: int, x: torch.Tensor, tokenizer):
@@ -1045,22 +1005,26 @@ def write_sample_text(out_dir, s: str, K: int, x: torch.Tensor, tokenizer):
 def text_eval(
     model, c, steps, out_dir=None, n: int | None = None, ref: ARModel | None = None, log=None, seed: int = 0
 ) -> list[dict]:
-    """Rows {K, schedule, nfe_*, gen_ppl, entropy, token_kl, data_*, heldout_bits, sample_s} at each K;
-    samples written to `out_dir`."""
+    """Rows {K, schedule, gen_ppl, entropy, token_kl, nfe_*, data_*, heldout_bits, sample_s} at each K
+    (chapter 3's `budget_rows`); samples written to `out_dir`."""
     from ladd_nb.presets import data_of
 
     data, ref = data_of(c), ref or load_reference(c)
-    n = n or c.eval_samples
+    n, dev = n or c.eval_samples, next(model.parameters()).device
     model.eval()
-    base, fitted = heldout_baseline(ref, data.valid[:n]), fit_bound_settings(model, data, seed)
-    rows = []
-    for s in model.sampling_paths:
-        bound = path_bound(model, data, s, seed)  # of the sampling path the samples come from
-        for K in path_budgets(s, steps, c):
-            row, x, sec = budget_row(model, c, data, ref, s, K, n, seed)
-            rows.append(row | base | bound | fitted | {"sample_s": round(sec, 3)})
-            if out_dir is not None:
-                write_sample_text(out_dir, s, K, x, data.tokenizer)
-            if log:
-                log(rows[-1])
-    return rows
+    fitted = {}
+    if hasattr(model, "fit_bound"):  # Co-LADD: the bound's free settings, chosen on training rows, reported
+        fitted = model.fit_bound(data.train[:512].to(dev), generator=make_generator(seed, dev))
+    base = heldout_baseline(ref, data.valid[:n])
+    # held-out text's values, and the bound of the sampling path the samples come from
+    extra = {s: base | path_bound(model, data, s, seed) | fitted for s in model.sampling_paths}
+
+    def score(r, s, K, seconds):
+        x = r.x.cpu()
+        if out_dir is not None:
+            write_sample_text(out_dir, s, K, x, data.tokenizer)
+        measures = sample_measures(x, ref, data.valid, data.tokenizer.vocab_size)
+        return dict(schedule=s) | measures | nfe_fields(r) | extra[s] | {"sample_s": round(seconds, 3)}
+
+    sampler = model_sampler(model, getattr(c, "eval_latent_steps", 2), seed)
+    return budget_rows(sampler, steps, score, model.sampling_paths, c.length, n, log)

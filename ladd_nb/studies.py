@@ -257,6 +257,7 @@ def sweep(ckpt: str | Path, steps, out: str | Path) -> list[dict]:
 import matplotlib.pyplot as plt
 from .binsaw import BinsawLaw, binsaw_eval, binsaw_scores, perfect_mdlm_sample
 from .core import make_generator
+from .masked import budget_rows
 
 # %% ../nbs/08_binsaw.ipynb #a47598d9
 BINSAW_CHECKPOINTS = {
@@ -269,12 +270,12 @@ BINSAW_CHECKPOINTS = {
 # %% ../nbs/08_binsaw.ipynb #52ea52d1
 def _binsaw_perfect_rows(law, H, steps, n: int = 1_000, seed: int = 0) -> list[dict]:
     "Rows of the perfect masked model, the bound of every MDLM, at each K of `steps` (K + 1 network calls)."
-    rows = []
-    for K in steps:
-        head = dict(model="perfect MDLM", schedule="-", K=K, nfe_total=K + 1)
-        xo = perfect_mdlm_sample(n, K, 128, seed)
-        rows.append(head | binsaw_scores(xo, law, H) | dict(sample_s=float("nan")))
-    return rows
+
+    def score(x, path, K, seconds):  # no wall time: a quadrature, not a network, computes its denoiser
+        return dict(nfe_total=K + 1) | binsaw_scores(x, law, H) | dict(sample_s=float("nan"))
+
+    sample = lambda n, K, path: perfect_mdlm_sample(n, K, 128, seed)
+    return budget_rows(sample, steps, score, n=n, model="perfect MDLM", schedule="-")
 
 # %% ../nbs/08_binsaw.ipynb #b27f1c0f
 def _binsaw_study_row(label: str, r: dict) -> dict:
@@ -326,29 +327,30 @@ def binsaw_study(
         rows += new
         log(f"binsaw: {label} evaluated at K={list(steps)}")
     if out is not None:
-        _write_binsaw_study(rows, out, H)
+        _write_binsaw_study(rows, out, H, n)
     return rows
 
 # %% ../nbs/08_binsaw.ipynb #567f4c0d
-def _binsaw_table_header(H) -> str:
-    "The paragraph above the study's table: what each column means, with the data entropy `H = (H, se)`."
+def _binsaw_table_header(H, n: int = 1_000) -> str:
+    """The paragraph above the study's table: what each column means, with the data entropy `H = (H, se)` and
+    `n` samples per row."""
     return (
         f"Binsaw (L=128): NLL gap to the data entropy H = {H[0]:.2f} +- {H[1]:.2f} bits per sequence, from "
-        "1,000 samples per row scored exactly; se = standard error; entropy = per-sample entropy of the "
+        f"{n:,} samples per row scored exactly; se = standard error; entropy = per-sample entropy of the "
         "bits; nfe = network calls per network; heldout_bits = the model's upper bound on -log2 p of 1,024 "
         "fresh sequences (bits per sequence, the bound of the row's sampling path; it cannot go below H), "
         "heldout_se its standard error."
     )
 
 # %% ../nbs/08_binsaw.ipynb #634dc706
-def _write_binsaw_study(rows, out, H):
+def _write_binsaw_study(rows, out, H, n: int = 1_000):
     "Write the study's table (binsaw_results.csv/.md) and figure (binsaw_study.png) to the folder `out`."
     from pathlib import Path
     from ladd_nb.core import write_table
 
     out = Path(out)
     cols = "model K nfe_total nfe nll_gap_bits se_bits entropy_bits heldout_bits heldout_se sample_s".split()
-    write_table(rows, cols, out, "binsaw_results", _binsaw_table_header(H))
+    write_table(rows, cols, out, "binsaw_results", _binsaw_table_header(H, n))
     fig = binsaw_figure(rows)
     fig.savefig(out / "binsaw_study.png")
     plt.close(fig)

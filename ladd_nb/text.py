@@ -14,8 +14,8 @@ from typing import Callable, Iterable, Iterator
 # %% auto #0
 __all__ = ['HUB_CORPORA', 'TEXT8_ALPHABET', 'HF_VOCAB', 'cpython_docs_texts', 'hub_switched_off', 'hub_allowed',
            'load_hub_corpus', 'local_files', 'load_local_corpus', 'load_corpus', 'is_valid_doc', 'split_documents',
-           'CharTokenizer', 'BPETokenizer', 'auto_tokenizer', 'HFTokenizer', 'get_tokenizer', 'vocab_size_of',
-           'iter_packed', 'pack', 'cache_dir', 'TextData', 'rank0_first', 'text_data', 'heldout_loss']
+           'CharTokenizer', 'BPETokenizer', 'auto_tokenizer', 'HFTokenizer', 'get_tokenizer', 'vocab_size_of', 'Packer',
+           'pack', 'cache_dir', 'TextData', 'rank0_first', 'text_data', 'heldout_loss']
 
 # %% ../nbs/10_text.ipynb #d10d6834
 import torch
@@ -304,19 +304,28 @@ def vocab_size_of(tokenizer: str, bpe_vocab: int = 1024) -> int:
     return HFTokenizer(tokenizer).vocab_size
 
 # %% ../nbs/10_text.ipynb #7f0e8c49
-def iter_packed(token_lists: Iterable[list[int]], length: int, sep_id: int | None) -> Iterator[list[int]]:
-    """Rows of exactly `length` tokens from documents joined by `sep_id`; the final partial row is kept in
-    `.leftover` of the returned object."""
-    check_positive_int(length, "length")
+class Packer:
+    """Rows of exactly `length` tokens from documents joined by `sep_id`, cut as the documents arrive (iterate
+    once); after a full pass, `leftover` is the number of tokens in the final partial row (None before)."""
+
+    def __init__(self, token_lists: Iterable[list[int]], length: int, sep_id: int | None):
+        check_positive_int(length, "length")
+        self.token_lists, self.length, self.sep_id = token_lists, length, sep_id
+        self.leftover: int | None = None
+
+# %% ../nbs/10_text.ipynb #e12d0005
+@patch
+def __iter__(self: Packer) -> Iterator[list[int]]:
+    "Each row as soon as it is full; at the end of the documents, the rest is counted in `self.leftover`."
     buf: list[int] = []
-    for ids in token_lists:
-        if buf and sep_id is not None:
-            buf.append(sep_id)
+    for ids in self.token_lists:
+        if buf and self.sep_id is not None:
+            buf.append(self.sep_id)
         buf.extend(ids)
-        while len(buf) >= length:
-            yield buf[:length]
-            buf = buf[length:]
-    iter_packed.leftover = len(buf)
+        while len(buf) >= self.length:
+            yield buf[: self.length]
+            buf = buf[self.length :]
+    self.leftover = len(buf)
 
 # %% ../nbs/10_text.ipynb #4b10efbb
 def pack(
@@ -328,7 +337,8 @@ def pack(
 ) -> tuple[torch.Tensor, int]:
     """(rows [N, length], tokens not used): all complete rows (at most `max_rows`), and how many tokens were
     left out."""
-    rows, it = [], iter_packed(token_lists, length, sep_id)
+    packer = Packer(token_lists, length, sep_id)
+    rows, it = [], iter(packer)
     for r in it:
         rows.append(r)
         if max_rows is not None and len(rows) >= max_rows:
@@ -336,7 +346,7 @@ def pack(
             return torch.tensor(rows, dtype=dtype), -1  # -1: stopped early on purpose
     if not rows:
         raise ValueError(f"the corpus has fewer than {length} tokens: nothing to pack")
-    return torch.tensor(rows, dtype=dtype), iter_packed.leftover
+    return torch.tensor(rows, dtype=dtype), packer.leftover
 
 # %% ../nbs/10_text.ipynb #b2f90f67
 def cache_dir() -> Path:
@@ -375,6 +385,9 @@ def _texts(ds, tok):
             yield t
 
 # %% ../nbs/10_text.ipynb #c8c06347
+# text_data's memory cache, cache key (JSON, see text_data) -> TextData. Safe to share between callers:
+# the key holds every argument that changes the data, a hit returns what the disk cache would, and
+# callers only read it.
 _MEMO: dict = {}
 
 # %% ../nbs/10_text.ipynb #6998e9ee

@@ -31,6 +31,8 @@ from ladd_nb.masked import (
     sample_masked,
     exact_sample_law,
     two_token_law,
+    budget_rows,
+    nfe_fields,
 )
 
 # %% auto #0
@@ -144,7 +146,7 @@ def oracle_curve(P: torch.Tensor, steps=STEP_BUDGETS, schedule="linear", grid="u
     oracle = TableDenoiser(P, proc)
     return {K: kl_tv(P, two_token_law(oracle, proc, K, grid)) for K in steps}
 
-# %% ../nbs/03_toy2d.ipynb #ec5ca02b
+# %% ../nbs/03_toy2d.ipynb #ec663657
 def step_budget_rows(
     P: torch.Tensor,  # the data law [V, V]
     law: Callable,  # K -> the sampler's exact law [V, V] at K steps
@@ -155,23 +157,18 @@ def step_budget_rows(
     **fields,  # copied into every row (e.g. density=..., model=...)
 ) -> list[dict]:
     """One row per step budget: KL and TV of `law(K)` against `P`, the network calls per network and the
-    sampler's wall time per call and per sample."""
-    rows = []
-    for K in steps:
+    sampler's wall time per call and per sample (`budget_rows` with an exact score)."""
+
+    def score(r, path, K, seconds):
         kl, tv = kl_tv(P, law(K))
-        t0 = time.perf_counter()
-        r = sample(n, K)
-        sec = time.perf_counter() - t0
         nfe = sum(r.nfe.values())
-        row = dict(fields, K=K, **{f"nfe_{k}": v for k, v in r.nfe.items()}, nfe=nfe)
-        row |= dict(kl=round(kl, 5), tv=round(tv, 5))
+        row = nfe_fields(r) | dict(nfe=nfe, kl=round(kl, 5), tv=round(tv, 5))
         if oracle is not None:
             row["oracle_kl"] = round(kl_tv(P, oracle(K))[0], 5)
-        row |= dict(
-            sample_ms_per_call=round(1e3 * sec / nfe, 3), sample_us_per_sample=round(1e6 * sec / n, 3)
-        )
-        rows.append(row)
-    return rows
+        per_call, per_sample = round(1e3 * seconds / nfe, 3), round(1e6 * seconds / n, 3)
+        return row | dict(sample_ms_per_call=per_call, sample_us_per_sample=per_sample)
+
+    return budget_rows(lambda n, K, path: sample(n, K), steps, score, n=n, **fields)
 
 # %% ../nbs/03_toy2d.ipynb #0d5ecc4e
 def plot_curves(curves: dict, ax=None, metric=0, label_fmt="{}", **kw):

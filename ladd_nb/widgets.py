@@ -52,7 +52,7 @@ class StepBudgetExplorer:
         self._cache, self.n, self.seed = {}, n, seed
         self.data, self.model, self.schedule = data, model, schedule
         self.K, self.latent_steps = K, latent_steps
-        self._validate()
+        self._check_settings()
         self._resample()
 
 # %% ../nbs/09_widgets.ipynb #dfac6885
@@ -69,8 +69,8 @@ def k_choices(self: StepBudgetExplorer):
 
 # %% ../nbs/09_widgets.ipynb #ee9882ee
 @patch
-def _validate(self: StepBudgetExplorer):
-    "Raise a ValueError that says what to choose if a setting is not available."
+def _check_settings(self: StepBudgetExplorer):
+    "Check that data, model, schedule, K and latent_steps are available; a ValueError says what to choose."
     if self.data not in MODELS:
         raise ValueError(f"unknown data {self.data!r}; choose one of {list(MODELS)}")
     if self.model not in MODELS[self.data]:
@@ -112,7 +112,7 @@ def set(self: StepBudgetExplorer, **kw):
         setattr(self, k, v)
     self._follow_data(kw)
     try:
-        self._validate()
+        self._check_settings()
     except ValueError:
         for k, v in old.items():  # a refused setting leaves the state as it was
             setattr(self, k, v)
