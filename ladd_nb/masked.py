@@ -443,7 +443,7 @@ def budget_rows(
     length: int | None = None,  # the sequence length: caps K (`path_budgets`); None: `steps` as given
     n: int = 1_000,  # samples per row
     log: Callable | None = None,  # called with each row once it is made
-    **fields,  # the first columns of every row (e.g. density=..., model=...)
+    **fields,  # the first columns of every row (e.g. density=..., model=...); not the names above
 ) -> list[dict]:
     """The step-budget evaluation: for each sampling path and budget K, draw `n` samples, time them and score
     them; one row `fields | {K} | score(...)` each."""

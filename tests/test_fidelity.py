@@ -1,6 +1,5 @@
-"""Fidelity of the learned LADD machinery (issue 13), checked against theory: exact denoisers on toys with a
-known -log p, hand-built networks whose outputs are known. Each test failed on the code before the fix (see
-the notes)."""
+"""Fidelity of the learned LADD machinery, checked against theory: exact denoisers on toys with a
+known -log p, hand-built networks whose outputs are known. Each test failed on the code before the fix."""
 
 import math
 import pytest
@@ -72,6 +71,25 @@ def test_coladd_samples_in_eval_mode(schedule, seed):
     assert m.training  # the caller's mode is restored
     r_eval = m.eval().sample(256, steps=2, generator=make_generator(seed))
     assert torch.equal(r_train.x, r_eval.x)
+
+
+# ---- the bound's free settings: fit_bound returns the ones it chose, and they become the defaults -------
+@pytest.mark.parametrize("enc_sigma", [0.0, 0.1])
+def test_coladd_fit_bound_returns_the_settings_it_uses(enc_sigma, seed):
+    m = toy_coladd("sequential", enc_sigma=enc_sigma).eval()
+    x0 = torch.randint(0, 8, (64, 2), generator=make_generator(seed + 1))
+    sigmas, t_mins = (0.05, 0.2), (0.0, 0.3)
+    chosen = m.fit_bound(x0, sigmas, t_mins, generator=make_generator(seed))
+    assert set(chosen) == {"bound_sigma", "bound_t_min"}
+    assert chosen["bound_t_min"] in t_mins
+    # a Gaussian encoder has its own std, so only a deterministic one has a sigma to choose
+    assert chosen["bound_sigma"] == (enc_sigma if enc_sigma > 0 else m.bound_sigma)
+    assert chosen["bound_sigma"] in ((enc_sigma,) if enc_sigma > 0 else sigmas)
+    by_default = m.nll_bound(x0, generator=make_generator(seed + 2))
+    explicit = m.nll_bound(
+        x0, sigma=chosen["bound_sigma"], t_min=chosen["bound_t_min"], generator=make_generator(seed + 2)
+    )
+    assert torch.equal(by_default, explicit)
 
 
 # ---- 4: p_r and p_tau are training knobs; the latent loss is averaged over kept rows -----------------------

@@ -1,4 +1,4 @@
-"""Fidelity of the learned LADD machinery (issue 13): the EMA copy of the weights, dead-code restarts of the
+"""Fidelity of the learned LADD machinery: the EMA copy of the weights, dead-code restarts of the
 codebook, and models rebuilt from checkpoints. Each test states what the authors' implementation does and
 checks ours against it."""
 

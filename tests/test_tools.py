@@ -131,3 +131,17 @@ def test_flake_check_sets_the_seed(monkeypatch):
     monkeypatch.setenv("IN_TEST", "1")
     env = flake_check._env(7)
     assert env["LADD_NB_SEED"] == "7" and "IN_TEST" not in env and env["OMP_NUM_THREADS"] == "1"
+
+
+def test_import_graph_finds_each_kind_of_problem():
+    "A hand-built graph with one problem of each kind: the check names all four, and none on a clean graph"
+    ig = load("import_graph")
+    clean = {m: {} for layer in ig.LAYERS for m in layer}
+    assert ig.find_problems(clean) == []
+    bad = dict(clean, core={"schedules": [3]}, schedules={"core": [5]}, extra={})
+    del bad["widgets"]
+    found = ig.find_problems(bad)
+    assert any(p.startswith("cycle: ") and "core" in p and "schedules" in p for p in found), found
+    assert any(p.startswith("upward import: core imports schedules (lines 3)") for p in found), found
+    assert "module extra is in no layer: add it to LAYERS in tools/import_graph.py" in found
+    assert any(p.startswith("LAYERS names widgets, which is no module") for p in found), found

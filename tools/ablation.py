@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The LADD options ablation (issue 13): stage-1 variant and p_r implementation, on the 2D toy and on binsaw.
+"""The LADD options ablation: stage-1 variant and p_r implementation, on the 2D toy and on binsaw.
 
 Every variant is a preset plus overrides, trained with the project's own trainer (the same as `ladd-nb
 train`), then evaluated exactly where the law is known:
@@ -14,7 +14,7 @@ train`), then evaluated exactly where the law is known:
     python tools/ablation.py binsaw --jobs 2     # about an hour on 2 cores
 
 Runs go to runs/ablation/<suite>/<variant>-s<seed> (a finished run is reused); the table is written to
-nbs/results/ablation_<suite>.csv, which chapters 6 and 7 read.
+nbs/results/ablation_<suite>.csv, which chapters 6b and 7b read.
 """
 
 import argparse, csv, json, math, os, sys, time

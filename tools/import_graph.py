@@ -8,7 +8,7 @@ Every `import ladd_nb.x`, `from ladd_nb.x import ...` and `from .x import ...` a
 however deep inside a function it sits: an import inside a function is still a dependency, only a hidden one.
 The layers (drawn in the map of `nbs/index.ipynb`) are listed in LAYERS, lowest first; a module may import
 only from its own layer or below. A module missing from LAYERS is reported, so that a new module has to be
-placed on purpose.
+placed on purpose, and so is a name in LAYERS that is no module, so that the layers drawn stay the real ones.
 """
 
 import argparse, ast, sys
@@ -115,15 +115,8 @@ def upward(graph):
     ]
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument(
-        "--check", action="store_true", help="exit 1 on a cycle, an upward import or an unplaced module"
-    )
-    a = ap.parse_args()
-    graph = edges()
-    for m, deps in graph.items():
-        print(f"{m:<10} -> {', '.join(sorted(deps)) or '(nothing)'}")
+def find_problems(graph) -> list[str]:
+    "Everything the check refuses, as sentences: cycles, upward imports, unplaced modules, stale layer names"
     problems = [f"cycle: {' <-> '.join(c)}" for c in cycles(graph)]
     problems += [
         f"upward import: {m} imports {d} (lines {', '.join(map(str, lines))})"
@@ -134,6 +127,25 @@ def main():
         for m in graph
         if layer_of(m) is None
     ]
+    problems += [
+        f"LAYERS names {m}, which is no module of {PKG}: remove it from tools/import_graph.py"
+        for layer in LAYERS
+        for m in layer
+        if m not in graph
+    ]
+    return problems
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument(
+        "--check", action="store_true", help="exit 1 on a cycle, an upward import or an unplaced module"
+    )
+    a = ap.parse_args()
+    graph = edges()
+    for m, deps in graph.items():
+        print(f"{m:<10} -> {', '.join(sorted(deps)) or '(nothing)'}")
+    problems = find_problems(graph)
     for p in problems:
         print(p)
     if not problems:
