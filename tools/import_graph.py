@@ -24,7 +24,7 @@ LAYERS = [
     ["dit"],  # networks
     ["coladd", "diladd"],  # models (MDLM lives with its process in `masked`)
     ["train"],  # the trainer and checkpoints: any model with `loss`, any data source
-    ["toy2d", "binsaw", "text"],  # data
+    ["toy2d", "binsaw", "words", "text"],  # data
     ["metrics"],  # metrics (and the AR reference model they score with)
     ["presets"],
     ["studies"],
