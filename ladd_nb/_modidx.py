@@ -661,3 +661,4 @@ d = { 'settings': { 'branch': 'main',
                                'ladd_nb.words.words_eval': ('words.html#words_eval', 'ladd_nb/words.py'),
                                'ladd_nb.words.words_law': ('words.html#words_law', 'ladd_nb/words.py'),
                                'ladd_nb.words.words_scores': ('words.html#words_scores', 'ladd_nb/words.py')}}}
+                               'ladd_nb.words.WordLaw.tv_floor': ('words.html#wordlaw.tv_floor', 'ladd_nb/words.py'),
