@@ -164,10 +164,8 @@ def _consistent(self: WordLaw, x_t: torch.Tensor, mask_id: int) -> torch.Tensor:
     "Whether each word agrees with every visible position of each row of `x_t`, bool `[n, W]`."
     visible = x_t != mask_id
     shown = F.one_hot(x_t.clamp(max=self.V - 1), self.V) * visible[..., None]
-    # float32 counts small integers exactly, twice as fast as float64
-    matches = (
-        shown.flatten(1).float() @ self.onehot.flatten(1).T.float()
-    )  # visible positions each word matches
+    # the visible positions each word matches; float32 counts small integers exactly, twice as fast as float64
+    matches = shown.flatten(1).float() @ self.onehot.flatten(1).T.float()
     return matches == visible.sum(1, keepdim=True)
 
 # %% ../nbs/08b_words.ipynb #aff2cf22
