@@ -1,4 +1,4 @@
-"""An interactive explorer of what the sampling-step budget does: pick the data, the model, the schedule, the token and latent steps; see the samples, scrub through the denoising trajectory, and read the quality-versus-K curve.
+"""An interactive explorer of what the sampling-step budget does: two models side by side at the same token steps, their samples and denoising trajectories, and the quality-versus-K curves between the perfect masked model (the bound) and the oracle LADD (the floor).
 
 Docs: https://ladd-nb.github.io/ladd_nb/widgets.html.md"""
 
@@ -6,108 +6,157 @@ Docs: https://ladd-nb.github.io/ladd_nb/widgets.html.md"""
 
 # %% ../nbs/09_widgets.ipynb #b0c5a78d
 from __future__ import annotations
-import io, time
+import io, math, time
 import torch
+import torch.nn.functional as F
 import matplotlib.pyplot as plt
 from fastcore.basics import patch
-from .core import make_generator
-from .masked import MaskedProcess, TableDenoiser, sample_masked
+from .core import make_generator, sample_categorical
+from .masked import MaskedProcess, TableDenoiser, sample_masked, two_token_law
 from .toy2d import density_table, kl_tv, pair_counts
-from .masked import two_token_law
-from .binsaw import BinsawLaw, binsaw_probs, unigram_entropy_bits
+from .binsaw import BinsawLaw, binsaw_probs
+from .words import WORDS_BUDGETS, WordLaw, words_scores
 
 # %% auto #0
-__all__ = ['MODELS', 'LADD_MODELS', 'K_CHOICES', 'StepBudgetExplorer', 'explorer_widget']
+__all__ = ['MODELS', 'SCHEDULED_MODELS', 'K_CHOICES', 'DEFAULTS', 'SIDES', 'SETTINGS', 'BOUND', 'FLOOR', 'CURVE_STYLES',
+           'QUALITY_AXIS', 'StepBudgetExplorer', 'explorer_widget']
 
-# %% ../nbs/09_widgets.ipynb #1acfe0c6
+# %% ../nbs/09_widgets.ipynb #c46124b2
 MODELS = {
-    "checkerboard": ("Di-LADD", "Co-LADD", "MDLM", "perfect MDLM"),
-    "eight_gaussians": ("Di-LADD", "Co-LADD", "MDLM", "perfect MDLM"),
-    "binsaw": ("Di-LADD", "Co-LADD", "MDLM", "oracle LADD", "perfect MDLM"),
+    "checkerboard": ("MDLM", "Di-LADD", "Co-LADD", "perfect MDLM", "oracle LADD"),
+    "eight_gaussians": ("MDLM", "Di-LADD", "Co-LADD", "perfect MDLM", "oracle LADD"),
+    "binsaw": ("MDLM", "Di-LADD", "Co-LADD", "perfect MDLM", "oracle LADD"),
+    "words": ("perfect MDLM", "oracle LADD"),  # the learned words models join when their checkpoints ship
 }
 
-# %% ../nbs/09_widgets.ipynb #2f0b3707
-LADD_MODELS = ("Di-LADD", "Co-LADD", "oracle LADD")
+# %% ../nbs/09_widgets.ipynb #174a5ecf
+SCHEDULED_MODELS = ("Di-LADD", "Co-LADD")  # the learned LADDs: a schedule and latent steps to choose
 
-# %% ../nbs/09_widgets.ipynb #79577690
+# %% ../nbs/09_widgets.ipynb #e880a076
 K_CHOICES = {
-    "2d": (1, 2, 4, 8, 16),
+    "2d": (1, 2, 4, 8, 16),  # the few-step regime of the 2D toy
     "binsaw": (1, 2, 4, 8, 16, 32, 64, 128),
-}  # the few-step regime of the 2D toy
+    "words": WORDS_BUDGETS,
+}
 
-# %% ../nbs/09_widgets.ipynb #d9cc8e5e
+# %% ../nbs/09_widgets.ipynb #5529b041
+DEFAULTS = {  # the learned MDLM against the best learned LADD for the data (checked below)
+    "checkerboard": dict(
+        left="MDLM", left_schedule="sequential", right="Di-LADD", right_schedule="sequential"
+    ),
+    "eight_gaussians": dict(
+        left="MDLM", left_schedule="sequential", right="Di-LADD", right_schedule="sequential"
+    ),
+    "binsaw": dict(left="MDLM", left_schedule="sequential", right="Di-LADD", right_schedule="sequential"),
+    "words": dict(
+        left="perfect MDLM", left_schedule="sequential", right="oracle LADD", right_schedule="sequential"
+    ),
+}
+
+# %% ../nbs/09_widgets.ipynb #a4c4e36b
+SIDES = ("left", "right")  # the two panels
+
+# %% ../nbs/09_widgets.ipynb #5f262a10
+SETTINGS = ("data", "left", "left_schedule", "right", "right_schedule", "K", "latent_steps")
+
+# %% ../nbs/09_widgets.ipynb #944e5fa5
 class StepBudgetExplorer:
-    "State of the step-budget explorer: choices in, samples / trajectory / quality curve out."
+    """State of the step-budget explorer: the data, two panels (a model and a schedule each) at the same token
+    steps `K` and `latent_steps`; samples, trajectories and quality curves out. A model or schedule left as
+    None takes the data's default (`DEFAULTS`)."""
 
     def __init__(
         self,
         data="eight_gaussians",
-        model="Di-LADD",
-        schedule="sequential",
+        left=None,
+        right=None,
+        left_schedule=None,
+        right_schedule=None,
         K=1,
         latent_steps=1,
         n=4_000,
         seed=0,
     ):
         self._cache, self.n, self.seed = {}, n, seed
-        self.data, self.model, self.schedule = data, model, schedule
-        self.K, self.latent_steps = K, latent_steps
+        self.data, self.K, self.latent_steps = data, K, latent_steps
+        self.left, self.left_schedule = left, left_schedule
+        self.right, self.right_schedule = right, right_schedule
+        self._fill_defaults()
         self._check_settings()
         self._resample()
 
-# %% ../nbs/09_widgets.ipynb #dfac6885
+# %% ../nbs/09_widgets.ipynb #a88ff011
+@patch
+def _fill_defaults(self: StepBudgetExplorer):
+    "Each model / schedule left as None takes the data's default (none for an unknown data: refused next)."
+    for k, v in DEFAULTS.get(self.data, {}).items():
+        if getattr(self, k) is None:
+            setattr(self, k, v)
+
+# %% ../nbs/09_widgets.ipynb #de0f8aaa
 @patch(as_prop=True)
 def is2d(self: StepBudgetExplorer):
-    "Whether the data is a 2D toy (two tokens) rather than binsaw."
-    return self.data != "binsaw"
+    "Whether the data is a 2D toy (two tokens) rather than binsaw or words."
+    return self.data in ("checkerboard", "eight_gaussians")
 
-# %% ../nbs/09_widgets.ipynb #a47c210a
+# %% ../nbs/09_widgets.ipynb #c27432a3
 @patch(as_prop=True)
 def k_choices(self: StepBudgetExplorer):
     "The token-step budgets K of the current data."
-    return K_CHOICES["2d" if self.is2d else "binsaw"]
+    return K_CHOICES["2d" if self.is2d else self.data]
 
-# %% ../nbs/09_widgets.ipynb #ee9882ee
+# %% ../nbs/09_widgets.ipynb #1e430e0c
+@patch
+def _check_panel(self: StepBudgetExplorer, side: str):
+    "Check a panel's model (available for the data) and schedule; a ValueError says what to choose."
+    model, schedule = getattr(self, side), getattr(self, f"{side}_schedule")
+    if model not in MODELS[self.data]:
+        raise ValueError(
+            f"{side} model {model!r} is not available for {self.data}; choose one of {MODELS[self.data]}"
+        )
+    if schedule not in ("sequential", "joint"):
+        raise ValueError(f"{side} schedule must be 'sequential' or 'joint', got {schedule!r}")
+
+# %% ../nbs/09_widgets.ipynb #d103fae9
 @patch
 def _check_settings(self: StepBudgetExplorer):
-    "Check that data, model, schedule, K and latent_steps are available; a ValueError says what to choose."
+    "Check every setting: data, both panels, K and latent_steps; a ValueError says what to choose."
     if self.data not in MODELS:
         raise ValueError(f"unknown data {self.data!r}; choose one of {list(MODELS)}")
-    if self.model not in MODELS[self.data]:
-        raise ValueError(
-            f"model {self.model!r} is not available for {self.data}; choose one of {MODELS[self.data]}"
-        )
-    if self.schedule not in ("sequential", "joint"):
-        raise ValueError(f"schedule must be 'sequential' or 'joint', got {self.schedule!r}")
+    for side in SIDES:
+        self._check_panel(side)
     if self.K not in self.k_choices:
         raise ValueError(f"K must be one of {self.k_choices}, got {self.K!r}")
     if not (isinstance(self.latent_steps, int) and self.latent_steps >= 1):
         raise ValueError(f"latent_steps must be an int >= 1, got {self.latent_steps!r}")
 
-# %% ../nbs/09_widgets.ipynb #541a7b92
+# %% ../nbs/09_widgets.ipynb #dceec0c7
 @patch
 def settings(self: StepBudgetExplorer) -> dict:
-    "The current choices: data, model, schedule, K, latent_steps."
-    return {k: getattr(self, k) for k in ("data", "model", "schedule", "K", "latent_steps")}
+    "The current choices, one per name of `SETTINGS`."
+    return {k: getattr(self, k) for k in SETTINGS}
 
-# %% ../nbs/09_widgets.ipynb #67040cf6
+# %% ../nbs/09_widgets.ipynb #07407f57
 @patch
 def _follow_data(self: StepBudgetExplorer, kw: dict):
-    """After a change of data (in `kw`): the data's first model if the model is not available for it, and the
-    largest K of its choices not above K (unless `kw` sets K too)."""
-    if "data" in kw and self.model not in MODELS[self.data]:
-        self.model = MODELS[self.data][0]
-    if "data" in kw and "K" not in kw and self.K not in self.k_choices:
+    """After a change of data (in `kw`): the new data's defaults for every model and schedule that `kw` does
+    not set, and the largest K of its choices not above K (unless `kw` sets K too)."""
+    if "data" not in kw or self.data not in MODELS:
+        return
+    for k, v in DEFAULTS[self.data].items():
+        if k not in kw:
+            setattr(self, k, v)
+    if "K" not in kw and self.K not in self.k_choices:
         self.K = max(k for k in self.k_choices if k <= self.K)
 
-# %% ../nbs/09_widgets.ipynb #7cb9f3bf
+# %% ../nbs/09_widgets.ipynb #06cdc1b1
 @patch
 def set(self: StepBudgetExplorer, **kw):
-    "Change any of data, model, schedule, K, latent_steps; recompute what depends on them."
+    "Change any of the `SETTINGS`; recompute what depends on them."
     old = self.settings()
     unknown = set(kw) - set(old)
     if unknown:
-        raise ValueError(f"unknown setting(s) {sorted(unknown)}")
+        raise ValueError(f"unknown setting(s) {sorted(unknown)}; the settings are {list(SETTINGS)}")
     for k, v in kw.items():
         setattr(self, k, v)
     self._follow_data(kw)
@@ -120,7 +169,20 @@ def set(self: StepBudgetExplorer, **kw):
     self._resample()
     return self
 
-# %% ../nbs/09_widgets.ipynb #e92b0dc3
+# %% ../nbs/09_widgets.ipynb #8cbbaac5
+@patch
+def spec(self: StepBudgetExplorer, side: str) -> tuple:
+    """What the panel `side` samples with: (model, schedule, latent steps); the schedule is '-' for a model
+    without one, the latent steps 0 where no latent is sampled first (no schedule, or the joint one)."""
+    model, schedule = getattr(self, side), getattr(self, f"{side}_schedule")
+    if model not in SCHEDULED_MODELS:
+        return model, "-", 0
+    return model, schedule, self.latent_steps if schedule == "sequential" else 0
+
+# %% ../nbs/09_widgets.ipynb #98d6d667
+BOUND, FLOOR = ("perfect MDLM", "-", 0), ("oracle LADD", "-", 0)  # the specs of the two reference curves
+
+# %% ../nbs/09_widgets.ipynb #1a5adb52
 @patch
 def _cached(self: StepBudgetExplorer, key, fn):
     "The value of `fn()`, computed once per `key`."
@@ -128,201 +190,285 @@ def _cached(self: StepBudgetExplorer, key, fn):
         self._cache[key] = fn()
     return self._cache[key]
 
-# %% ../nbs/09_widgets.ipynb #d4e54b5a
+# %% ../nbs/09_widgets.ipynb #da5eb0a4
 @patch
 def _law(self: StepBudgetExplorer):
-    "The binsaw law, with 4 nodes per piece."
-    return self._cached(("law",), lambda: BinsawLaw(nodes_per_piece=4))  # 256 nodes: error 1e-7 nats, fast
+    "The exact law of the data: binsaw's (4 quadrature nodes per piece) or the words' (chapter 8b); cached."
+    # binsaw: 256 nodes, an error of 1e-7 nats, fast
+    make = {"binsaw": lambda: BinsawLaw(nodes_per_piece=4), "words": WordLaw}[self.data]
+    return self._cached(("law", self.data), make)
 
-# %% ../nbs/09_widgets.ipynb #3e1ef77d
-@patch
-def _checkpoint_name(self: StepBudgetExplorer) -> str:
-    "The shipped checkpoint of the current data / model (/ schedule, for Co-LADD)."
-    d, m = self.data, self.model
-    prefix = "binsaw" if d == "binsaw" else "toy2d"
-    name = {"MDLM": f"{prefix}-mdlm", "Di-LADD": f"{prefix}-diladd", "Co-LADD": f"{prefix}-coladd"}[m]
-    return (name if d == "binsaw" else f"{name}-{d}") + (f"-{self.schedule}" if m == "Co-LADD" else "")
+# %% ../nbs/09_widgets.ipynb #6d8940a8
+@patch(as_prop=True)
+def mask_id(self: StepBudgetExplorer) -> int:
+    "The mask id of the data, its vocabulary size: 32 grid cells, 2 bits, or 26 letters and END."
+    return 32 if self.is2d else {"binsaw": 2, "words": 27}[self.data]
 
-# %% ../nbs/09_widgets.ipynb #0345b6cf
+# %% ../nbs/09_widgets.ipynb #b4de0f6c
+@patch(as_prop=True)
+def length(self: StepBudgetExplorer) -> int:
+    "The sequence length L of the data: 2 tokens on the 2D toy, else the law's."
+    return 2 if self.is2d else self._law().L
+
+# %% ../nbs/09_widgets.ipynb #22c05152
 @patch
-def _net(self: StepBudgetExplorer):
-    "The model object (a loaded checkpoint, an oracle) for the current data / model / schedule."
+def _checkpoint_name(self: StepBudgetExplorer, spec: tuple) -> str:
+    "The shipped checkpoint of a learned model on the current data (Co-LADD: one per schedule)."
+    model, schedule, _ = spec
+    name = {"MDLM": "mdlm", "Di-LADD": "diladd", "Co-LADD": "coladd"}[model]
+    name = f"toy2d-{name}-{self.data}" if self.is2d else f"{self.data}-{name}"
+    return name + (f"-{schedule}" if model == "Co-LADD" else "")
+
+# %% ../nbs/09_widgets.ipynb #93d0e80b
+@patch
+def _net(self: StepBudgetExplorer, spec: tuple):
+    "(model, config) of a learned model's shipped checkpoint, loaded once."
     from ladd_nb.presets import shipped_checkpoint, model_from_checkpoint
 
-    d, m = self.data, self.model
-    if d == "binsaw" and m in ("perfect MDLM", "oracle LADD"):
-        return self._law()
-    if m == "perfect MDLM":
-        return self._cached((d, m), lambda: TableDenoiser(density_table(d), MaskedProcess(32)))
-    name = self._checkpoint_name()
+    name = self._checkpoint_name(spec)
     return self._cached(("ckpt", name), lambda: model_from_checkpoint(shipped_checkpoint(name))[:2])
 
-# %% ../nbs/09_widgets.ipynb #4bd61d3c
+# %% ../nbs/09_widgets.ipynb #577c0dcf
 @patch
-def _sample_binsaw_oracle(self: StepBudgetExplorer, n, K, generator):
-    "Samples of binsaw's perfect MDLM, or of its oracle LADD (which also sets `.phase`, the phases it drew)."
-    law, kw = self._law(), dict(return_trajectory=True, generator=generator)
-    if self.model == "perfect MDLM":
-        return sample_masked(law.oracle_mdlm_denoiser(), MaskedProcess(2), n, 128, K, **kw)
-    u = torch.rand(n, generator=generator, dtype=torch.float64)
-    logits = law.phase_logits(u)
-    r = sample_masked(lambda x, t: logits, MaskedProcess(2), n, 128, K, **kw)
-    r.phase = u
+def _perfect_denoiser(self: StepBudgetExplorer):
+    "The exact masked denoiser of the data (the perfect MDLM): the 2D table's, binsaw's or the words'."
+    if not self.is2d:
+        return self._law().oracle_mdlm_denoiser()
+    table = lambda: TableDenoiser(density_table(self.data), MaskedProcess(32))
+    return self._cached(("perfect", self.data), table)
+
+# %% ../nbs/09_widgets.ipynb #b47d45a2
+def _point_mass_logits(x: torch.Tensor, V: int) -> torch.Tensor:
+    "Log-probabilities `[n, L, V]`, all the mass on the tokens of `x` `[n, L]`: a denoiser that knows them."
+    return torch.where(F.one_hot(x, V) > 0, 0.0, -math.inf).double()
+
+# %% ../nbs/09_widgets.ipynb #8c88cf5c
+@patch
+def _oracle_latent(self: StepBudgetExplorer, n: int, generator):
+    """(the oracle LADD's latents, drawn exactly, `[n]`; the token log-probabilities given them `[n, L, V]`):
+    the phase (binsaw), the word's index (words), the pair's index in the flattened table (2D)."""
+    if self.data == "binsaw":
+        u = torch.rand(n, generator=generator, dtype=torch.float64)
+        return u, self._law().phase_logits(u)
+    if self.data == "words":
+        i = sample_categorical(self._law().probs, n, generator=generator)
+        return i, _point_mass_logits(self._law().tokens[i], 27)
+    i = sample_categorical(density_table(self.data).flatten(), n, generator=generator)
+    return i, _point_mass_logits(torch.stack([i // 32, i % 32], 1), 32)
+
+# %% ../nbs/09_widgets.ipynb #cb112ea5
+@patch
+def _sample_oracle(self: StepBudgetExplorer, n: int, K: int, generator):
+    "Samples of the oracle LADD with their trajectory; `.oracle_latent` holds the latents it drew."
+    latent, logits = self._oracle_latent(n, generator)
+    process, kw = MaskedProcess(self.mask_id), dict(return_trajectory=True, generator=generator)
+    r = sample_masked(lambda x, t: logits, process, n, self.length, K, **kw)
+    r.oracle_latent = latent
     return r
 
-# %% ../nbs/09_widgets.ipynb #8b13cbe3
+# %% ../nbs/09_widgets.ipynb #d31b513a
 @patch
-def _sample(self: StepBudgetExplorer, n, K, generator):
-    "A SampleResult with trajectory (binsaw oracle LADD also sets `.phase`)."
-    d, m, net = self.data, self.model, self._net()
-    if d == "binsaw" and m in ("perfect MDLM", "oracle LADD"):
-        return self._sample_binsaw_oracle(n, K, generator)
-    if m == "perfect MDLM":
-        return sample_masked(net, net.process, n, 2, K, return_trajectory=True, generator=generator)
-    model, _ = net
-    if m == "MDLM":
-        return model.sample(n, K, return_trajectory=True, generator=generator)
-    lat = self.latent_steps if self.schedule == "sequential" else None
-    return model.sample(
-        n, K, latent_steps=lat, schedule=self.schedule, return_trajectory=True, generator=generator
-    )
+def _sample(self: StepBudgetExplorer, spec: tuple, n: int, K: int, generator):
+    "A SampleResult with trajectory of the model `spec` at K token steps (oracle LADD: `.oracle_latent`)."
+    model, schedule, latent_steps = spec
+    kw = dict(return_trajectory=True, generator=generator)
+    if model == "oracle LADD":
+        return self._sample_oracle(n, K, generator)
+    if model == "perfect MDLM":
+        return sample_masked(self._perfect_denoiser(), MaskedProcess(self.mask_id), n, self.length, K, **kw)
+    net, _ = self._net(spec)
+    if model == "MDLM":
+        return net.sample(n, K, **kw)
+    return net.sample(n, K, latent_steps=latent_steps or None, schedule=schedule, **kw)
 
-# %% ../nbs/09_widgets.ipynb #b64907af
+# %% ../nbs/09_widgets.ipynb #c6270e09
 @patch
-def _binsaw_quality(self: StepBudgetExplorer, K):
+def _binsaw_quality(self: StepBudgetExplorer, spec: tuple, K: int) -> tuple:
     "(NLL gap, standard error) in bits of 256 samples at K token steps; the entropy from 5,000 (cached)."
     law = self._law()
     H = self._cached(("entropy",), lambda: law.entropy_bits(5_000, make_generator(self.seed)))
-    return law.nll_gap(self._sample(256, K, make_generator(self.seed + K)).x, H)
+    return law.nll_gap(self._sample(spec, 256, K, make_generator(self.seed + K)).x, H)
 
-# %% ../nbs/09_widgets.ipynb #94535e86
+# %% ../nbs/09_widgets.ipynb #07df7eb3
 @patch
-def _diladd_law(self: StepBudgetExplorer, model, K):
-    "The exact law of a 2D Di-LADD's samples at K token steps, on the current schedule (chapter 7b)."
+def _words_scores(self: StepBudgetExplorer, spec: tuple, K: int) -> dict:
+    "`words_scores` (chapter 8b) of 512 samples of the model `spec` at K token steps (cached)."
+    x = lambda: self._sample(spec, 512, K, make_generator(self.seed + K)).x
+    return self._cached(("scores", spec, K), lambda: words_scores(x(), self._law()))
+
+# %% ../nbs/09_widgets.ipynb #f3049949
+@patch
+def _diladd_law(self: StepBudgetExplorer, model, spec: tuple, K: int):
+    "The exact law of a 2D Di-LADD's samples at K token steps, on the schedule of `spec` (chapter 7b)."
     from ladd_nb.diladd import exact_diladd_law
 
-    lat = self.latent_steps if self.schedule == "sequential" else None
-    return exact_diladd_law(model.denoise, model.process, model.code_process, K, lat, self.schedule)
+    _, schedule, latent_steps = spec
+    return exact_diladd_law(
+        model.denoise, model.process, model.code_process, K, latent_steps or None, schedule
+    )
 
-# %% ../nbs/09_widgets.ipynb #2d8594b6
+# %% ../nbs/09_widgets.ipynb #78e1cdc9
 @patch
-def _coladd_law(self: StepBudgetExplorer, model, c, K):
+def _coladd_law(self: StepBudgetExplorer, model, c, spec: tuple, K: int):
     """The law of a 2D Co-LADD's samples at K token steps: exact given 2,000 sampled latents (sequential),
-    Rao-Blackwellised over 10,000 runs (joint)."""
+    Rao-Blackwellised over 10,000 runs (joint: `coladd_toy_law` runs 5 n)."""
     from ladd_nb.coladd import coladd_sequential_law
     from ladd_nb.presets import coladd_toy_law
 
-    if self.schedule == "sequential":
-        return coladd_sequential_law(model, K, self.latent_steps, 2_000, generator=make_generator(self.seed))
+    _, schedule, latent_steps = spec
+    if schedule == "sequential":
+        return coladd_sequential_law(model, K, latent_steps, 2_000, generator=make_generator(self.seed))
     return coladd_toy_law(model, c, K, make_generator(self.seed), n=2_000)
 
-# %% ../nbs/09_widgets.ipynb #0f3400af
+# %% ../nbs/09_widgets.ipynb #3a4edba5
 @patch
-def _model_law(self: StepBudgetExplorer, K):
-    "The law `[V, V]` of the current 2D model's samples at K token steps."
-    m, net = self.model, self._net()
-    if m == "perfect MDLM":
+def _oracle_law(self: StepBudgetExplorer, K: int) -> torch.Tensor:
+    "The exact law `[V, V]` of the 2D oracle LADD at K token steps: the law given each pair y, times p(y)."
+    P, process = density_table(self.data), MaskedProcess(32)
+    law = torch.zeros_like(P, dtype=torch.float64)
+    for y in P.nonzero():
+        logits = _point_mass_logits(y[None], 32)
+        given_y = two_token_law(lambda x, t: logits.expand(len(x), -1, -1), process, K, time_free=True)
+        law += P[tuple(y)] * given_y
+    return law
+
+# %% ../nbs/09_widgets.ipynb #b2788763
+@patch
+def _model_law(self: StepBudgetExplorer, spec: tuple, K: int) -> torch.Tensor:
+    "The law `[V, V]` of the 2D model `spec`'s samples at K token steps."
+    model = spec[0]
+    if model == "oracle LADD":
+        return self._oracle_law(K)
+    if model == "perfect MDLM":
+        return two_token_law(self._perfect_denoiser(), MaskedProcess(32), K)
+    net, c = self._net(spec)
+    if model == "MDLM":
         return two_token_law(net, net.process, K)
-    model, c = net
-    if m == "MDLM":
-        return two_token_law(model, model.process, K)
-    if m == "Di-LADD":
-        return self._diladd_law(model, K)
-    return self._coladd_law(model, c, K)
+    return self._diladd_law(net, spec, K) if model == "Di-LADD" else self._coladd_law(net, c, spec, K)
 
-# %% ../nbs/09_widgets.ipynb #8dfae07c
+# %% ../nbs/09_widgets.ipynb #d25f4802
 @patch
-def _quality(self: StepBudgetExplorer, K):
-    "KL(data || model) in nats (2D, exact) or (NLL gap, standard error) in bits (binsaw) at K token steps."
+def _quality(self: StepBudgetExplorer, spec: tuple, K: int) -> tuple:
+    """(quality, standard error) of the model `spec` at K token steps: the NLL gap in bits (binsaw), the
+    invalid-word rate (words), KL(data || model) in nats (2D: exact, se 0; Co-LADD's from sampled latents, se
+    nan)."""
     if self.data == "binsaw":
-        return self._binsaw_quality(K)
-    return kl_tv(density_table(self.data), self._model_law(K))[0]
+        return self._binsaw_quality(spec, K)
+    if self.data == "words":
+        s = self._words_scores(spec, K)
+        return s["invalid_rate"], s["invalid_se"]
+    kl = kl_tv(density_table(self.data), self._model_law(spec, K))[0]
+    return kl, math.nan if spec[0] == "Co-LADD" else 0.0
 
-# %% ../nbs/09_widgets.ipynb #58202de1
+# %% ../nbs/09_widgets.ipynb #4bac6b97
 @patch
-def curve(self: StepBudgetExplorer) -> dict:
-    "Quality at every K of `k_choices` for the current data / model / schedule / latent steps (cached)."
-    key = (
-        "curve",
-        self.data,
-        self.model,
-        self.schedule if self.model in LADD_MODELS else "-",
-        self.latent_steps if self.schedule == "sequential" else 0,
-    )
-    return self._cached(key, lambda: {K: self._quality(K) for K in self.k_choices})
+def curve(self: StepBudgetExplorer, spec: tuple) -> dict:
+    "{K: (quality, standard error)} of the model `spec` at every K of `k_choices` (cached)."
+    at_every_K = lambda: {K: self._quality(spec, K) for K in self.k_choices}
+    return self._cached(("curve", self.data, spec), at_every_K)
 
-# %% ../nbs/09_widgets.ipynb #038094d8
+# %% ../nbs/09_widgets.ipynb #fc09fb93
+@patch
+def curves(self: StepBudgetExplorer) -> dict:
+    "The curves of the plot: the bound (perfect MDLM), the floor (oracle LADD), the left and right panels."
+    specs = dict(bound=BOUND, floor=FLOOR, left=self.spec("left"), right=self.spec("right"))
+    return {k: self.curve(s) for k, s in specs.items()}
+
+# %% ../nbs/09_widgets.ipynb #1bf559bf
 @patch
 def _resample(self: StepBudgetExplorer):
-    "Sample at the current settings (4,000 points in 2D, 24 binsaw sequences) and look up the quality; timed."
+    """Sample both panels at the current settings (4,000 points in 2D, 24 sequences otherwise) and look up
+    their quality; the bound and floor curves are computed here too, so that the time counts them."""
     t0 = time.perf_counter()
-    self.result = self._sample(self.n if self.is2d else 24, self.K, make_generator(self.seed))
-    self.step = self.result.trajectory.shape[0] - 1  # the scrubber starts at the end
-    self.quality = self.curve()[self.K]
+    n = self.n if self.is2d else 24
+    self.results = {s: self._sample(self.spec(s), n, self.K, make_generator(self.seed)) for s in SIDES}
+    self.step = self.n_frames - 1  # the scrubber starts at the end
+    self.quality = {s: c[self.K] for s, c in self.curves().items()}
     self.update_seconds = time.perf_counter() - t0
 
-# %% ../nbs/09_widgets.ipynb #a689b0d3
+# %% ../nbs/09_widgets.ipynb #3a367a4a
+@patch(as_prop=True)
+def n_frames(self: StepBudgetExplorer) -> int:
+    "The frames of the scrubber: the longer of the two panels' trajectories."
+    return max(r.trajectory.shape[0] for r in self.results.values())
+
+# %% ../nbs/09_widgets.ipynb #eb3c5740
 @patch
-def frame(self: StepBudgetExplorer, i: int | None = None) -> torch.Tensor:
-    "Tokens `[n, L]` after step `i` of the trajectory (mask id where still masked)."
-    T = self.result.trajectory.shape[0]
+def frame(self: StepBudgetExplorer, side: str, i: int | None = None) -> torch.Tensor:
+    "Tokens `[n, L]` of the panel `side` after step `i` (default: the scrubber's) of its trajectory."
     i = self.step if i is None else i
-    if not (isinstance(i, int) and 0 <= i < T):
-        raise ValueError(f"step must be an int in [0, {T - 1}], got {i!r}")
-    return self.result.trajectory[i]
+    if not (isinstance(i, int) and 0 <= i < self.n_frames):
+        raise ValueError(f"step must be an int in [0, {self.n_frames - 1}], got {i!r}")
+    trajectory = self.results[side].trajectory
+    return trajectory[min(i, trajectory.shape[0] - 1)]
 
-# %% ../nbs/09_widgets.ipynb #e8567ae4
+# %% ../nbs/09_widgets.ipynb #25755f94
 @patch
-def revealed_at(self: StepBudgetExplorer, i: int) -> torch.Tensor:
-    "Boolean `[n, L]`: the positions that step `i` revealed."
-    mask_id = 2 if not self.is2d else 32
-    return (self.frame(i) != mask_id) & (
-        (self.frame(i - 1) == mask_id) if i > 0 else torch.zeros_like(self.frame(i), dtype=torch.bool)
-    )
+def revealed_at(self: StepBudgetExplorer, side: str, i: int) -> torch.Tensor:
+    "Boolean `[n, L]`: the positions of the panel `side` that step `i` revealed."
+    before = self.frame(side, i - 1) if i > 0 else torch.full_like(self.frame(side, 0), self.mask_id)
+    return (self.frame(side, i) != self.mask_id) & (before == self.mask_id)
 
-# %% ../nbs/09_widgets.ipynb #9a555640
+# %% ../nbs/09_widgets.ipynb #9ebdae93
 @patch
-def _title(self: StepBudgetExplorer) -> str:
-    "The model, its schedule (LADD models) and K."
-    return f"{self.model}" + (f" ({self.schedule})" if self.model in LADD_MODELS else "") + f", K={self.K}"
+def _title(self: StepBudgetExplorer, side: str) -> str:
+    "The panel's side, model, its schedule (learned LADD models) and K."
+    model, schedule, _ = self.spec(side)
+    return f"{side}: {model}" + (f" ({schedule})" if schedule != "-" else "") + f", K={self.K}"
 
-# %% ../nbs/09_widgets.ipynb #c0652f0a
+# %% ../nbs/09_widgets.ipynb #4f49da38
 @patch
-def _draw_2d_frame(self: StepBudgetExplorer, ax):
+def quality_text(self: StepBudgetExplorer, side: str) -> str:
+    "The panel's quality at the current K, in words: KL (2D), NLL gap (binsaw), the words' scores (words)."
+    q, se = self.quality[side]
+    if self.is2d:
+        return f"KL {q:.3f}"
+    if self.data == "binsaw":
+        return f"NLL gap {q:.1f} ± {se:.1f} bits"
+    s = self._words_scores(self.spec(side), self.K)
+    return f"{q:.0%} non-words, NLL gap {s['nll_gap_bits']:.2f} bits, TV {s['tv']:.2f}"
+
+# %% ../nbs/09_widgets.ipynb #b0e0d2ae
+@patch
+def _draw_2d_frame(self: StepBudgetExplorer, side: str, ax):
     "The 2D trajectory panel: the points complete after the current step, the share revealed so far / now."
-    i, T = self.step, self.result.trajectory.shape[0]
-    f = self.frame(i)
-    done = (f != 32).all(1)
-    new = self.revealed_at(i)
-    ax.imshow(pair_counts(f[done], 32).T, origin="lower", cmap="viridis", interpolation="nearest")
+    i, f = self.step, self.frame(side)
+    ax.imshow(pair_counts(f[(f != 32).all(1)], 32).T, origin="lower", cmap="viridis", interpolation="nearest")
     ax.set_title(
-        f"step {i}/{T - 1}: {float((f != 32).double().mean()):.0%} revealed "
-        f"({float(new.double().mean()):.0%} now)",
+        f"step {i}/{self.n_frames - 1}: {float((f != 32).double().mean()):.0%} revealed "
+        f"({float(self.revealed_at(side, i).double().mean()):.0%} now)",
         fontsize=8,
     )
 
-# %% ../nbs/09_widgets.ipynb #e0da28c3
+# %% ../nbs/09_widgets.ipynb #51f860df
 @patch
-def _draw_2d(self: StepBudgetExplorer, axs, q):
-    "The 2D panels: the data's density, the samples with their KL `q`, the trajectory frame."
-    axs[0].imshow(density_table(self.data).T, origin="lower", cmap="viridis", interpolation="nearest")
-    axs[0].set_title("data", fontsize=8)
-    axs[1].imshow(pair_counts(self.result.x, 32).T, origin="lower", cmap="viridis", interpolation="nearest")
-    axs[1].set_title(f"{self._title()}: KL {q:.3f}", fontsize=8)
-    self._draw_2d_frame(axs[2])
-    for a in axs[:3]:
-        a.axis("off")
+def _draw_2d(self: StepBudgetExplorer, side: str, axs):
+    "A 2D panel: the samples with their KL, the trajectory frame."
+    x = self.results[side].x
+    axs[0].imshow(pair_counts(x, 32).T, origin="lower", cmap="viridis", interpolation="nearest")
+    axs[0].set_title(f"{self._title(side)}; {self.quality_text(side)}", fontsize=8)
+    self._draw_2d_frame(side, axs[1])
 
-# %% ../nbs/09_widgets.ipynb #020b6601
+# %% ../nbs/09_widgets.ipynb #99690c1b
 @patch
-def _phases(self: StepBudgetExplorer, k: int = 12) -> torch.Tensor:
-    "The phases of the first `k` binsaw samples: the true ones (oracle LADD), or else the most likely ones."
-    if hasattr(self.result, "phase"):
-        return self.result.phase[:k]
+def _draw_2d_reference(self: StepBudgetExplorer, axs):
+    "The 2D reference column: the data's density, and the perfect masked model's law at this K (the bound)."
+    bound = two_token_law(self._perfect_denoiser(), MaskedProcess(32), self.K)
+    for ax, p, title in zip(axs, (density_table(self.data), bound), ("data", "perfect MDLM law")):
+        ax.imshow(p.T, origin="lower", cmap="viridis", interpolation="nearest")
+        ax.set_title(title + (f": KL {self.quality['bound'][0]:.3f}" if p is bound else ""), fontsize=8)
+
+# %% ../nbs/09_widgets.ipynb #95b8765b
+@patch
+def _phases(self: StepBudgetExplorer, side: str, k: int = 12) -> torch.Tensor:
+    "The phases of the panel's first `k` binsaw samples: the true ones (oracle LADD), or the most likely."
+    r = self.results[side]
+    if hasattr(r, "oracle_latent"):
+        return r.oracle_latent[:k]
     law = self._law()
-    return law.u[law._log_joint(self.result.x[:k]).argmax(-1)]
+    return law.u[law._log_joint(r.x[:k]).argmax(-1)]
 
-# %% ../nbs/09_widgets.ipynb #4ea6282a
+# %% ../nbs/09_widgets.ipynb #3d3e9ed8
 def _frame_rgb(f: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
     """RGB image `[n, L, 3]` of a binsaw frame `f` (mask id 2): 1 black, 0 white, masked grey; the bits
     revealed now (`new`) red, dark for 1 and light for 0."""
@@ -334,58 +480,116 @@ def _frame_rgb(f: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
         torch.where((new & (f == 0))[..., None], torch.tensor([1.0, 0.7, 0.7]), rgb),
     )
 
-# %% ../nbs/09_widgets.ipynb #ea92c47e
+# %% ../nbs/09_widgets.ipynb #59aba3e4
 @patch
-def _draw_binsaw(self: StepBudgetExplorer, axs, q):
-    "The binsaw panels: 12 samples with their phase curves p_i(u) and NLL gap `q`, the trajectory frame."
-    i, T = self.step, self.result.trajectory.shape[0]
-    axs[0].imshow(self.result.x[:12], cmap="Greys", aspect="auto", interpolation="nearest")
-    axs[0].set_title(f"{self._title()}: NLL gap {q:.1f} bits", fontsize=8)
-    phase = self._phases(12)  # true, or most likely
-    style = "r" if hasattr(self.result, "phase") else "r--"
+def _draw_binsaw(self: StepBudgetExplorer, side: str, axs):
+    "A binsaw panel: 12 samples with their phase curves p_i(u) and NLL gap, the trajectory frame."
+    r, i = self.results[side], self.step
+    axs[0].imshow(r.x[:12], cmap="Greys", aspect="auto", interpolation="nearest")
+    axs[0].set_title(f"{self._title(side)}; {self.quality_text(side)}", fontsize=8)
+    phase, style = (
+        self._phases(side, 12),
+        "r" if hasattr(r, "oracle_latent") else "r--",
+    )  # true, or most likely
     for k in range(12):
         axs[0].plot(k + 0.45 - 0.9 * binsaw_probs(phase[k]), style, lw=1.0)
-    f, new = self.frame(i)[:12], self.revealed_at(i)[:12]
+    f, new = self.frame(side)[:12], self.revealed_at(side, i)[:12]
     axs[1].imshow(_frame_rgb(f, new).numpy(), aspect="auto", interpolation="nearest")
-    axs[1].set_title(f"step {i}/{T - 1}: grey masked, red = revealed now", fontsize=8)
-    for a in axs[:2]:
-        a.set(xticks=[], yticks=[])
+    axs[1].set_title(f"step {i}/{self.n_frames - 1}: grey masked, red = revealed now", fontsize=8)
 
-# %% ../nbs/09_widgets.ipynb #825f5871
+# %% ../nbs/09_widgets.ipynb #97e8d179
+def _word_grid(ax, words: list[str], colors, overlays=(), cols: int = 3):
+    """Write `words` on `ax` in `cols` columns of monospaced text, each in its color of `colors`; each of
+    `overlays`, a list of (strings, color), is written over them at the same places (spaces: nothing)."""
+    rows = max(1, math.ceil(len(words) / cols))
+    kw = dict(family="monospace", fontsize=8, va="center", transform=ax.transAxes)
+    for j, word in enumerate(words):
+        x, y = (j % cols) / cols + 0.02, 1 - (j // cols + 0.5) / rows
+        ax.text(x, y, word, color=colors[j], **kw)
+        for strings, color in overlays:
+            ax.text(x, y, strings[j], color=color, **kw)
+
+# %% ../nbs/09_widgets.ipynb #28a74005
+def _revealed_overlay(words: list[str], new: torch.Tensor) -> tuple[list[str], list[str]]:
+    """(the words with the letters revealed now blanked, those letters alone, in place): the frame's black
+    text and its red overlay."""
+    keep = ["".join(" " if n else c for c, n in zip(w, row)) for w, row in zip(words, new.tolist())]
+    only = ["".join(c if n else " " for c, n in zip(w, row)) for w, row in zip(words, new.tolist())]
+    return keep, only
+
+# %% ../nbs/09_widgets.ipynb #067c52d8
 @patch
-def _draw_curve(self: StepBudgetExplorer, ax, q):
-    "The quality curve against K, the current K (quality `q`) starred."
-    c = self.curve()
-    Ks = list(c)
-    vals = [v[0] if isinstance(v, tuple) else v for v in c.values()]
-    ax.plot(Ks, vals, "o-", ms=3)
-    ax.plot([self.K], [q], "r*", ms=12)
-    ax.set(xscale="log", xlabel="token steps K", yscale="log" if self.is2d else "linear")
-    ax.set_xticks(Ks, labels=Ks)
-    ax.tick_params(labelsize=7)
-    ax.set_title("KL (nats) vs K" if self.is2d else "NLL gap (bits) vs K", fontsize=8)
+def _draw_words(self: StepBudgetExplorer, side: str, axs):
+    "A words panel: 24 samples as words (non-words red, struck through) and their scores; the trajectory."
+    law, x = self._law(), self.results[side].x[:24]
+    words, bad = law.decode(x), (~law.is_valid(x)).tolist()
+    strike = ["─" * len(w) if b else "" for w, b in zip(words, bad)]
+    _word_grid(axs[0], words, ["C3" if b else "k" for b in bad], [(strike, "C3")])
+    axs[0].set_title(f"{self._title(side)}\n{self.quality_text(side)}", fontsize=8)  # two lines: long
+    keep, only = _revealed_overlay(law.decode(self.frame(side)[:24]), self.revealed_at(side, self.step)[:24])
+    _word_grid(axs[1], keep, ["k"] * len(keep), [(only, "r")])
+    axs[1].set_title(f"step {self.step}/{self.n_frames - 1}: '_' masked, red = revealed now", fontsize=8)
 
-# %% ../nbs/09_widgets.ipynb #39167ade
+# %% ../nbs/09_widgets.ipynb #c2f62276
+def _draw_curve(ax, curve: dict, style: str, color: str, label: str):
+    "One quality curve {K: (value, se)} against K, with error bars where the standard error is known."
+    Ks = list(curve)
+    q, se = zip(*curve.values())
+    ax.plot(Ks, q, style, color=color, ms=3, lw=1.2, label=label)
+    if any(s > 0 for s in se):  # nan compares False: no bar
+        ax.errorbar(Ks, q, yerr=[s if s > 0 else 0 for s in se], fmt="none", ecolor=color, lw=0.8)
+
+# %% ../nbs/09_widgets.ipynb #9ec8d6e1
+@patch
+def _curve_label(self: StepBudgetExplorer, key: str) -> str:
+    "The legend of a curve of `curves`: the bound, the floor, or a panel's model."
+    if key in SIDES:
+        return self._title(key).rsplit(",", 1)[0]  # without K: the curve spans every K
+    return {"bound": "perfect MDLM (bound)", "floor": "oracle LADD (floor)"}[key]
+
+# %% ../nbs/09_widgets.ipynb #84bc856d
+CURVE_STYLES = (("bound", "--", "k"), ("floor", ":", "g"), ("left", "o-", "C0"), ("right", "s-", "C1"))
+
+# %% ../nbs/09_widgets.ipynb #5155fb72
+QUALITY_AXIS = {"2d": "KL (nats)", "binsaw": "NLL gap (bits)", "words": "invalid-word rate"}
+
+# %% ../nbs/09_widgets.ipynb #f61b3bcc
+@patch
+def _draw_curves(self: StepBudgetExplorer, ax):
+    """The quality curves against K: the bound and the floor, both panels, the current K marked (a red line,
+    stars on the two panels' values). 2D: a symlog axis, linear below 1e-3, so that a KL of 0 shows."""
+    for key, style, color in CURVE_STYLES:
+        _draw_curve(ax, self.curves()[key], style, color, self._curve_label(key))
+    ax.axvline(self.K, color="r", lw=0.8, label=f"current K={self.K}")
+    ax.plot([self.K] * 2, [self.quality[s][0] for s in SIDES], "r*", ms=10, label="_stars")
+    ax.set(xscale="log", xlabel="token steps K", ylabel=QUALITY_AXIS["2d" if self.is2d else self.data])
+    if self.is2d:
+        ax.set_yscale("symlog", linthresh=1e-3)
+        ax.set_ylim(bottom=-2e-4)  # the floor, 0, just above the axis
+    ax.set_xticks(self.k_choices, labels=self.k_choices)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=6)
+
+# %% ../nbs/09_widgets.ipynb #e333b59d
 @patch
 def figure(self: StepBudgetExplorer, dpi=72):
-    "Matplotlib figure of the current state."
-    fig, axs = plt.subplots(
-        1,
-        4 if self.is2d else 3,
-        figsize=(11, 2.7),
-        dpi=dpi,
-        gridspec_kw={"width_ratios": [1, 1, 1, 1.3] if self.is2d else [2, 2, 1.3]},
-    )
-    q = self.quality[0] if isinstance(self.quality, tuple) else self.quality
+    "Matplotlib figure of the state: a row per panel (2D: after a reference column), the curves on the right."
+    cols = 3 if self.is2d else 2
+    fig = plt.figure(figsize=(11, 4.6), dpi=dpi)
+    grid = fig.add_gridspec(2, cols + 1, width_ratios=[1, 1, 1, 1.5] if self.is2d else [2, 2, 1.5])
+    axs = [[fig.add_subplot(grid[r, j]) for j in range(cols)] for r in range(2)]
     if self.is2d:
-        self._draw_2d(axs, q)
-    else:
-        self._draw_binsaw(axs, q)
-    self._draw_curve(axs[-1], q)
+        self._draw_2d_reference([row[0] for row in axs])
+    draw = {"binsaw": self._draw_binsaw, "words": self._draw_words}.get(self.data, self._draw_2d)
+    for side, row in zip(SIDES, axs):
+        draw(side, row[-2:])
+    for ax in sum(axs, []):
+        ax.set(xticks=[], yticks=[])
+    self._draw_curves(fig.add_subplot(grid[:, cols]))
     fig.tight_layout()
     return fig
 
-# %% ../nbs/09_widgets.ipynb #5b72ec19
+# %% ../nbs/09_widgets.ipynb #284c8156
 @patch
 def png(self: StepBudgetExplorer) -> bytes:
     "The figure as PNG bytes (what the widget shows)."
@@ -395,38 +599,78 @@ def png(self: StepBudgetExplorer) -> bytes:
     plt.close(fig)
     return buf.getvalue()
 
-# %% ../nbs/09_widgets.ipynb #409fe35c
-def _explorer_controls(ex: StepBudgetExplorer) -> dict:
-    """The explorer's widgets, set to its state: one per setting (named as the setting), the trajectory
-    `step`, the figure `img` and an `info` line."""
+# %% ../nbs/09_widgets.ipynb #2c9b9a57
+def _schedule_buttons(ex: StepBudgetExplorer, side: str):
+    "The schedule buttons of the panel `side`."
     import ipywidgets as W
 
-    lat = (1, 2, 4, 8, 16, 32, 64)
+    return W.ToggleButtons(
+        options=["sequential", "joint"], value=getattr(ex, f"{side}_schedule"), description="schedule"
+    )
+
+# %% ../nbs/09_widgets.ipynb #a9bb11a6
+def _explorer_controls(ex: StepBudgetExplorer) -> dict:
+    """The explorer's widgets, set to its state: one per setting (named as the setting), the trajectory
+    `step`, the figure `img`, the `info` lines and the `words` of both panels."""
+    import ipywidgets as W
+
+    lat, wide = (1, 2, 4, 8, 16, 32, 64), {"description_width": "initial"}
     return dict(
         data=W.Dropdown(options=list(MODELS), value=ex.data, description="data"),
-        model=W.Dropdown(options=MODELS[ex.data], value=ex.model, description="model"),
-        schedule=W.ToggleButtons(options=["sequential", "joint"], value=ex.schedule, description="schedule"),
-        K=W.SelectionSlider(options=ex.k_choices, value=ex.K, description="token steps K"),
-        latent_steps=W.SelectionSlider(options=lat, value=ex.latent_steps, description="latent steps"),
+        left=W.Dropdown(options=MODELS[ex.data], value=ex.left, description="left"),
+        left_schedule=_schedule_buttons(ex, "left"),
+        right=W.Dropdown(options=MODELS[ex.data], value=ex.right, description="right"),
+        right_schedule=_schedule_buttons(ex, "right"),
+        K=W.SelectionSlider(options=ex.k_choices, value=ex.K, description="token steps K", style=wide),
+        latent_steps=W.SelectionSlider(
+            options=lat, value=ex.latent_steps, description="latent steps", style=wide
+        ),
         step=W.IntSlider(value=ex.step, min=0, max=ex.step, description="step"),
         img=W.Image(value=ex.png(), format="png"),
         info=W.HTML(),
+        words=W.HTML(),
     )
 
-# %% ../nbs/09_widgets.ipynb #47a9609c
+# %% ../nbs/09_widgets.ipynb #afb2b741
+def _info_html(ex: StepBudgetExplorer) -> str:
+    "One line per panel (class `ladd-panel`): its title, quality and NFE; then the time of the last update."
+    lines = [
+        f'<div class="ladd-panel">{ex._title(s)}; {ex.quality_text(s)}; NFE {ex.results[s].nfe}</div>'
+        for s in SIDES
+    ]
+    return "<small>" + "".join(lines) + f"update {ex.update_seconds:.2f} s</small>"
+
+# %% ../nbs/09_widgets.ipynb #61e58888
+def _words_html(ex: StepBudgetExplorer) -> str:
+    """The samples of both panels as words (class `ladd-words`, one block per panel), non-words red and struck
+    through (`<s>`); empty off the words data."""
+    if ex.data != "words":
+        return ""
+    law, blocks = ex._law(), []
+    for s in SIDES:
+        x = ex.results[s].x
+        words = [
+            w if ok else f'<s style="color:#c00">{w}</s>' for w, ok in zip(law.decode(x), law.is_valid(x))
+        ]
+        blocks.append(f'<div class="ladd-words"><b>{ex._title(s)}</b>: {" ".join(words)}</div>')
+    return "".join(blocks)
+
+# %% ../nbs/09_widgets.ipynb #d5a5a366
 def _refresh(ex: StepBudgetExplorer, w: dict, busy: dict):
     "Set every widget from the explorer's state, with `busy` on: the widgets' changes must not call back."
     busy["on"] = True
-    w["model"].options, w["model"].value = MODELS[ex.data], ex.model
+    for s in SIDES:
+        w[s].options, w[s].value = MODELS[ex.data], getattr(ex, s)
+        w[f"{s}_schedule"].value = getattr(ex, f"{s}_schedule")
+        w[f"{s}_schedule"].disabled = getattr(ex, s) not in SCHEDULED_MODELS
     w["K"].options, w["K"].value = ex.k_choices, ex.K
-    w["step"].max, w["step"].value = ex.result.trajectory.shape[0] - 1, ex.step
-    w["schedule"].disabled = ex.model not in LADD_MODELS
-    w["latent_steps"].disabled = not (ex.model in LADD_MODELS and ex.schedule == "sequential")
+    w["step"].max, w["step"].value = ex.n_frames - 1, ex.step
+    w["latent_steps"].disabled = not any(ex.spec(s)[2] for s in SIDES)  # no panel samples a latent first
     w["img"].value = ex.png()
-    w["info"].value = f"<small>NFE {ex.result.nfe}; update {ex.update_seconds:.2f} s</small>"
+    w["info"].value, w["words"].value = _info_html(ex), _words_html(ex)
     busy["on"] = False
 
-# %% ../nbs/09_widgets.ipynb #817bc44e
+# %% ../nbs/09_widgets.ipynb #c9c3cfcd
 def _on_setting(ex: StepBudgetExplorer, w: dict, busy: dict, name: str):
     "The handler of the widget of the setting `name`: change the explorer, then refresh every widget."
 
@@ -438,9 +682,9 @@ def _on_setting(ex: StepBudgetExplorer, w: dict, busy: dict, name: str):
 
     return handler
 
-# %% ../nbs/09_widgets.ipynb #91449d04
+# %% ../nbs/09_widgets.ipynb #929c01fa
 def _on_step(ex: StepBudgetExplorer, w: dict, busy: dict):
-    "The handler of the trajectory scrubber: draw another frame (nothing to recompute)."
+    "The handler of the trajectory scrubber: draw another frame of both panels (nothing to recompute)."
 
     def handler(change):
         if busy["on"]:
@@ -450,20 +694,22 @@ def _on_step(ex: StepBudgetExplorer, w: dict, busy: dict):
 
     return handler
 
-# %% ../nbs/09_widgets.ipynb #856584c8
+# %% ../nbs/09_widgets.ipynb #f0103476
 def _explorer_box(w: dict):
-    "The layout: data and model, the schedule, K and latent steps, the scrubber, the figure, the info line."
+    """The layout: the data; each panel's model and schedule; K and latent steps; the scrubber, the figure,
+    the info lines, the words."""
     import ipywidgets as W
 
-    rows = [W.HBox([w["data"], w["model"]]), w["schedule"], W.HBox([w["K"], w["latent_steps"]])]
-    return W.VBox(rows + [w["step"], w["img"], w["info"]])
+    rows = [w["data"]] + [W.HBox([w[s], w[f"{s}_schedule"]]) for s in SIDES]
+    rows += [W.HBox([w["K"], w["latent_steps"]]), w["step"]]
+    return W.VBox(rows + [w["img"], w["info"], w["words"]])
 
-# %% ../nbs/09_widgets.ipynb #acae13ee
+# %% ../nbs/09_widgets.ipynb #6e9a8155
 def explorer_widget(**kw):
     "An ipywidgets step-budget explorer (see `StepBudgetExplorer` for the arguments)."
     ex = StepBudgetExplorer(**kw)
     w, busy = _explorer_controls(ex), {"on": False}
-    for name in ("data", "model", "schedule", "K", "latent_steps"):
+    for name in SETTINGS:
         w[name].observe(_on_setting(ex, w, busy, name), "value")
     w["step"].observe(_on_step(ex, w, busy), "value")
     _refresh(ex, w, busy)

@@ -1,5 +1,6 @@
 """The step-budget widget in a real browser: JupyterLab on localhost, a notebook with the widget opened in
-headless Chromium (Playwright), the K slider moved, the figure seen to change. Screenshots are kept in
+headless Chromium (Playwright); its two panels seen, the K slider moved and both panels and the figure seen to
+change, the scrubber moved, the words data chosen and its samples seen as text. Screenshots are kept in
 tests/artifacts/."""
 
 import json, os, shutil, socket, subprocess, sys, time, urllib.request
@@ -10,6 +11,18 @@ import pytest
 IMAGE_CHANGED = (
     "src => { const i = document.querySelector('.jupyter-widgets img, .widget-image'); "
     "return i && i.src !== src; }"
+)
+# a page function: the text of each panel's info line (the explorer writes one `.ladd-panel` per panel)
+PANEL_TEXTS = "() => [...document.querySelectorAll('.ladd-panel')].map(e => e.textContent)"
+# a page function: true once every panel's line names token steps `k`
+PANELS_AT_K = (
+    "k => { const p = [...document.querySelectorAll('.ladd-panel')]; "
+    "return p.length === 2 && p.every(e => e.textContent.includes(`K=${k}`)); }"
+)
+# a page function: true once both panels show their samples as words, some struck through (non-words)
+WORDS_SHOWN = (
+    "() => document.querySelectorAll('.ladd-words').length === 2 && "
+    "document.querySelectorAll('.ladd-words s').length > 0"
 )
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -117,54 +130,69 @@ def lab(tmp_path):
         proc.kill()
 
 
-def test_step_slider_changes_the_figure_in_a_browser(lab):
+def _slider_handle(page, label: str, last: bool = False):
+    "The handle of the slider whose text contains `label` (the last such slider if `last`)."
+    sliders = page.locator(".widget-hslider, .widget-slider").filter(has_text=label)
+    return (
+        (sliders.last if last else sliders.first).locator(".noUi-handle, .slider-handle, [role=slider]").first
+    )
+
+
+def _image_src(page) -> str:
+    return page.locator(".jupyter-widgets img, .widget-image").first.get_attribute("src")
+
+
+def _open_widget(page, lab):
+    "Open the notebook, run the widget cell, wait for its figure; the figure's src."
+    page.goto(lab)
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    page.wait_for_selector(
+        ".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-KernelStatus", timeout=120_000
+    )
+    time.sleep(2)  # let the kernel settle
+    page.click(".jp-Notebook .jp-Cell .jp-InputArea-editor")
+    page.keyboard.press("Shift+Enter")  # run the widget cell
+    page.wait_for_selector(".jupyter-widgets img, .widget-image", timeout=240_000)
+    page.wait_for_selector(".ladd-panel", timeout=60_000)
+    time.sleep(1)
+    return _image_src(page)
+
+
+def test_explorer_compares_two_models_in_a_browser(lab):
     pw = _browser_or_skip()
     ARTIFACTS.mkdir(exist_ok=True)
     with pw.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(lab)
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-        page.wait_for_selector(
-            ".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-KernelStatus", timeout=120_000
-        )
-        time.sleep(2)  # let the kernel settle
-        page.click(".jp-Notebook .jp-Cell .jp-InputArea-editor")
-        page.keyboard.press("Shift+Enter")  # run the widget cell
-        img = page.wait_for_selector(".jupyter-widgets img, .widget-image", timeout=240_000)
-        time.sleep(1)
-        before = img.get_attribute("src")
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        before = _open_widget(page, lab)
         page.screenshot(path=str(ARTIFACTS / "widget_before.png"), full_page=True)
-        handle = (
-            page.locator(".widget-hslider, .widget-slider")
-            .filter(has_text="token steps K")
-            .locator(".noUi-handle, .slider-handle, [role=slider]")
-            .first
-        )
-        handle.focus()
+        # two panels: a model dropdown each, and one info line each, at the opening K = 1
+        for side in ("left", "right"):
+            assert page.locator(".widget-dropdown").filter(has_text=side).count() == 1, side
+        panels_before = page.evaluate(PANEL_TEXTS)
+        assert len(panels_before) == 2 and all("K=1" in t for t in panels_before), panels_before
+        _slider_handle(page, "token steps K").focus()
         page.keyboard.press("ArrowRight")  # K: 1 -> 2
-        page.wait_for_function(
-            IMAGE_CHANGED,
-            arg=before,
-            timeout=120_000,
-        )
-        after = page.locator(".jupyter-widgets img, .widget-image").first.get_attribute("src")
+        page.wait_for_function(IMAGE_CHANGED, arg=before, timeout=120_000)
+        page.wait_for_function(PANELS_AT_K, arg=2, timeout=60_000)  # both panels moved to K = 2
+        panels_after = page.evaluate(PANEL_TEXTS)
+        after = _image_src(page)
         page.screenshot(path=str(ARTIFACTS / "widget_after.png"), full_page=True)
         # the trajectory scrubber: one step back shows an earlier frame
-        step = (
-            page.locator(".widget-hslider, .widget-slider")
-            .filter(has_text="step")
-            .last.locator(".noUi-handle, .slider-handle, [role=slider]")
-            .first
-        )
-        step.focus()
+        _slider_handle(page, "step", last=True).focus()
         page.keyboard.press("ArrowLeft")
-        page.wait_for_function(
-            IMAGE_CHANGED,
-            arg=after,
-            timeout=60_000,
-        )
+        page.wait_for_function(IMAGE_CHANGED, arg=after, timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "widget_scrubbed.png"), full_page=True)
+        # the words: samples shown as text, the non-words struck through
+        page.locator(".widget-dropdown").filter(has_text="data").locator("select").select_option("words")
+        page.wait_for_function(WORDS_SHOWN, timeout=120_000)
+        words = page.locator(".ladd-words").all_inner_texts()
+        page.screenshot(path=str(ARTIFACTS / "widget_words.png"), full_page=True)
         browser.close()
     assert after != before
+    assert [t.split(";")[0] for t in panels_after] == [
+        t.split(";")[0].replace("K=1", "K=2") for t in panels_before
+    ]
+    assert panels_after != panels_before
     assert (ARTIFACTS / "widget_after.png").stat().st_size > 10_000
+    assert all(len(t.rsplit(":", 1)[1].split()) == 24 for t in words), words  # 24 samples per panel
