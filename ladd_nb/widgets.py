@@ -21,7 +21,7 @@ from .words import WORDS_BUDGETS, WordLaw, words_scores
 __all__ = ['MODELS', 'SCHEDULED_MODELS', 'K_CHOICES', 'DEFAULTS', 'SIDES', 'SETTINGS', 'BOUND', 'FLOOR', 'CURVE_STYLES',
            'QUALITY_AXIS', 'StepBudgetExplorer', 'explorer_widget']
 
-# %% ../nbs/09_widgets.ipynb #c46124b2
+# %% ../nbs/09_widgets.ipynb #a59c8913
 MODELS = {
     "checkerboard": ("MDLM", "Di-LADD", "Co-LADD", "perfect MDLM", "oracle LADD"),
     "eight_gaussians": ("MDLM", "Di-LADD", "Co-LADD", "perfect MDLM", "oracle LADD"),
@@ -29,17 +29,17 @@ MODELS = {
     "words": ("perfect MDLM", "oracle LADD"),  # the learned words models join when their checkpoints ship
 }
 
-# %% ../nbs/09_widgets.ipynb #174a5ecf
+# %% ../nbs/09_widgets.ipynb #abd685d0
 SCHEDULED_MODELS = ("Di-LADD", "Co-LADD")  # the learned LADDs: a schedule and latent steps to choose
 
-# %% ../nbs/09_widgets.ipynb #e880a076
+# %% ../nbs/09_widgets.ipynb #e7a17241
 K_CHOICES = {
     "2d": (1, 2, 4, 8, 16),  # the few-step regime of the 2D toy
     "binsaw": (1, 2, 4, 8, 16, 32, 64, 128),
     "words": WORDS_BUDGETS,
 }
 
-# %% ../nbs/09_widgets.ipynb #5529b041
+# %% ../nbs/09_widgets.ipynb #c7b16f10
 DEFAULTS = {  # the learned MDLM against the best learned LADD for the data (checked below)
     "checkerboard": dict(
         left="MDLM", left_schedule="sequential", right="Di-LADD", right_schedule="sequential"
@@ -53,13 +53,13 @@ DEFAULTS = {  # the learned MDLM against the best learned LADD for the data (che
     ),
 }
 
-# %% ../nbs/09_widgets.ipynb #a4c4e36b
+# %% ../nbs/09_widgets.ipynb #4c69ccf1
 SIDES = ("left", "right")  # the two panels
 
-# %% ../nbs/09_widgets.ipynb #5f262a10
+# %% ../nbs/09_widgets.ipynb #a6b45f10
 SETTINGS = ("data", "left", "left_schedule", "right", "right_schedule", "K", "latent_steps")
 
-# %% ../nbs/09_widgets.ipynb #944e5fa5
+# %% ../nbs/09_widgets.ipynb #8daad51d
 class StepBudgetExplorer:
     """State of the step-budget explorer: the data, two panels (a model and a schedule each) at the same token
     steps `K` and `latent_steps`; samples, trajectories and quality curves out. A model or schedule left as
@@ -85,7 +85,7 @@ class StepBudgetExplorer:
         self._check_settings()
         self._resample()
 
-# %% ../nbs/09_widgets.ipynb #a88ff011
+# %% ../nbs/09_widgets.ipynb #9126b343
 @patch
 def _fill_defaults(self: StepBudgetExplorer):
     "Each model / schedule left as None takes the data's default (none for an unknown data: refused next)."
@@ -93,19 +93,19 @@ def _fill_defaults(self: StepBudgetExplorer):
         if getattr(self, k) is None:
             setattr(self, k, v)
 
-# %% ../nbs/09_widgets.ipynb #de0f8aaa
+# %% ../nbs/09_widgets.ipynb #b6d38bd5
 @patch(as_prop=True)
 def is2d(self: StepBudgetExplorer):
     "Whether the data is a 2D toy (two tokens) rather than binsaw or words."
     return self.data in ("checkerboard", "eight_gaussians")
 
-# %% ../nbs/09_widgets.ipynb #c27432a3
+# %% ../nbs/09_widgets.ipynb #31c7f1ef
 @patch(as_prop=True)
 def k_choices(self: StepBudgetExplorer):
     "The token-step budgets K of the current data."
     return K_CHOICES["2d" if self.is2d else self.data]
 
-# %% ../nbs/09_widgets.ipynb #1e430e0c
+# %% ../nbs/09_widgets.ipynb #4f6ae312
 @patch
 def _check_panel(self: StepBudgetExplorer, side: str):
     "Check a panel's model (available for the data) and schedule; a ValueError says what to choose."
@@ -117,7 +117,7 @@ def _check_panel(self: StepBudgetExplorer, side: str):
     if schedule not in ("sequential", "joint"):
         raise ValueError(f"{side} schedule must be 'sequential' or 'joint', got {schedule!r}")
 
-# %% ../nbs/09_widgets.ipynb #d103fae9
+# %% ../nbs/09_widgets.ipynb #9c8b3a41
 @patch
 def _check_settings(self: StepBudgetExplorer):
     "Check every setting: data, both panels, K and latent_steps; a ValueError says what to choose."
@@ -130,13 +130,13 @@ def _check_settings(self: StepBudgetExplorer):
     if not (isinstance(self.latent_steps, int) and self.latent_steps >= 1):
         raise ValueError(f"latent_steps must be an int >= 1, got {self.latent_steps!r}")
 
-# %% ../nbs/09_widgets.ipynb #dceec0c7
+# %% ../nbs/09_widgets.ipynb #3189983a
 @patch
 def settings(self: StepBudgetExplorer) -> dict:
     "The current choices, one per name of `SETTINGS`."
     return {k: getattr(self, k) for k in SETTINGS}
 
-# %% ../nbs/09_widgets.ipynb #07407f57
+# %% ../nbs/09_widgets.ipynb #bba69153
 @patch
 def _follow_data(self: StepBudgetExplorer, kw: dict):
     """After a change of data (in `kw`): the new data's defaults for every model and schedule that `kw` does
@@ -149,7 +149,7 @@ def _follow_data(self: StepBudgetExplorer, kw: dict):
     if "K" not in kw and self.K not in self.k_choices:
         self.K = max(k for k in self.k_choices if k <= self.K)
 
-# %% ../nbs/09_widgets.ipynb #06cdc1b1
+# %% ../nbs/09_widgets.ipynb #59a0d7f5
 @patch
 def set(self: StepBudgetExplorer, **kw):
     "Change any of the `SETTINGS`; recompute what depends on them."
@@ -169,7 +169,7 @@ def set(self: StepBudgetExplorer, **kw):
     self._resample()
     return self
 
-# %% ../nbs/09_widgets.ipynb #8cbbaac5
+# %% ../nbs/09_widgets.ipynb #491daad3
 @patch
 def spec(self: StepBudgetExplorer, side: str) -> tuple:
     """What the panel `side` samples with: (model, schedule, latent steps); the schedule is '-' for a model
@@ -179,10 +179,10 @@ def spec(self: StepBudgetExplorer, side: str) -> tuple:
         return model, "-", 0
     return model, schedule, self.latent_steps if schedule == "sequential" else 0
 
-# %% ../nbs/09_widgets.ipynb #98d6d667
+# %% ../nbs/09_widgets.ipynb #4275609c
 BOUND, FLOOR = ("perfect MDLM", "-", 0), ("oracle LADD", "-", 0)  # the specs of the two reference curves
 
-# %% ../nbs/09_widgets.ipynb #1a5adb52
+# %% ../nbs/09_widgets.ipynb #6f6b0b75
 @patch
 def _cached(self: StepBudgetExplorer, key, fn):
     "The value of `fn()`, computed once per `key`."
@@ -190,7 +190,7 @@ def _cached(self: StepBudgetExplorer, key, fn):
         self._cache[key] = fn()
     return self._cache[key]
 
-# %% ../nbs/09_widgets.ipynb #da5eb0a4
+# %% ../nbs/09_widgets.ipynb #8e8d3593
 @patch
 def _law(self: StepBudgetExplorer):
     "The exact law of the data: binsaw's (4 quadrature nodes per piece) or the words' (chapter 8b); cached."
@@ -198,19 +198,19 @@ def _law(self: StepBudgetExplorer):
     make = {"binsaw": lambda: BinsawLaw(nodes_per_piece=4), "words": WordLaw}[self.data]
     return self._cached(("law", self.data), make)
 
-# %% ../nbs/09_widgets.ipynb #6d8940a8
+# %% ../nbs/09_widgets.ipynb #5d4fb2ae
 @patch(as_prop=True)
 def mask_id(self: StepBudgetExplorer) -> int:
     "The mask id of the data, its vocabulary size: 32 grid cells, 2 bits, or 26 letters and END."
     return 32 if self.is2d else {"binsaw": 2, "words": 27}[self.data]
 
-# %% ../nbs/09_widgets.ipynb #b4de0f6c
+# %% ../nbs/09_widgets.ipynb #c47abc1d
 @patch(as_prop=True)
 def length(self: StepBudgetExplorer) -> int:
     "The sequence length L of the data: 2 tokens on the 2D toy, else the law's."
     return 2 if self.is2d else self._law().L
 
-# %% ../nbs/09_widgets.ipynb #22c05152
+# %% ../nbs/09_widgets.ipynb #efc54b94
 @patch
 def _checkpoint_name(self: StepBudgetExplorer, spec: tuple) -> str:
     "The shipped checkpoint of a learned model on the current data (Co-LADD: one per schedule)."
@@ -219,7 +219,7 @@ def _checkpoint_name(self: StepBudgetExplorer, spec: tuple) -> str:
     name = f"toy2d-{name}-{self.data}" if self.is2d else f"{self.data}-{name}"
     return name + (f"-{schedule}" if model == "Co-LADD" else "")
 
-# %% ../nbs/09_widgets.ipynb #93d0e80b
+# %% ../nbs/09_widgets.ipynb #e8b7e6bc
 @patch
 def _net(self: StepBudgetExplorer, spec: tuple):
     "(model, config) of a learned model's shipped checkpoint, loaded once."
@@ -228,7 +228,7 @@ def _net(self: StepBudgetExplorer, spec: tuple):
     name = self._checkpoint_name(spec)
     return self._cached(("ckpt", name), lambda: model_from_checkpoint(shipped_checkpoint(name))[:2])
 
-# %% ../nbs/09_widgets.ipynb #577c0dcf
+# %% ../nbs/09_widgets.ipynb #e21224b8
 @patch
 def _perfect_denoiser(self: StepBudgetExplorer):
     "The exact masked denoiser of the data (the perfect MDLM): the 2D table's, binsaw's or the words'."
@@ -237,12 +237,12 @@ def _perfect_denoiser(self: StepBudgetExplorer):
     table = lambda: TableDenoiser(density_table(self.data), MaskedProcess(32))
     return self._cached(("perfect", self.data), table)
 
-# %% ../nbs/09_widgets.ipynb #b47d45a2
+# %% ../nbs/09_widgets.ipynb #b6edf524
 def _point_mass_logits(x: torch.Tensor, V: int) -> torch.Tensor:
     "Log-probabilities `[n, L, V]`, all the mass on the tokens of `x` `[n, L]`: a denoiser that knows them."
     return torch.where(F.one_hot(x, V) > 0, 0.0, -math.inf).double()
 
-# %% ../nbs/09_widgets.ipynb #8c88cf5c
+# %% ../nbs/09_widgets.ipynb #685e30c0
 @patch
 def _oracle_latent(self: StepBudgetExplorer, n: int, generator):
     """(the oracle LADD's latents, drawn exactly, `[n]`; the token log-probabilities given them `[n, L, V]`):
@@ -256,7 +256,7 @@ def _oracle_latent(self: StepBudgetExplorer, n: int, generator):
     i = sample_categorical(density_table(self.data).flatten(), n, generator=generator)
     return i, _point_mass_logits(torch.stack([i // 32, i % 32], 1), 32)
 
-# %% ../nbs/09_widgets.ipynb #cb112ea5
+# %% ../nbs/09_widgets.ipynb #a0c4e9ed
 @patch
 def _sample_oracle(self: StepBudgetExplorer, n: int, K: int, generator):
     "Samples of the oracle LADD with their trajectory; `.oracle_latent` holds the latents it drew."
@@ -266,7 +266,7 @@ def _sample_oracle(self: StepBudgetExplorer, n: int, K: int, generator):
     r.oracle_latent = latent
     return r
 
-# %% ../nbs/09_widgets.ipynb #d31b513a
+# %% ../nbs/09_widgets.ipynb #18562764
 @patch
 def _sample(self: StepBudgetExplorer, spec: tuple, n: int, K: int, generator):
     "A SampleResult with trajectory of the model `spec` at K token steps (oracle LADD: `.oracle_latent`)."
@@ -281,7 +281,7 @@ def _sample(self: StepBudgetExplorer, spec: tuple, n: int, K: int, generator):
         return net.sample(n, K, **kw)
     return net.sample(n, K, latent_steps=latent_steps or None, schedule=schedule, **kw)
 
-# %% ../nbs/09_widgets.ipynb #c6270e09
+# %% ../nbs/09_widgets.ipynb #e71a671a
 @patch
 def _binsaw_quality(self: StepBudgetExplorer, spec: tuple, K: int) -> tuple:
     "(NLL gap, standard error) in bits of 256 samples at K token steps; the entropy from 5,000 (cached)."
@@ -289,14 +289,14 @@ def _binsaw_quality(self: StepBudgetExplorer, spec: tuple, K: int) -> tuple:
     H = self._cached(("entropy",), lambda: law.entropy_bits(5_000, make_generator(self.seed)))
     return law.nll_gap(self._sample(spec, 256, K, make_generator(self.seed + K)).x, H)
 
-# %% ../nbs/09_widgets.ipynb #07df7eb3
+# %% ../nbs/09_widgets.ipynb #ce16234b
 @patch
 def _words_scores(self: StepBudgetExplorer, spec: tuple, K: int) -> dict:
     "`words_scores` (chapter 8b) of 512 samples of the model `spec` at K token steps (cached)."
     x = lambda: self._sample(spec, 512, K, make_generator(self.seed + K)).x
     return self._cached(("scores", spec, K), lambda: words_scores(x(), self._law()))
 
-# %% ../nbs/09_widgets.ipynb #f3049949
+# %% ../nbs/09_widgets.ipynb #1c787efc
 @patch
 def _diladd_law(self: StepBudgetExplorer, model, spec: tuple, K: int):
     "The exact law of a 2D Di-LADD's samples at K token steps, on the schedule of `spec` (chapter 7b)."
@@ -307,7 +307,7 @@ def _diladd_law(self: StepBudgetExplorer, model, spec: tuple, K: int):
         model.denoise, model.process, model.code_process, K, latent_steps or None, schedule
     )
 
-# %% ../nbs/09_widgets.ipynb #78e1cdc9
+# %% ../nbs/09_widgets.ipynb #587854ef
 @patch
 def _coladd_law(self: StepBudgetExplorer, model, c, spec: tuple, K: int):
     """The law of a 2D Co-LADD's samples at K token steps: exact given 2,000 sampled latents (sequential),
@@ -320,7 +320,7 @@ def _coladd_law(self: StepBudgetExplorer, model, c, spec: tuple, K: int):
         return coladd_sequential_law(model, K, latent_steps, 2_000, generator=make_generator(self.seed))
     return coladd_toy_law(model, c, K, make_generator(self.seed), n=2_000)
 
-# %% ../nbs/09_widgets.ipynb #3a4edba5
+# %% ../nbs/09_widgets.ipynb #c50cf608
 @patch
 def _oracle_law(self: StepBudgetExplorer, K: int) -> torch.Tensor:
     "The exact law `[V, V]` of the 2D oracle LADD at K token steps: the law given each pair y, times p(y)."
@@ -332,7 +332,7 @@ def _oracle_law(self: StepBudgetExplorer, K: int) -> torch.Tensor:
         law += P[tuple(y)] * given_y
     return law
 
-# %% ../nbs/09_widgets.ipynb #b2788763
+# %% ../nbs/09_widgets.ipynb #8a76638d
 @patch
 def _model_law(self: StepBudgetExplorer, spec: tuple, K: int) -> torch.Tensor:
     "The law `[V, V]` of the 2D model `spec`'s samples at K token steps."
@@ -346,7 +346,7 @@ def _model_law(self: StepBudgetExplorer, spec: tuple, K: int) -> torch.Tensor:
         return two_token_law(net, net.process, K)
     return self._diladd_law(net, spec, K) if model == "Di-LADD" else self._coladd_law(net, c, spec, K)
 
-# %% ../nbs/09_widgets.ipynb #d25f4802
+# %% ../nbs/09_widgets.ipynb #026aac81
 @patch
 def _quality(self: StepBudgetExplorer, spec: tuple, K: int) -> tuple:
     """(quality, standard error) of the model `spec` at K token steps: the NLL gap in bits (binsaw), the
@@ -360,21 +360,21 @@ def _quality(self: StepBudgetExplorer, spec: tuple, K: int) -> tuple:
     kl = kl_tv(density_table(self.data), self._model_law(spec, K))[0]
     return kl, math.nan if spec[0] == "Co-LADD" else 0.0
 
-# %% ../nbs/09_widgets.ipynb #4bac6b97
+# %% ../nbs/09_widgets.ipynb #6da92a0f
 @patch
 def curve(self: StepBudgetExplorer, spec: tuple) -> dict:
     "{K: (quality, standard error)} of the model `spec` at every K of `k_choices` (cached)."
     at_every_K = lambda: {K: self._quality(spec, K) for K in self.k_choices}
     return self._cached(("curve", self.data, spec), at_every_K)
 
-# %% ../nbs/09_widgets.ipynb #fc09fb93
+# %% ../nbs/09_widgets.ipynb #cac54af1
 @patch
 def curves(self: StepBudgetExplorer) -> dict:
     "The curves of the plot: the bound (perfect MDLM), the floor (oracle LADD), the left and right panels."
     specs = dict(bound=BOUND, floor=FLOOR, left=self.spec("left"), right=self.spec("right"))
     return {k: self.curve(s) for k, s in specs.items()}
 
-# %% ../nbs/09_widgets.ipynb #1bf559bf
+# %% ../nbs/09_widgets.ipynb #994ebd09
 @patch
 def _resample(self: StepBudgetExplorer):
     """Sample both panels at the current settings (4,000 points in 2D, 24 sequences otherwise) and look up
@@ -386,13 +386,13 @@ def _resample(self: StepBudgetExplorer):
     self.quality = {s: c[self.K] for s, c in self.curves().items()}
     self.update_seconds = time.perf_counter() - t0
 
-# %% ../nbs/09_widgets.ipynb #3a367a4a
+# %% ../nbs/09_widgets.ipynb #0a26e1a5
 @patch(as_prop=True)
 def n_frames(self: StepBudgetExplorer) -> int:
     "The frames of the scrubber: the longer of the two panels' trajectories."
     return max(r.trajectory.shape[0] for r in self.results.values())
 
-# %% ../nbs/09_widgets.ipynb #eb3c5740
+# %% ../nbs/09_widgets.ipynb #6a9b9b0f
 @patch
 def frame(self: StepBudgetExplorer, side: str, i: int | None = None) -> torch.Tensor:
     "Tokens `[n, L]` of the panel `side` after step `i` (default: the scrubber's) of its trajectory."
@@ -402,21 +402,21 @@ def frame(self: StepBudgetExplorer, side: str, i: int | None = None) -> torch.Te
     trajectory = self.results[side].trajectory
     return trajectory[min(i, trajectory.shape[0] - 1)]
 
-# %% ../nbs/09_widgets.ipynb #25755f94
+# %% ../nbs/09_widgets.ipynb #76608a2c
 @patch
 def revealed_at(self: StepBudgetExplorer, side: str, i: int) -> torch.Tensor:
     "Boolean `[n, L]`: the positions of the panel `side` that step `i` revealed."
     before = self.frame(side, i - 1) if i > 0 else torch.full_like(self.frame(side, 0), self.mask_id)
     return (self.frame(side, i) != self.mask_id) & (before == self.mask_id)
 
-# %% ../nbs/09_widgets.ipynb #9ebdae93
+# %% ../nbs/09_widgets.ipynb #bd031861
 @patch
 def _title(self: StepBudgetExplorer, side: str) -> str:
     "The panel's side, model, its schedule (learned LADD models) and K."
     model, schedule, _ = self.spec(side)
     return f"{side}: {model}" + (f" ({schedule})" if schedule != "-" else "") + f", K={self.K}"
 
-# %% ../nbs/09_widgets.ipynb #4f49da38
+# %% ../nbs/09_widgets.ipynb #6cd3b6bb
 @patch
 def quality_text(self: StepBudgetExplorer, side: str) -> str:
     "The panel's quality at the current K, in words: KL (2D), NLL gap (binsaw), the words' scores (words)."
@@ -426,9 +426,9 @@ def quality_text(self: StepBudgetExplorer, side: str) -> str:
     if self.data == "binsaw":
         return f"NLL gap {q:.1f} ± {se:.1f} bits"
     s = self._words_scores(self.spec(side), self.K)
-    return f"{q:.0%} non-words, NLL gap {s['nll_gap_bits']:.2f} bits, TV {s['tv']:.2f}"
+    return f"{q:.1%} non-words, NLL gap {s['nll_gap_bits']:.2f} bits, TV {s['tv']:.2f}"
 
-# %% ../nbs/09_widgets.ipynb #b0e0d2ae
+# %% ../nbs/09_widgets.ipynb #54aaf80e
 @patch
 def _draw_2d_frame(self: StepBudgetExplorer, side: str, ax):
     "The 2D trajectory panel: the points complete after the current step, the share revealed so far / now."
@@ -440,7 +440,7 @@ def _draw_2d_frame(self: StepBudgetExplorer, side: str, ax):
         fontsize=8,
     )
 
-# %% ../nbs/09_widgets.ipynb #51f860df
+# %% ../nbs/09_widgets.ipynb #6734d27f
 @patch
 def _draw_2d(self: StepBudgetExplorer, side: str, axs):
     "A 2D panel: the samples with their KL, the trajectory frame."
@@ -449,7 +449,7 @@ def _draw_2d(self: StepBudgetExplorer, side: str, axs):
     axs[0].set_title(f"{self._title(side)}; {self.quality_text(side)}", fontsize=8)
     self._draw_2d_frame(side, axs[1])
 
-# %% ../nbs/09_widgets.ipynb #99690c1b
+# %% ../nbs/09_widgets.ipynb #f04184a3
 @patch
 def _draw_2d_reference(self: StepBudgetExplorer, axs):
     "The 2D reference column: the data's density, and the perfect masked model's law at this K (the bound)."
@@ -458,7 +458,7 @@ def _draw_2d_reference(self: StepBudgetExplorer, axs):
         ax.imshow(p.T, origin="lower", cmap="viridis", interpolation="nearest")
         ax.set_title(title + (f": KL {self.quality['bound'][0]:.3f}" if p is bound else ""), fontsize=8)
 
-# %% ../nbs/09_widgets.ipynb #95b8765b
+# %% ../nbs/09_widgets.ipynb #d000bbbb
 @patch
 def _phases(self: StepBudgetExplorer, side: str, k: int = 12) -> torch.Tensor:
     "The phases of the panel's first `k` binsaw samples: the true ones (oracle LADD), or the most likely."
@@ -468,7 +468,7 @@ def _phases(self: StepBudgetExplorer, side: str, k: int = 12) -> torch.Tensor:
     law = self._law()
     return law.u[law._log_joint(r.x[:k]).argmax(-1)]
 
-# %% ../nbs/09_widgets.ipynb #3d3e9ed8
+# %% ../nbs/09_widgets.ipynb #98c5f45e
 def _frame_rgb(f: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
     """RGB image `[n, L, 3]` of a binsaw frame `f` (mask id 2): 1 black, 0 white, masked grey; the bits
     revealed now (`new`) red, dark for 1 and light for 0."""
@@ -480,7 +480,7 @@ def _frame_rgb(f: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
         torch.where((new & (f == 0))[..., None], torch.tensor([1.0, 0.7, 0.7]), rgb),
     )
 
-# %% ../nbs/09_widgets.ipynb #59aba3e4
+# %% ../nbs/09_widgets.ipynb #7f80b7a4
 @patch
 def _draw_binsaw(self: StepBudgetExplorer, side: str, axs):
     "A binsaw panel: 12 samples with their phase curves p_i(u) and NLL gap, the trajectory frame."
@@ -497,7 +497,7 @@ def _draw_binsaw(self: StepBudgetExplorer, side: str, axs):
     axs[1].imshow(_frame_rgb(f, new).numpy(), aspect="auto", interpolation="nearest")
     axs[1].set_title(f"step {i}/{self.n_frames - 1}: grey masked, red = revealed now", fontsize=8)
 
-# %% ../nbs/09_widgets.ipynb #97e8d179
+# %% ../nbs/09_widgets.ipynb #bc4a7fd6
 def _word_grid(ax, words: list[str], colors, overlays=(), cols: int = 3):
     """Write `words` on `ax` in `cols` columns of monospaced text, each in its color of `colors`; each of
     `overlays`, a list of (strings, color), is written over them at the same places (spaces: nothing)."""
@@ -509,7 +509,7 @@ def _word_grid(ax, words: list[str], colors, overlays=(), cols: int = 3):
         for strings, color in overlays:
             ax.text(x, y, strings[j], color=color, **kw)
 
-# %% ../nbs/09_widgets.ipynb #28a74005
+# %% ../nbs/09_widgets.ipynb #c5583d59
 def _revealed_overlay(words: list[str], new: torch.Tensor) -> tuple[list[str], list[str]]:
     """(the words with the letters revealed now blanked, those letters alone, in place): the frame's black
     text and its red overlay."""
@@ -517,7 +517,7 @@ def _revealed_overlay(words: list[str], new: torch.Tensor) -> tuple[list[str], l
     only = ["".join(c if n else " " for c, n in zip(w, row)) for w, row in zip(words, new.tolist())]
     return keep, only
 
-# %% ../nbs/09_widgets.ipynb #067c52d8
+# %% ../nbs/09_widgets.ipynb #77195ca4
 @patch
 def _draw_words(self: StepBudgetExplorer, side: str, axs):
     "A words panel: 24 samples as words (non-words red, struck through) and their scores; the trajectory."
@@ -530,7 +530,7 @@ def _draw_words(self: StepBudgetExplorer, side: str, axs):
     _word_grid(axs[1], keep, ["k"] * len(keep), [(only, "r")])
     axs[1].set_title(f"step {self.step}/{self.n_frames - 1}: '_' masked, red = revealed now", fontsize=8)
 
-# %% ../nbs/09_widgets.ipynb #c2f62276
+# %% ../nbs/09_widgets.ipynb #d15a21fc
 def _draw_curve(ax, curve: dict, style: str, color: str, label: str):
     "One quality curve {K: (value, se)} against K, with error bars where the standard error is known."
     Ks = list(curve)
@@ -539,7 +539,7 @@ def _draw_curve(ax, curve: dict, style: str, color: str, label: str):
     if any(s > 0 for s in se):  # nan compares False: no bar
         ax.errorbar(Ks, q, yerr=[s if s > 0 else 0 for s in se], fmt="none", ecolor=color, lw=0.8)
 
-# %% ../nbs/09_widgets.ipynb #9ec8d6e1
+# %% ../nbs/09_widgets.ipynb #58839104
 @patch
 def _curve_label(self: StepBudgetExplorer, key: str) -> str:
     "The legend of a curve of `curves`: the bound, the floor, or a panel's model."
@@ -547,13 +547,13 @@ def _curve_label(self: StepBudgetExplorer, key: str) -> str:
         return self._title(key).rsplit(",", 1)[0]  # without K: the curve spans every K
     return {"bound": "perfect MDLM (bound)", "floor": "oracle LADD (floor)"}[key]
 
-# %% ../nbs/09_widgets.ipynb #84bc856d
+# %% ../nbs/09_widgets.ipynb #653f7a72
 CURVE_STYLES = (("bound", "--", "k"), ("floor", ":", "g"), ("left", "o-", "C0"), ("right", "s-", "C1"))
 
-# %% ../nbs/09_widgets.ipynb #5155fb72
+# %% ../nbs/09_widgets.ipynb #7cc466fc
 QUALITY_AXIS = {"2d": "KL (nats)", "binsaw": "NLL gap (bits)", "words": "invalid-word rate"}
 
-# %% ../nbs/09_widgets.ipynb #f61b3bcc
+# %% ../nbs/09_widgets.ipynb #a2514a3e
 @patch
 def _draw_curves(self: StepBudgetExplorer, ax):
     """The quality curves against K: the bound and the floor, both panels, the current K marked (a red line,
@@ -570,7 +570,7 @@ def _draw_curves(self: StepBudgetExplorer, ax):
     ax.tick_params(labelsize=7)
     ax.legend(fontsize=6)
 
-# %% ../nbs/09_widgets.ipynb #e333b59d
+# %% ../nbs/09_widgets.ipynb #f77fbfd6
 @patch
 def figure(self: StepBudgetExplorer, dpi=72):
     "Matplotlib figure of the state: a row per panel (2D: after a reference column), the curves on the right."
@@ -589,7 +589,7 @@ def figure(self: StepBudgetExplorer, dpi=72):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/09_widgets.ipynb #284c8156
+# %% ../nbs/09_widgets.ipynb #327085e6
 @patch
 def png(self: StepBudgetExplorer) -> bytes:
     "The figure as PNG bytes (what the widget shows)."
@@ -599,7 +599,7 @@ def png(self: StepBudgetExplorer) -> bytes:
     plt.close(fig)
     return buf.getvalue()
 
-# %% ../nbs/09_widgets.ipynb #2c9b9a57
+# %% ../nbs/09_widgets.ipynb #b595ad45
 def _schedule_buttons(ex: StepBudgetExplorer, side: str):
     "The schedule buttons of the panel `side`."
     import ipywidgets as W
@@ -608,7 +608,7 @@ def _schedule_buttons(ex: StepBudgetExplorer, side: str):
         options=["sequential", "joint"], value=getattr(ex, f"{side}_schedule"), description="schedule"
     )
 
-# %% ../nbs/09_widgets.ipynb #a9bb11a6
+# %% ../nbs/09_widgets.ipynb #91097758
 def _explorer_controls(ex: StepBudgetExplorer) -> dict:
     """The explorer's widgets, set to its state: one per setting (named as the setting), the trajectory
     `step`, the figure `img`, the `info` lines and the `words` of both panels."""
@@ -631,7 +631,7 @@ def _explorer_controls(ex: StepBudgetExplorer) -> dict:
         words=W.HTML(),
     )
 
-# %% ../nbs/09_widgets.ipynb #afb2b741
+# %% ../nbs/09_widgets.ipynb #1b3eec16
 def _info_html(ex: StepBudgetExplorer) -> str:
     "One line per panel (class `ladd-panel`): its title, quality and NFE; then the time of the last update."
     lines = [
@@ -640,7 +640,7 @@ def _info_html(ex: StepBudgetExplorer) -> str:
     ]
     return "<small>" + "".join(lines) + f"update {ex.update_seconds:.2f} s</small>"
 
-# %% ../nbs/09_widgets.ipynb #61e58888
+# %% ../nbs/09_widgets.ipynb #5205bf95
 def _words_html(ex: StepBudgetExplorer) -> str:
     """The samples of both panels as words (class `ladd-words`, one block per panel), non-words red and struck
     through (`<s>`); empty off the words data."""
@@ -655,7 +655,7 @@ def _words_html(ex: StepBudgetExplorer) -> str:
         blocks.append(f'<div class="ladd-words"><b>{ex._title(s)}</b>: {" ".join(words)}</div>')
     return "".join(blocks)
 
-# %% ../nbs/09_widgets.ipynb #d5a5a366
+# %% ../nbs/09_widgets.ipynb #d6e8e0bd
 def _refresh(ex: StepBudgetExplorer, w: dict, busy: dict):
     "Set every widget from the explorer's state, with `busy` on: the widgets' changes must not call back."
     busy["on"] = True
@@ -670,7 +670,7 @@ def _refresh(ex: StepBudgetExplorer, w: dict, busy: dict):
     w["info"].value, w["words"].value = _info_html(ex), _words_html(ex)
     busy["on"] = False
 
-# %% ../nbs/09_widgets.ipynb #c9c3cfcd
+# %% ../nbs/09_widgets.ipynb #141bad28
 def _on_setting(ex: StepBudgetExplorer, w: dict, busy: dict, name: str):
     "The handler of the widget of the setting `name`: change the explorer, then refresh every widget."
 
@@ -682,7 +682,7 @@ def _on_setting(ex: StepBudgetExplorer, w: dict, busy: dict, name: str):
 
     return handler
 
-# %% ../nbs/09_widgets.ipynb #929c01fa
+# %% ../nbs/09_widgets.ipynb #cebb1532
 def _on_step(ex: StepBudgetExplorer, w: dict, busy: dict):
     "The handler of the trajectory scrubber: draw another frame of both panels (nothing to recompute)."
 
@@ -694,7 +694,7 @@ def _on_step(ex: StepBudgetExplorer, w: dict, busy: dict):
 
     return handler
 
-# %% ../nbs/09_widgets.ipynb #f0103476
+# %% ../nbs/09_widgets.ipynb #5e1f3bea
 def _explorer_box(w: dict):
     """The layout: the data; each panel's model and schedule; K and latent steps; the scrubber, the figure,
     the info lines, the words."""
@@ -704,7 +704,7 @@ def _explorer_box(w: dict):
     rows += [W.HBox([w["K"], w["latent_steps"]]), w["step"]]
     return W.VBox(rows + [w["img"], w["info"], w["words"]])
 
-# %% ../nbs/09_widgets.ipynb #6e9a8155
+# %% ../nbs/09_widgets.ipynb #6df179a7
 def explorer_widget(**kw):
     "An ipywidgets step-budget explorer (see `StepBudgetExplorer` for the arguments)."
     ex = StepBudgetExplorer(**kw)
