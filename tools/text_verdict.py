@@ -13,7 +13,7 @@ the training FLOPs counted by `training_flops`. Writes
 which chapter 10 reads. A run's rows are kept in its folder (verdict.json) and reused; `--wait` polls until
 every run has finished training (for running next to the training queue).
 
-    OMP_NUM_THREADS=1 python tools/text_verdict.py [--wait] [--n 128] [--steps 4,16,64]
+    OMP_NUM_THREADS=1 python tools/text_verdict.py [--wait] [--n 128] [--steps 4,8,16,64]
 """
 
 import argparse, json, sys, time
@@ -67,7 +67,7 @@ def main(argv=None):
     ap.add_argument("--runs", default=str(ROOT / "runs" / "text15"))
     ap.add_argument("--out", default=str(ROOT / "nbs" / "results"))
     ap.add_argument("--n", type=int, default=128, help="samples per (model, K)")
-    ap.add_argument("--steps", default="4,16,64", help="token step budgets K")
+    ap.add_argument("--steps", default="4,8,16,64", help="token step budgets K")
     ap.add_argument("--wait", action="store_true", help="poll until every run has finished")
     args = ap.parse_args(argv)
     args.steps = [int(k) for k in args.steps.split(",")]
