@@ -715,7 +715,7 @@ class CharMiniLM(nn.Module):
 
         check_positive_int(n_slots, "n_slots")
         enc, self.word_pieces = minilm_encoder(n_slots, latent_dim, mask_id=-1)  # -1: no mask in clean rows
-        # a list, not a submodule: the 22M frozen weights stay out of the state dict (so out of the
+        # a list, not a submodule: the 22.7M frozen weights stay out of the state dict (so out of the
         # checkpoints), the optimiser and the parameter count
         self.frozen = [enc]
         self.chars, self.cache = CharTokenizer(), {}
