@@ -27,9 +27,9 @@ def test_minilm_slots_offline():
 
 
 def test_char_minilm_adapter_reads_the_text_of_character_rows():
-    """The character adapter gives each row the slots MiniLM gives that row's text (padding to the longest text
-    of a batch changes nothing: padded positions are outside the attention mask and the pooling), encodes
-    each distinct row once, and keeps the frozen weights out of the state dict."""
+    """The character adapter gives each row the slots MiniLM gives that row's text (padding to the longest
+    text of a batch changes nothing: padded positions are outside the attention mask and the pooling),
+    encodes each distinct row once, and keeps the frozen weights out of the state dict."""
     from ladd_nb.presets import CharMiniLM, get_config, build_text_model
     from ladd_nb.text import CharTokenizer
 
