@@ -16,7 +16,7 @@ from .train import FORMAT, TrainConfig, Trainer, CheckpointError
 from .train import save_atomic, load_checkpoint, load_weights
 
 # %% auto #0
-__all__ = ['PRESETS', 'RETIRED_CONFIG_KEYS', 'Preset', 'register_preset', 'get_config', 'preset_trainer', 'train_preset', 'checkpoint_config', 'ema_weights', 'model_from_checkpoint', 'weights_only', 'export_weights', 'shipped_checkpoint', 'Toy2DTrainConfig', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'BinsawCoLADDConfig', 'build_binsaw_coladd', 'Toy2DDiLADDConfig', 'build_toy2d_diladd', 'diladd_toy_laws', 'BinsawDiLADDConfig', 'build_binsaw_diladd', 'BinsawMDLMConfig', 'build_binsaw_mdlm', 'TEXT_MODELS', 'NAMES', 'CHAR_STUDY', 'LM1B_DATA', 'OWT_DATA', 'GPU_TEXT_LOOP', 'GPU_DIFFUSION', 'TextConfig', 'CharMiniLM', 'build_text_model', 'data_of', 'lazy_batches', 'write_text_samples', 'text_periodic', 'text_decode', 'register_text_preset', 'REFERENCE_MATCH', 'check_reference', 'load_reference', 'heldout_baseline', 'path_bound', 'sample_measures', 'write_sample_text', 'text_eval']
+__all__ = ['PRESETS', 'RETIRED_CONFIG_KEYS', 'Preset', 'register_preset', 'get_config', 'preset_trainer', 'train_preset', 'checkpoint_config', 'ema_weights', 'model_from_checkpoint', 'weights_only', 'export_weights', 'shipped_checkpoint', 'Toy2DTrainConfig', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'BinsawCoLADDConfig', 'build_binsaw_coladd', 'Toy2DDiLADDConfig', 'build_toy2d_diladd', 'diladd_toy_laws', 'BinsawDiLADDConfig', 'build_binsaw_diladd', 'BinsawMDLMConfig', 'build_binsaw_mdlm', 'WordsMDLMConfig', 'build_words_mdlm', 'tempered_words', 'WordsStage1', 'WordsDiLADD', 'WordsDiLADDConfig', 'build_words_diladd', 'WordsCoLADD', 'WordsCoLADDConfig', 'build_words_coladd', 'TEXT_MODELS', 'NAMES', 'CHAR_STUDY', 'LM1B_DATA', 'OWT_DATA', 'GPU_TEXT_LOOP', 'GPU_DIFFUSION', 'TextConfig', 'CharMiniLM', 'build_text_model', 'data_of', 'lazy_batches', 'write_text_samples', 'text_periodic', 'text_decode', 'register_text_preset', 'REFERENCE_MATCH', 'check_reference', 'load_reference', 'heldout_baseline', 'path_bound', 'sample_measures', 'write_sample_text', 'text_eval']
 
 # %% ../nbs/05a_presets.ipynb #39c20eea
 @dataclass
@@ -648,6 +648,198 @@ register_preset(
         build=build_binsaw_mdlm,
         data=binsaw_data,
         evaluate=binsaw_eval,
+    )
+)
+
+# %% ../nbs/08c_words_models.ipynb #2518354b
+from dataclasses import dataclass
+from .core import sample_categorical
+from .train import TrainConfig
+from .masked import MDLM
+from .toy2d import ToyDenoiser
+from .coladd import CoLADD, ToyEncoder, ToyJointDenoiser, ToyLatentDenoiser
+from .diladd import DiLADD
+from .words import WORDS_VOCAB, WordLaw, words_law, words_data, words_eval
+
+# %% ../nbs/08c_words_models.ipynb #9ede43f5
+@dataclass
+class WordsMDLMConfig(TrainConfig):
+    "Preset `words-mdlm`: the masked baseline on words, the toy MLP denoiser over the L positions."
+
+    length: int = 12  # L: letters and end tokens; the table's longest word
+    n_words: int = 2000  # the table: the most frequent words (chapter 8b)
+    emb: int = 32
+    hidden: int = 512
+    loss_type: str = "nelbo"
+    train_steps: int = 10000
+    batch_size: int = 256
+    lr: float = 1e-3
+    warmup_steps: int = 200
+    lr_schedule: str = "cosine"
+
+# %% ../nbs/08c_words_models.ipynb #594cac00
+def build_words_mdlm(c: WordsMDLMConfig) -> MDLM:
+    "Words MDLM: chapter 3's time-free MLP denoiser over the `c.length` positions."
+    return MDLM(
+        ToyDenoiser(WORDS_VOCAB, c.length, c.emb, c.hidden), WORDS_VOCAB, c.length, loss_type=c.loss_type
+    )
+
+# %% ../nbs/08c_words_models.ipynb #2cd92c59
+register_preset(
+    Preset(
+        "words-mdlm",
+        WordsMDLMConfig,
+        "masked diffusion (MDLM) on the words of the CPython docs; MLP denoiser",
+        build=build_words_mdlm,
+        data=words_data,
+        evaluate=words_eval,
+    )
+)
+
+# %% ../nbs/08c_words_models.ipynb #1a1b7cfe
+def tempered_words(law: WordLaw, temp: float):
+    "`(generator, n) -> [n, L]` words of `law`, drawn with probabilities proportional to p(w)^`temp`."
+    if not 0 <= temp <= 1:
+        raise ValueError(
+            f"the stage-1 temperature must be in [0, 1] (1: the corpus frequencies), got {temp!r}"
+        )
+    weights = law.probs**temp
+    return lambda g, n: law.tokens[sample_categorical(weights, n, generator=g)]
+
+# %% ../nbs/08c_words_models.ipynb #47236a9a
+class WordsStage1:
+    """Mixin for a two-stage LADD model on words: in stage 1 it trains on words from `stage1_words` instead of
+    the batch; stage 2 trains on the batch (the data law)."""
+
+    stage1_words = None  # (generator, n) -> [n, L] words; None: stage 1 trains on the batch too
+
+    def loss(self, batch, generator=None, shard=None):
+        "The model's loss, on `stage1_words` in stage 1 (the same number of rows, drawn from `generator`)."
+        if self.stage == 1 and self.stage1_words is not None:
+            batch = self.stage1_words(generator, len(batch)).to(batch.device)
+        return super().loss(batch, generator=generator, shard=shard)
+
+# %% ../nbs/08c_words_models.ipynb #add2bfd3
+class WordsDiLADD(WordsStage1, DiLADD):
+    "Di-LADD whose stage 1 may train on tempered word frequencies (`WordsStage1`)."
+
+# %% ../nbs/08c_words_models.ipynb #cccfae16
+def _stage1_words(c):
+    "The stage-1 words of a words LADD config `c`: tempered by `c.stage1_temp`; None at 1 (the batch itself)."
+    return None if c.stage1_temp == 1 else tempered_words(words_law(c), c.stage1_temp)
+
+# %% ../nbs/08c_words_models.ipynb #d0f36de7
+@dataclass
+class WordsDiLADDConfig(TrainConfig):
+    "Preset `words-diladd`: Di-LADD on words, one slot of `n_codes` codes; one checkpoint, both schedules."
+
+    length: int = 12
+    n_words: int = 2000
+    emb: int = 32
+    hidden: int = 256
+    n_codes: int = 2048  # a few more codes than words: room for one code per word
+    d: int = 16  # code dimension
+    cosine: bool = False
+    vq_decay: float = 0.99  # a slow EMA: rare words' codes are updated seldom
+    commitment: float = 0.1
+    dead_fraction: float = 0.01  # restart only codes below 1 % of the mean count (rare words keep theirs)
+    code_schedule: str = "polynomial"
+    loss_x: str = "ce"
+    loss_y: str = "ce"
+    p_enc_mask: float = 0.0
+    stage1: str = "noisy"  # the decoder reads codes masked at t_y in stage 1, as LADD
+    stage1_steps: int = 3000
+    stage1_temp: float = 0.0  # stage 1 sees every word equally often; 1: the corpus frequencies
+    train_steps: int = 10000
+    batch_size: int = 256
+    lr: float = 1e-3
+    warmup_steps: int = 200
+    lr_schedule: str = "cosine"
+    eval_latent_steps: int = 1  # one code slot: one code step samples it exactly
+
+# %% ../nbs/08c_words_models.ipynb #98690112
+def build_words_diladd(c: WordsDiLADDConfig) -> WordsDiLADD:
+    "Words Di-LADD: the toy MLP encoder and joint network over the `c.length` positions, one code slot."
+    enc = ToyEncoder(WORDS_VOCAB, c.length, c.d, c.emb, c.hidden)
+    net = ToyJointDenoiser(WORDS_VOCAB, c.length, c.d, c.emb, c.hidden, out=c.n_codes)
+    model = WordsDiLADD(enc, _vq_of(c), net, WORDS_VOCAB, c.length, 1, **_diladd_options(c))
+    model.stage1_words = _stage1_words(c)
+    return model
+
+# %% ../nbs/08c_words_models.ipynb #94a5cfca
+register_preset(
+    Preset(
+        "words-diladd",
+        WordsDiLADDConfig,
+        "Di-LADD on the words of the CPython docs (one code slot, stage 1 on every word equally); MLPs",
+        build=build_words_diladd,
+        data=words_data,
+        evaluate=words_eval,
+    )
+)
+
+# %% ../nbs/08c_words_models.ipynb #999f5ae9
+class WordsCoLADD(WordsStage1, CoLADD):
+    "Co-LADD whose stage 1 may train on tempered word frequencies (`WordsStage1`)."
+
+# %% ../nbs/08c_words_models.ipynb #55434666
+@dataclass
+class WordsCoLADDConfig(TrainConfig):
+    "Preset `words-coladd`: Co-LADD on words, one latent slot of `d` numbers; joint or sequential."
+
+    length: int = 12
+    n_words: int = 2000
+    emb: int = 32
+    hidden: int = 256  # encoder and joint network
+    latent_hidden: int = 1024  # the latent denoiser (sequential schedule)
+    d: int = 8
+    schedule: str = "sequential"  # or "joint"
+    enc_sigma: float = 0.1  # Gaussian encoder noise
+    kl_weight: float = 0.01
+    loss_x: str = "ce"
+    loss_y: str = "mse"
+    stage1: str = "clean"
+    stage1_steps: int = 3000
+    stage1_temp: float = 0.0  # stage 1 sees every word equally often; 1: the corpus frequencies
+    train_steps: int = 10000
+    batch_size: int = 256
+    lr: float = 1e-3
+    warmup_steps: int = 200
+    lr_schedule: str = "cosine"
+    eval_latent_steps: int = 64  # DDIM latent steps of the sequential schedule in `sweep`
+
+# %% ../nbs/08c_words_models.ipynb #a8f994bb
+def build_words_coladd(c: WordsCoLADDConfig) -> WordsCoLADD:
+    "Words Co-LADD: the toy MLP encoder, joint network and (sequential) latent denoiser, one latent slot."
+    seq = c.schedule == "sequential"
+    model = WordsCoLADD(
+        ToyEncoder(WORDS_VOCAB, c.length, c.d, c.emb, c.hidden),
+        ToyJointDenoiser(WORDS_VOCAB, c.length, c.d, c.emb, c.hidden),
+        ToyLatentDenoiser(c.d, c.latent_hidden) if seq else None,
+        vocab_size=WORDS_VOCAB,
+        seq_len=c.length,
+        n_slots=1,
+        latent_dim=c.d,
+        schedule=c.schedule,
+        enc_sigma=c.enc_sigma,
+        kl_weight=c.kl_weight,
+        loss_x=c.loss_x,
+        loss_y=c.loss_y,
+        stage1_steps=c.stage1_steps,
+        stage1=c.stage1,
+    )
+    model.stage1_words = _stage1_words(c)
+    return model
+
+# %% ../nbs/08c_words_models.ipynb #8c7b5634
+register_preset(
+    Preset(
+        "words-coladd",
+        WordsCoLADDConfig,
+        "Co-LADD (joint or sequential) on the words of the CPython docs (stage 1 on every word equally)",
+        build=build_words_coladd,
+        data=words_data,
+        evaluate=words_eval,
     )
 )
 

@@ -17,7 +17,7 @@ from .toy2d import mutual_information, show_tables, plot_curves, step_budget_row
 from .presets import model_from_checkpoint, shipped_checkpoint, coladd_toy_law, diladd_toy_laws
 
 # %% auto #0
-__all__ = ['fewstep_figure', 'toy2d_study', 'save_samples', 'sweep', 'BINSAW_CHECKPOINTS', 'binsaw_study', 'binsaw_figure', 'TEXT_RUNS', 'TEXT_RUN_DIRS', 'TEXT_CHECKPOINTS', 'TEXT_STEPS', 'TEXT_COLS', 'VERDICT_KEYS', 'model_label', 'sweep_text_checkpoint', 'study_checkpoints', 'text_study', 'unigram_baseline', 'text_table_head', 'plot_by_model', 'mark_heldout', 'text_figure', 'step_flops', 'stage_steps', 'encoder_cache_flops', 'training_flops', 'verdict_rows', 'mean_se', 'aggregate_seeds']
+__all__ = ['fewstep_figure', 'toy2d_study', 'save_samples', 'sweep', 'BINSAW_CHECKPOINTS', 'binsaw_study', 'binsaw_figure', 'WORDS_CHECKPOINTS', 'words_study', 'words_figure', 'TEXT_RUNS', 'TEXT_RUN_DIRS', 'TEXT_CHECKPOINTS', 'TEXT_STEPS', 'TEXT_COLS', 'VERDICT_KEYS', 'model_label', 'sweep_text_checkpoint', 'study_checkpoints', 'text_study', 'unigram_baseline', 'text_table_head', 'plot_by_model', 'mark_heldout', 'text_figure', 'step_flops', 'stage_steps', 'encoder_cache_flops', 'training_flops', 'verdict_rows', 'mean_se', 'aggregate_seeds']
 
 # %% ../nbs/07c_studies.ipynb #b27d760c
 def _law_panels(axs, P, oracle, proc, ks):
@@ -376,6 +376,144 @@ def binsaw_figure(rows):
         ax.set(xscale="log", xlabel=xl, ylabel="NLL gap (bits / sequence)")
     axs[0].legend(fontsize=7)
     axs[0].set_title("oracle LADD = 0 (grey line)", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/08c_words_models.ipynb #651c4b7a
+import matplotlib.pyplot as plt
+from .core import make_generator
+from .masked import budget_rows
+from .words import WORDS_BUDGETS, WordLaw, words_eval, words_scores, perfect_mdlm_sample
+
+# %% ../nbs/08c_words_models.ipynb #7e0a55e1
+WORDS_CHECKPOINTS = {
+    "MDLM": "words-mdlm",
+    "Co-LADD sequential": "words-coladd-sequential",
+    "Co-LADD joint": "words-coladd-joint",
+    "Di-LADD": "words-diladd",
+}
+
+# %% ../nbs/08c_words_models.ipynb #fd736b8b
+def _words_reference_rows(law: WordLaw, steps, n: int = 4_000, seed: int = 0) -> list[dict]:
+    """Rows of the perfect masked model (the bound) and of the oracle LADD (the floor) at each K of `steps`;
+    no network, so no wall time (K + 1 denoiser calls each)."""
+
+    def score(x, path, K, seconds):
+        return dict(nfe_total=K + 1) | words_scores(x, law) | dict(sample_s=float("nan"))
+
+    perfect = lambda n, K, path: perfect_mdlm_sample(n, K, law, seed)
+    oracle = lambda n, K, path: law.oracle_ladd_sample(n, K, make_generator(seed + 1_000 + K))
+    rows = budget_rows(perfect, steps, score, n=n, model="perfect MDLM", schedule="-")
+    return rows + budget_rows(oracle, steps, score, n=n, model="oracle LADD", schedule="-")
+
+# %% ../nbs/08c_words_models.ipynb #2f927004
+def _words_study_row(label: str, r: dict) -> dict:
+    """A row of the study from a row `r` of `words_eval`: the model's label (Di-LADD's with its schedule), the
+    network calls in total and per network, the scores."""
+    nfe = {k: v for k, v in r.items() if k.startswith("nfe_")}
+    scores = "invalid_rate invalid_se nll_gap_bits se_bits tv heldout_bits heldout_se sample_s".split()
+    return dict(
+        model=label + (f" {r['schedule']}" if label == "Di-LADD" else ""),
+        schedule=r["schedule"],
+        K=r["K"],
+        nfe_total=sum(nfe.values()),
+        **{k: r[k] for k in scores},
+        nfe=" + ".join(f"{k[4:]} {v}" for k, v in nfe.items()),
+    )
+
+# %% ../nbs/08c_words_models.ipynb #8e0a2181
+def _words_checkpoint_rows(label: str, name: str, steps, n: int = 4_000, seed: int = 0) -> list[dict] | None:
+    "Rows of the study for the shipped checkpoint `name` (None when it is not shipped)."
+    from ladd_nb.presets import shipped_checkpoint, model_from_checkpoint
+
+    try:
+        model, c, _ = model_from_checkpoint(shipped_checkpoint(name))
+    except FileNotFoundError:
+        return None
+    rows = words_eval(model, c, steps, n=n, oracle=False, seed=seed)
+    return [_words_study_row(label, r) for r in rows]
+
+# %% ../nbs/08c_words_models.ipynb #8a4dc95f
+def words_study(
+    out=None,
+    steps=WORDS_BUDGETS,
+    n: int = 4_000,  # samples per row
+    seed: int = 0,  # seed of every generator of the study (`words_eval`'s)
+    log=print,
+) -> list[dict]:
+    """Score the perfect MDLM, the oracle LADD and the shipped words checkpoints at every K; with `out`, write
+    words_results.csv/.md and words_study.png there."""
+    law = WordLaw()
+    rows = _words_reference_rows(law, steps, n, seed)
+    for label, name in WORDS_CHECKPOINTS.items():
+        new = _words_checkpoint_rows(label, name, steps, n, seed)
+        if new is None:
+            continue
+        rows += new
+        log(f"words: {label} evaluated at K={list(steps)}")
+    if out is not None:
+        _write_words_study(rows, out, law, n)
+    return rows
+
+# %% ../nbs/08c_words_models.ipynb #cdd953e2
+def _words_table_header(law: WordLaw, n: int = 4_000) -> str:
+    "The paragraph above the study's table: what each column means, for the law `law` and `n` samples a row."
+    return (
+        f"Words (the {len(law.words):,} most frequent lowercase words of the CPython docs, L={law.L}): "
+        f"{n:,} samples per row, scored exactly. invalid_rate = share of samples that are no word of the "
+        "table (invalid_se its standard error); nll_gap_bits = mean -log2 p(w) of the valid samples minus "
+        f"the entropy H = {law.entropy_bits():.3f} bits per word (se_bits its standard error); tv = total "
+        f"variation of the word histogram (non-words one bin), whose floor at {n:,} samples is "
+        f"{law.tv_floor(n):.3f}; "
+        "nfe = network calls per network; heldout_bits = the model's upper bound on -log2 p of 1,024 fresh "
+        "words (bits per word, the bound of the row's sampling path), heldout_se its standard error."
+    )
+
+# %% ../nbs/08c_words_models.ipynb #c05b84ab
+def _write_words_study(rows, out, law: WordLaw, n: int = 4_000):
+    "Write the study's table (words_results.csv/.md) and figure (words_study.png) to the folder `out`."
+    from pathlib import Path
+    from ladd_nb.core import write_table
+
+    out = Path(out)
+    cols = "model K nfe_total nfe invalid_rate invalid_se nll_gap_bits se_bits tv".split()
+    write_table(
+        rows,
+        cols + ["heldout_bits", "heldout_se", "sample_s"],
+        out,
+        "words_results",
+        _words_table_header(law, n),
+    )
+    fig = words_figure(rows, law.tv_floor(n))
+    fig.savefig(out / "words_study.png")
+    plt.close(fig)
+
+# %% ../nbs/08c_words_models.ipynb #f9e274ce
+def _words_panel(ax, rows, key: str, se: str | None = None):
+    """Column `key` against K (+- 2 standard errors `se`), one curve per model: the perfect MDLM (the bound)
+    dashed, the oracle LADD (the floor) dotted."""
+    style = {"perfect MDLM": "k--", "oracle LADD": "k:"}
+    for m in dict.fromkeys(r["model"] for r in rows):
+        sel = [r for r in rows if r["model"] == m]
+        errs = [2 * r[se] for r in sel] if se else None
+        ax.errorbar([r["K"] for r in sel], [r[key] for r in sel], errs, fmt=style.get(m, "o-"), ms=3, label=m)
+
+# %% ../nbs/08c_words_models.ipynb #637cbcea
+def words_figure(rows, tv_floor: float | None = None):
+    """Invalid-word rate, NLL gap of the valid samples and total variation against K, one curve per model (and
+    the TV floor of the sample size); returns the figure."""
+    fig, axs = plt.subplots(1, 3, figsize=(12, 3.2), dpi=72)
+    panels = (
+        ("invalid_rate", "invalid_se", "invalid-word rate"),
+        ("nll_gap_bits", "se_bits", "NLL gap (bits / word)"),
+    )
+    for ax, (key, se, yl) in zip(axs, panels + (("tv", None, "total variation"),)):
+        _words_panel(ax, rows, key, se)
+        ax.set(xscale="log", xlabel="token steps K", ylabel=yl)
+    if tv_floor is not None:
+        axs[2].axhline(tv_floor, color="grey", lw=0.8, label="TV floor")
+    axs[1].axhline(0, color="grey", lw=0.8)
+    axs[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
 
