@@ -782,7 +782,7 @@ register_preset(
 class WordsCoLADD(WordsStage1, CoLADD):
     "Co-LADD whose stage 1 may train on tempered word frequencies (`WordsStage1`)."
 
-# %% ../nbs/08c_words_models.ipynb #55434666
+# %% ../nbs/08c_words_models.ipynb #a717221a
 @dataclass
 class WordsCoLADDConfig(TrainConfig):
     "Preset `words-coladd`: Co-LADD on words, one latent slot of `d` numbers; joint or sequential."
@@ -791,7 +791,7 @@ class WordsCoLADDConfig(TrainConfig):
     n_words: int = 2000
     emb: int = 32
     hidden: int = 256  # encoder and joint network
-    latent_hidden: int = 1024  # the latent denoiser (sequential schedule)
+    latent_hidden: int = 512  # the latent denoiser (sequential schedule): wider than the token networks
     d: int = 8
     schedule: str = "sequential"  # or "joint"
     enc_sigma: float = 0.1  # Gaussian encoder noise
@@ -806,7 +806,7 @@ class WordsCoLADDConfig(TrainConfig):
     lr: float = 1e-3
     warmup_steps: int = 200
     lr_schedule: str = "cosine"
-    eval_latent_steps: int = 64  # DDIM latent steps of the sequential schedule in `sweep`
+    eval_latent_steps: int = 32  # DDIM latent steps of the sequential schedule in `sweep`
 
 # %% ../nbs/08c_words_models.ipynb #a8f994bb
 def build_words_coladd(c: WordsCoLADDConfig) -> WordsCoLADD:
