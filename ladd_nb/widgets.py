@@ -26,7 +26,7 @@ MODELS = {
     "checkerboard": ("MDLM", "Di-LADD", "Co-LADD", "perfect MDLM", "oracle LADD"),
     "eight_gaussians": ("MDLM", "Di-LADD", "Co-LADD", "perfect MDLM", "oracle LADD"),
     "binsaw": ("MDLM", "Di-LADD", "Co-LADD", "perfect MDLM", "oracle LADD"),
-    "words": ("perfect MDLM", "oracle LADD"),  # the learned words models join when their checkpoints ship
+    "words": ("MDLM", "Di-LADD", "Co-LADD", "perfect MDLM", "oracle LADD"),
 }
 
 # %% ../nbs/09_widgets.ipynb #abd685d0
@@ -48,9 +48,7 @@ DEFAULTS = {  # the learned MDLM against the best learned LADD for the data (che
         left="MDLM", left_schedule="sequential", right="Di-LADD", right_schedule="sequential"
     ),
     "binsaw": dict(left="MDLM", left_schedule="sequential", right="Di-LADD", right_schedule="sequential"),
-    "words": dict(
-        left="perfect MDLM", left_schedule="sequential", right="oracle LADD", right_schedule="sequential"
-    ),
+    "words": dict(left="MDLM", left_schedule="sequential", right="Di-LADD", right_schedule="sequential"),
 }
 
 # %% ../nbs/09_widgets.ipynb #4c69ccf1
