@@ -171,7 +171,7 @@ def _cmd_export(args):
 
 # %% ../nbs/90_cli.ipynb #81fe29d6
 def _cmd_demo(args):
-    "`ladd-nb demo`: the toy studies (a small version with `--quick`; else the binsaw and text studies too)."
+    "`ladd-nb demo`: the toy studies (small with `--quick`; else the binsaw, words and text studies too)."
     kw = (
         dict(densities=("checkerboard", "ring"), steps=(1, 2, 4), V=12, train_steps=150) if args.quick else {}
     )
@@ -181,6 +181,9 @@ def _cmd_demo(args):
         from ladd_nb.studies import binsaw_study
 
         binsaw_study(out=args.out)
+        from ladd_nb.studies import words_study
+
+        words_study(out=args.out)
         from ladd_nb.studies import text_study
 
         text_study(args.out)

@@ -498,11 +498,12 @@ def _words_panel(ax, rows, key: str, se: str | None = None):
         errs = [2 * r[se] for r in sel] if se else None
         ax.errorbar([r["K"] for r in sel], [r[key] for r in sel], errs, fmt=style.get(m, "o-"), ms=3, label=m)
 
-# %% ../nbs/08c_words_models.ipynb #637cbcea
+# %% ../nbs/08c_words_models.ipynb #0fcfa5c8
 def words_figure(rows, tv_floor: float | None = None):
     """Invalid-word rate, NLL gap of the valid samples and total variation against K, one curve per model (and
     the TV floor of the sample size); returns the figure."""
     fig, axs = plt.subplots(1, 3, figsize=(12, 3.2), dpi=72)
+    Ks = sorted({r["K"] for r in rows})
     panels = (
         ("invalid_rate", "invalid_se", "invalid-word rate"),
         ("nll_gap_bits", "se_bits", "NLL gap (bits / word)"),
@@ -510,6 +511,7 @@ def words_figure(rows, tv_floor: float | None = None):
     for ax, (key, se, yl) in zip(axs, panels + (("tv", None, "total variation"),)):
         _words_panel(ax, rows, key, se)
         ax.set(xscale="log", xlabel="token steps K", ylabel=yl)
+        ax.set_xticks(Ks, labels=Ks)
     if tv_floor is not None:
         axs[2].axhline(tv_floor, color="grey", lw=0.8, label="TV floor")
     axs[1].axhline(0, color="grey", lw=0.8)

@@ -114,3 +114,28 @@ def test_binsaw_study_writes_table_and_figure(tmp_path):
     assert len(rows) == 2 * len(models)
     for f in ("binsaw_results.csv", "binsaw_results.md", "binsaw_study.png"):
         assert (tmp_path / f).stat().st_size > 0
+
+
+def test_words_study_writes_table_and_figure(tmp_path):
+    """The words part of `make demo`: the bound, the floor and every shipped words checkpoint evaluated, the
+    table and the figure written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ladd_nb.studies import words_study
+
+    rows = words_study(out=tmp_path, steps=(1, 2), n=100, log=lambda s: None)
+    models = {r["model"] for r in rows}
+    assert {
+        "perfect MDLM",
+        "oracle LADD",
+        "MDLM",
+        "Co-LADD sequential",
+        "Co-LADD joint",
+        "Di-LADD sequential",
+        "Di-LADD joint",
+    } == models
+    assert len(rows) == 2 * len(models)
+    assert all(r["invalid_rate"] == 0 for r in rows if r["model"] == "oracle LADD")  # the floor: only words
+    for f in ("words_results.csv", "words_results.md", "words_study.png"):
+        assert (tmp_path / f).stat().st_size > 0
