@@ -379,9 +379,9 @@ def binsaw_figure(rows):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/08c_words_models.ipynb #651c4b7a
+# %% ../nbs/08c_words_models.ipynb #acb813a5
 import matplotlib.pyplot as plt
-from .core import make_generator
+from .core import make_generator, check_positive_int, check_steps
 from .masked import budget_rows
 from .words import WORDS_BUDGETS, WordLaw, words_eval, words_scores, perfect_mdlm_sample
 
@@ -433,7 +433,7 @@ def _words_checkpoint_rows(label: str, name: str, steps, n: int = 4_000, seed: i
     rows = words_eval(model, c, steps, n=n, oracle=False, seed=seed)
     return [_words_study_row(label, r) for r in rows]
 
-# %% ../nbs/08c_words_models.ipynb #8a4dc95f
+# %% ../nbs/08c_words_models.ipynb #f67a9a88
 def words_study(
     out=None,
     steps=WORDS_BUDGETS,
@@ -443,6 +443,8 @@ def words_study(
 ) -> list[dict]:
     """Score the perfect MDLM, the oracle LADD and the shipped words checkpoints at every K; with `out`, write
     words_results.csv/.md and words_study.png there."""
+    check_positive_int(n, "n")
+    steps = [check_steps(K, "K") for K in steps]
     law = WordLaw()
     rows = _words_reference_rows(law, steps, n, seed)
     for label, name in WORDS_CHECKPOINTS.items():
