@@ -80,7 +80,8 @@ def sequence_keys(x: torch.Tensor) -> torch.Tensor:
     base = WORDS_VOCAB + 1
     if x.shape[-1] > 13:  # 28**13 < 2**63: longer sequences would overflow int64
         raise ValueError(f"sequences of at most 13 tokens have integer keys, got {x.shape[-1]}")
-    return x @ base ** torch.arange(x.shape[-1], dtype=torch.long, device=x.device)
+    # a sum of products, not `x @ w`: integer matrix products do not exist on CUDA
+    return (x * base ** torch.arange(x.shape[-1], dtype=torch.long, device=x.device)).sum(-1)
 
 # %% ../nbs/08b_words.ipynb #15d9fa3a
 class WordLaw:
@@ -135,7 +136,7 @@ def decode(self: WordLaw, x: torch.Tensor) -> list[str]:
 def index(self: WordLaw, x: torch.Tensor) -> torch.Tensor:
     """The table index of each sequence of `x` `[n, L]`, long `[n]`; -1 for a sequence that is no word of the
     table (a non-word, a word outside the table, letters after an END, a masked position)."""
-    keys = sequence_keys(self._check_x(x, self.mask_id))
+    keys = sequence_keys(self._check_x(x, self.mask_id).cpu())  # the table lives on the CPU
     pos = torch.searchsorted(self.keys, keys).clamp(max=len(self.keys) - 1)
     return torch.where(self.keys[pos] == keys, self.order[pos], -1)
 
