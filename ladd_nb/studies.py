@@ -383,7 +383,8 @@ def binsaw_figure(rows):
 import matplotlib.pyplot as plt
 from .core import make_generator, check_positive_int, check_steps
 from .masked import budget_rows
-from .words import WORDS_BUDGETS, WordLaw, words_eval, words_scores, perfect_mdlm_sample
+from .words import WORDS_BUDGETS, WordLaw, words_eval, words_scores
+from .words import perfect_mdlm_sample as perfect_words_sample  # binsaw's has the same name in studies
 
 # %% ../nbs/08c_words_models.ipynb #7e0a55e1
 WORDS_CHECKPOINTS = {
@@ -401,7 +402,7 @@ def _words_reference_rows(law: WordLaw, steps, n: int = 4_000, seed: int = 0) ->
     def score(x, path, K, seconds):
         return dict(nfe_total=K + 1) | words_scores(x, law) | dict(sample_s=float("nan"))
 
-    perfect = lambda n, K, path: perfect_mdlm_sample(n, K, law, seed)
+    perfect = lambda n, K, path: perfect_words_sample(n, K, law, seed)
     oracle = lambda n, K, path: law.oracle_ladd_sample(n, K, make_generator(seed + 1_000 + K))
     rows = budget_rows(perfect, steps, score, n=n, model="perfect MDLM", schedule="-")
     return rows + budget_rows(oracle, steps, score, n=n, model="oracle LADD", schedule="-")
