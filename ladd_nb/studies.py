@@ -17,7 +17,7 @@ from .toy2d import mutual_information, show_tables, plot_curves, step_budget_row
 from .presets import model_from_checkpoint, shipped_checkpoint, coladd_toy_law, diladd_toy_laws
 
 # %% auto #0
-__all__ = ['fewstep_figure', 'toy2d_study', 'save_samples', 'sweep', 'BINSAW_CHECKPOINTS', 'binsaw_study', 'binsaw_figure', 'WORDS_CHECKPOINTS', 'words_study', 'words_figure', 'TEXT_RUNS', 'TEXT_RUN_DIRS', 'TEXT_CHECKPOINTS', 'TEXT_STEPS', 'TEXT_COLS', 'VERDICT_KEYS', 'model_label', 'sweep_text_checkpoint', 'study_checkpoints', 'text_study', 'unigram_baseline', 'text_table_head', 'plot_by_model', 'mark_heldout', 'text_figure', 'step_flops', 'stage_steps', 'encoder_cache_flops', 'training_flops', 'verdict_rows', 'mean_se', 'aggregate_seeds']
+__all__ = ['fewstep_figure', 'toy2d_study', 'save_samples', 'sweep', 'BINSAW_CHECKPOINTS', 'study_row', 'binsaw_study', 'binsaw_figure', 'WORDS_CHECKPOINTS', 'words_study', 'words_figure', 'TEXT_RUNS', 'TEXT_RUN_DIRS', 'TEXT_CHECKPOINTS', 'TEXT_STEPS', 'TEXT_COLS', 'VERDICT_KEYS', 'model_label', 'sweep_text_checkpoint', 'study_checkpoints', 'text_study', 'unigram_baseline', 'text_table_head', 'plot_by_model', 'mark_heldout', 'text_figure', 'step_flops', 'stage_steps', 'encoder_cache_flops', 'training_flops', 'verdict_rows', 'mean_se', 'aggregate_seeds']
 
 # %% ../nbs/07c_studies.ipynb #b27d760c
 def _law_panels(axs, P, oracle, proc, ks):
@@ -278,20 +278,24 @@ def _binsaw_perfect_rows(law, H, steps, n: int = 1_000, seed: int = 0) -> list[d
     return budget_rows(sample, steps, score, n=n, model="perfect MDLM", schedule="-")
 
 # %% ../nbs/08_binsaw.ipynb #b27f1c0f
-def _binsaw_study_row(label: str, r: dict) -> dict:
-    """A row of the study from a row `r` of `binsaw_eval`: the model's label (Di-LADD's with its schedule),
-    the network calls in total and per network, the scores."""
+def study_row(label: str, r: dict, scores) -> dict:
+    """A row of a step-budget study from a row `r` of an evaluation: the model's label (Di-LADD's with its
+    schedule), the network calls in total and per network, then the columns `scores` of `r`."""
     nfe = {k: v for k, v in r.items() if k.startswith("nfe_")}
-    scores = ("nll_gap_bits", "se_bits", "entropy_bits", "heldout_bits", "heldout_se", "sample_s")
     return dict(
         model=label + (f" {r['schedule']}" if label == "Di-LADD" else ""),
         schedule=r["schedule"],
         K=r["K"],
         nfe_total=sum(nfe.values()),
         **{k: r[k] for k in scores},
-        **{k: r[k] for k in ("bound_sigma", "bound_t_min") if k in r},
         nfe=" + ".join(f"{k[4:]} {v}" for k, v in nfe.items()),
     )
+
+# %% ../nbs/08_binsaw.ipynb #a8a92aaa
+def _binsaw_study_row(label: str, r: dict) -> dict:
+    "A row of the binsaw study from a row `r` of `binsaw_eval` (`study_row`), with its bound's settings."
+    scores = ["nll_gap_bits", "se_bits", "entropy_bits", "heldout_bits", "heldout_se", "sample_s"]
+    return study_row(label, r, scores + [k for k in ("bound_sigma", "bound_t_min") if k in r])
 
 # %% ../nbs/08_binsaw.ipynb #d4f46959
 def _binsaw_checkpoint_rows(
@@ -409,17 +413,9 @@ def _words_reference_rows(law: WordLaw, steps, n: int = 4_000, seed: int = 0) ->
 
 # %% ../nbs/08c_words_models.ipynb #2f927004
 def _words_study_row(label: str, r: dict) -> dict:
-    """A row of the study from a row `r` of `words_eval`: the model's label (Di-LADD's with its schedule), the
-    network calls in total and per network, the scores."""
-    nfe = {k: v for k, v in r.items() if k.startswith("nfe_")}
-    scores = "invalid_rate invalid_se nll_gap_bits se_bits tv heldout_bits heldout_se sample_s".split()
-    return dict(
-        model=label + (f" {r['schedule']}" if label == "Di-LADD" else ""),
-        schedule=r["schedule"],
-        K=r["K"],
-        nfe_total=sum(nfe.values()),
-        **{k: r[k] for k in scores},
-        nfe=" + ".join(f"{k[4:]} {v}" for k, v in nfe.items()),
+    "A row of the words study from a row `r` of `words_eval` (chapter 8's `study_row`)."
+    return study_row(
+        label, r, "invalid_rate invalid_se nll_gap_bits se_bits tv heldout_bits heldout_se sample_s".split()
     )
 
 # %% ../nbs/08c_words_models.ipynb #8e0a2181
