@@ -16,7 +16,14 @@ from fastcore.basics import patch
 from .core import check_steps, check_tokens, make_generator, shard_slice, sample_categorical
 from .schedules import get_vp_schedule, VPSchedule, time_grid, low_discrepancy_times
 from .masked import token_losses, MaskedProcess, SampleResult, subs_log_probs, two_token_law
-from .masked import reveal_step, final_step, sample_masked, _validate_sampling
+from ladd_nb.masked import (
+    reveal_step,
+    final_step,
+    sample_masked,
+    _validate_sampling,
+    RowDenoiser,
+    check_every_step,
+)
 from .gaussian import GaussianProcess, check_latent_sampler
 
 # %% auto #0
@@ -199,6 +206,8 @@ class ToyJointDenoiser(nn.Module):
     """`(x_t, y, t_x, t_y) -> (logits [B,L,V], latent out [B,1,out])` for the 2D toy: out = d (y0_hat) or a
     number of code logits."""
 
+    x_time_free = True  # the token output never reads t_x: for a fixed latent and t_y, it is time-free
+
     def __init__(self, V, L=2, d=4, emb=64, hidden=256, out: int | None = None):
         super().__init__()
         self.V, self.L, self.d = V, L, d
@@ -348,6 +357,7 @@ def sample(
     last: str = "sample",
     return_trajectory: bool = False,
     generator=None,
+    skip: str | None = None,  # sequential token phase: the skip rule of `sample_masked`
 ) -> SampleResult:
     """Draw `n` sequences with `steps` token steps; the sequential schedule spends `latent_steps` (default
     `steps`) on y first."""
@@ -358,9 +368,10 @@ def sample(
     try:
         if schedule == "sequential":
             return self._sample_sequential(
-                n, steps, K_y, latent_sampler, temperature, last, return_trajectory, generator
+                n, steps, K_y, latent_sampler, temperature, last, return_trajectory, generator, skip
             )
         if schedule == "joint":
+            check_every_step(skip, "joint schedule")
             return self._sample_joint(
                 n, steps, latent_sampler, temperature, last, return_trajectory, generator
             )
@@ -371,7 +382,16 @@ def sample(
 # %% ../nbs/06b_coladd.ipynb #f5e99d07
 @patch
 def _sample_sequential(
-    self: CoLADD, n, steps, latent_steps, latent_sampler, temperature, last, return_trajectory, generator
+    self: CoLADD,
+    n,
+    steps,
+    latent_steps,
+    latent_sampler,
+    temperature,
+    last,
+    return_trajectory,
+    generator,
+    skip=None,
 ) -> SampleResult:
     "The latent first (`latent_steps` steps of the latent denoiser), then the tokens given the clean latent."
     if self.latent_net is None:
@@ -383,11 +403,21 @@ def _sample_sequential(
         net, self.gauss, n, shape, latent_steps, latent_sampler, generator, dev, return_trajectory
     )
     zeros = torch.zeros(n, device=dev)
-    decoder = lambda x, t: self.token_net(x, y0, t, zeros)[0]  # the token decoder given the clean latent
-    kw = dict(temperature=temperature, last=last, return_trajectory=return_trajectory, generator=generator)
+    # the token decoder given the clean latent (t_y = 0); a token net that ignores t_x is then time-free
+    tokens_given_y = lambda x, t, y, t_y: self.token_net(x, y, t, t_y)[0]
+    time_free = getattr(self.token_net, "x_time_free", False) is True
+    decoder = RowDenoiser(tokens_given_y, y0, zeros, time_free=time_free)
+    kw = dict(
+        temperature=temperature,
+        last=last,
+        return_trajectory=return_trajectory,
+        generator=generator,
+        skip=skip,
+    )
     with torch.no_grad():
         r = sample_masked(decoder, self.process, n, self.L, steps, device=dev, **kw)
     r.nfe = {"latent": nfe_y, "token": r.nfe["token"]}
+    r.evals = {"latent": n * nfe_y, "token": r.evals["token"]}
     r.latent, r.latent_trajectory = y0, ytraj
     return r
 
@@ -419,7 +449,8 @@ def _sample_joint(
         if xtraj is not None:
             xtraj.append(x)
             ytraj.append(y)
-    r = SampleResult(x, {"joint": K + 1}, ts, torch.stack(xtraj) if xtraj is not None else None)
+    xtraj = torch.stack(xtraj) if xtraj is not None else None
+    r = SampleResult(x, {"joint": K + 1}, ts, xtraj, evals={"joint": n * (K + 1)})
     r.latent, r.latent_trajectory = y, (torch.stack(ytraj) if ytraj is not None else None)
     return r
 
@@ -624,7 +655,7 @@ def coladd_sequential_law(
     given each latent, averaged over latents."""
     Ks = [steps] if isinstance(steps, int) else list(steps)
     # t_y = 0 and a time-free token side: one query per latent
-    time_free = not getattr(model.token_net, "x_time_cond", False)
+    time_free = getattr(model.token_net, "x_time_free", False) is True
     latent = lambda y, t: model.to_y0(model.latent_net(y, t), y, t)
     laws = {K: 0 for K in Ks}
     for c in range(0, n_latents, chunk):

@@ -17,7 +17,14 @@ from .core import check_positive_int, check_steps, check_tokens, make_generator
 from .core import shard_slice, sample_categorical
 from .schedules import time_grid, low_discrepancy_times
 from .masked import token_losses, MaskedProcess, SampleResult, subs_log_probs
-from .masked import reveal_step, final_step, sample_masked, _validate_sampling
+from ladd_nb.masked import (
+    reveal_step,
+    final_step,
+    sample_masked,
+    _validate_sampling,
+    RowDenoiser,
+    check_every_step,
+)
 from .vq import VectorQuantizer
 
 # %% auto #0
@@ -229,14 +236,23 @@ def sample_sequential(
     return_trajectory: bool = False,
     generator=None,
     device="cpu",
+    x_time_free: bool | None = None,  # the token output ignores t_x (default: `denoise.x_time_free`)
+    skip: str | None = None,  # token phase: the skip rule of `sample_masked`
 ) -> SampleResult:
     "The sequential schedule: `Ky` code steps (all tokens masked), then `K` token steps given the codes."
     opts = dict(return_trajectory=return_trajectory, generator=generator, device=device)
     y0, nfe_y, ytraj = sample_codes(denoise, code_process, n, seq_len, n_slots, Ky, process.mask_id, **opts)
     zeros = torch.zeros(n, device=device)
-    tokens_given_codes = lambda x, t: denoise(x, y0, t, zeros)[0]
-    r = sample_masked(tokens_given_codes, process, n, seq_len, K, temperature=temperature, last=last, **opts)
+    if x_time_free is None:
+        x_time_free = getattr(denoise, "x_time_free", False) is True
+    # given fixed codes at t_y = 0, a token output that ignores t_x is time-free: the sampler skips rows
+    tokens_given_codes = RowDenoiser(
+        lambda x, t, y, t_y: denoise(x, y, t, t_y)[0], y0, zeros, time_free=x_time_free
+    )
+    kw = dict(temperature=temperature, last=last, skip=skip)
+    r = sample_masked(tokens_given_codes, process, n, seq_len, K, **kw, **opts)
     r.nfe = {"latent": nfe_y, "token": r.nfe["token"]}
+    r.evals = {"latent": n * nfe_y, "token": r.evals["token"]}
     r.latent, r.latent_trajectory = y0, ytraj
     return r
 
@@ -272,7 +288,8 @@ def sample_joint(
         if xtraj is not None:
             xtraj.append(x)
             ytraj.append(y)
-    r = SampleResult(x, {"joint": K + 1}, ts, torch.stack(xtraj) if xtraj is not None else None)
+    xtraj = torch.stack(xtraj) if xtraj is not None else None
+    r = SampleResult(x, {"joint": K + 1}, ts, xtraj, evals={"joint": n * (K + 1)})
     r.latent, r.latent_trajectory = y, (torch.stack(ytraj) if ytraj is not None else None)
     return r
 
@@ -292,6 +309,8 @@ def sample_diladd(
     return_trajectory: bool = False,
     generator=None,
     device="cpu",
+    x_time_free: bool | None = None,  # sequential token phase: see `sample_sequential`
+    skip: str | None = None,  # sequential token phase: the skip rule of `sample_masked`
 ) -> SampleResult:
     """Draw `n` sequences: `steps` token steps; the sequential schedule first spends `latent_steps` (default
     `steps`) on the codes."""
@@ -299,11 +318,15 @@ def sample_diladd(
     opts = (temperature, last, return_trajectory, generator, device)
     if schedule == "sequential":
         Ky = steps if latent_steps is None else latent_steps
-        return sample_sequential(denoise, process, code_process, n, seq_len, n_slots, K, Ky, *opts)
+        channels = (denoise, process, code_process)
+        return sample_sequential(
+            *channels, n, seq_len, n_slots, K, Ky, *opts, x_time_free=x_time_free, skip=skip
+        )
     if schedule != "joint":
         raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
     if latent_steps is not None and latent_steps != steps:
         raise ValueError("the joint schedule moves codes and tokens on one grid: leave latent_steps unset")
+    check_every_step(skip, "joint schedule")
     return sample_joint(denoise, process, code_process, n, seq_len, n_slots, K, *opts)
 
 # %% ../nbs/07b_diladd.ipynb #7ba73eb6
@@ -317,8 +340,18 @@ def sample(
     try:
         dev = next(self.parameters()).device
         channels = (self.denoise, self.process, self.code_process)
+        x_time_free = getattr(self.net, "x_time_free", False) is True  # declared by the network
         return sample_diladd(
-            *channels, n, self.L, self.S, steps, latent_steps, schedule, device=dev, **kwargs
+            *channels,
+            n,
+            self.L,
+            self.S,
+            steps,
+            latent_steps,
+            schedule,
+            device=dev,
+            x_time_free=x_time_free,
+            **kwargs,
         )
     finally:
         self.train(was)
@@ -327,6 +360,8 @@ def sample(
 class TableJointDenoiser:
     """Exact denoiser of a joint table `P[C, V, V]` over (code, x^0, x^1): `(x_t[B,2], y_t[B,1], t_x, t_y) ->
     (token logits, code logits)`."""
+
+    x_time_free = True  # exact posteriors of absorbing processes depend on what is visible, never on t
 
     def __init__(self, P: torch.Tensor, process: MaskedProcess, code_process: MaskedProcess):
         if P.ndim != 3 or P.shape[1:] != (process.V, process.V) or P.shape[0] != code_process.V:

@@ -192,6 +192,7 @@ class DiT(nn.Module):
     def __init__(self, vocab_size: int, size="tiny", time_cond: bool = False, dropout: float = 0.0):
         super().__init__()
         self.V, self.cfg, self.time_cond = vocab_size, get_size(size), time_cond
+        self.time_free = not time_cond  # declared for the samplers, which then skip rows that did not change
         d = self.cfg
         if d.dim % d.heads or (d.dim // d.heads) % 2:
             raise ValueError(f"dim {d.dim} must split into {d.heads} heads of even size")
@@ -281,6 +282,7 @@ class JointDiT(nn.Module):
             )
         self.V, self.S, self.d, self.K = vocab_size, n_slots, latent_dim, n_codes
         self.cfg, self.x_time_cond = get_size(size), x_time_cond
+        self.x_time_free = not x_time_cond  # for a fixed latent and t_y, the token output ignores t_x
         H, C = self.cfg.dim, self.cfg.cond_dim
         self.emb_x = nn.Embedding(vocab_size + 1, H)
         self.emb_y = (

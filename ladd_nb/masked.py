@@ -24,7 +24,7 @@ from ladd_nb.core import (
 from .schedules import get_mask_schedule, MaskSchedule, time_grid, low_discrepancy_times
 
 # %% auto #0
-__all__ = ['MaskedProcess', 'subs_log_probs', 'masked_losses', 'token_losses', 'TableDenoiser', 'mc_nelbo', 'SampleResult', 'reveal_step', 'final_step', 'sample_masked', 'all_states', 'exact_sample_law', 'MDLM', 'reveal_probs', 'two_token_law', 'path_budgets', 'budget_rows', 'nfe_fields', 'sample_kwargs', 'model_sampler']
+__all__ = ['SKIP_RULES', 'MaskedProcess', 'subs_log_probs', 'masked_losses', 'token_losses', 'TableDenoiser', 'mc_nelbo', 'SampleResult', 'reveal_step', 'final_step', 'skip_rule', 'check_every_step', 'RowDenoiser', 'CachedLogProbs', 'sample_masked', 'all_states', 'exact_sample_law', 'MDLM', 'reveal_probs', 'two_token_law', 'path_budgets', 'budget_rows', 'nfe_fields', 'sample_kwargs', 'model_sampler']
 
 # %% ../nbs/02_masked.ipynb #79f9b4a8
 class MaskedProcess:
@@ -134,6 +134,8 @@ def _train_log_probs(logits, xt, process):
 class TableDenoiser:
     "Exact denoiser for a joint probability table `P` of shape `[V]*L` (L small)."
 
+    time_free = True  # p(x0 | x_t) of an absorbing process depends on the visible tokens only, never on t
+
     def __init__(self, P: torch.Tensor, process: MaskedProcess):
         if P.ndim < 1 or any(s != process.V for s in P.shape):
             raise ValueError(f"P must have shape [V]*L with V={process.V}, got {tuple(P.shape)}")
@@ -179,14 +181,16 @@ def mc_nelbo(denoiser, process, x0: torch.Tensor, n_t: int = 4000, generator=Non
 # %% ../nbs/02_masked.ipynb #fa8ef9f3
 @dataclass
 class SampleResult:
-    "Samples with their cost: `nfe` per network, and optionally the trajectory."
+    """Samples with their cost per network: `nfe` (network calls) and `evals` (sequence evaluations: the rows
+    of all calls); optionally the trajectory."""
 
     x: torch.Tensor  # final tokens [n, L]
-    nfe: dict  # network evaluations, e.g. {"token": K+1}
+    nfe: dict  # network calls, e.g. {"token": K+1} for a sampler that calls at every step
     times: torch.Tensor  # the time grid used
     trajectory: torch.Tensor | None = (
         None  # [K+2, n, L]: all-mask start, after each step, after noise removal
     )
+    evals: dict | None = None  # sequence evaluations, e.g. {"token": n * (K+1)} without skipping
 
 # %% ../nbs/02_masked.ipynb #8112ca1d
 def reveal_step(x_t, logp, alpha_t, alpha_s, process, generator=None):
@@ -231,36 +235,121 @@ def _validate_sampling(n, length, steps, temperature, last):
         raise ValueError(f"last must be 'sample' or 'greedy', got {last!r}")
     return K
 
+# %% ../nbs/02_masked.ipynb #dde7ff66
+SKIP_RULES = ("none", "batch", "sequence")
+
+
+def skip_rule(skip: str | None, denoiser) -> str:
+    "The re-evaluation rule: `skip` if given, else `'sequence'` for a denoiser that declares `time_free = True`."
+    time_free = getattr(denoiser, "time_free", False) is True
+    if skip is None:
+        return "sequence" if time_free else "none"
+    if skip not in SKIP_RULES:
+        raise ValueError(f"skip must be one of {SKIP_RULES} or None, got {skip!r}")
+    if skip != "none" and not time_free:
+        raise ValueError(
+            f"skip={skip!r} reuses earlier outputs, which is exact only for a time-free denoiser; this one does not "
+            "declare `time_free = True` (wrap it in `RowDenoiser(f, time_free=True)` if it ignores t)"
+        )
+    return skip
+
+# %% ../nbs/02_masked.ipynb #2e53428f
+def check_every_step(skip: str | None, sampler: str):
+    "For a sampler whose latent moves at every step (nothing to reuse): `skip` must be unset or `'none'`."
+    if skip not in (None, "none"):
+        raise ValueError(
+            f"the {sampler} moves its latent at every step, so no call can be skipped; got skip={skip!r}"
+        )
+
+# %% ../nbs/02_masked.ipynb #45b46ecf
+class RowDenoiser:
+    """A token denoiser `f(x_t, t, *context)` with per-row `context` tensors (e.g. a fixed latent), which a sampler
+    can call on a subset of rows; `time_free` declares that it ignores t."""
+
+    def __init__(self, f: Callable, *context: torch.Tensor, time_free: bool = False):
+        self.f, self.context, self.time_free = f, context, time_free
+
+    def __call__(self, x_t, t):
+        return self.f(x_t, t, *self.context)
+
+    def rows(self, idx: torch.Tensor) -> "RowDenoiser":
+        "The same denoiser restricted to rows `idx` of the context."
+        return RowDenoiser(self.f, *(c[idx] for c in self.context), time_free=self.time_free)
+
+# %% ../nbs/02_masked.ipynb #ffe773dd
+class CachedLogProbs:
+    """`subs_log_probs` of every row at the current x_t, re-evaluated under a skip rule (`SKIP_RULES`); counts the
+    network `calls` and the sequence `evals`."""
+
+    def __init__(self, denoiser: Callable, process: MaskedProcess, temperature: float, rule: str):
+        self.denoiser, self.process, self.temperature, self.rule = denoiser, process, temperature, rule
+        self.logp, self.seen, self.calls, self.evals = None, None, 0, 0
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        need = self.rows_to_evaluate(x)
+        if need.all():
+            self.logp = self.evaluate(self.denoiser, x, t)
+        elif need.any():
+            idx = need.nonzero().squeeze(1)
+            f = self.denoiser.rows(idx) if hasattr(self.denoiser, "rows") else self.denoiser
+            self.logp[idx] = self.evaluate(f, x[idx], t[idx])
+        self.seen = x
+        return self.logp
+
+# %% ../nbs/02_masked.ipynb #fa6200af
+@patch
+def rows_to_evaluate(self: CachedLogProbs, x: torch.Tensor) -> torch.Tensor:
+    "Boolean `[n]`: the rows whose log-probabilities must be computed at `x`."
+    if self.logp is None or self.rule == "none":
+        return torch.ones(len(x), dtype=torch.bool, device=x.device)
+    changed = (x != self.seen).any(1)  # self.seen: x at the previous step
+    if self.rule == "batch":
+        return changed.any().expand(len(x))
+    # a row that still holds a mask held one at every earlier step, so its last evaluation is current unless
+    # it changed since the previous step; a row without a mask needs no prediction at all
+    return changed & (x == self.process.mask_id).any(1)
+
+# %% ../nbs/02_masked.ipynb #f971ad58
+@patch
+def evaluate(self: CachedLogProbs, f: Callable, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    "One network call on the rows `x`: their log-probabilities, counted."
+    self.calls += 1
+    self.evals += len(x)
+    return subs_log_probs(f(x, t), x, self.process, self.temperature)
+
 # %% ../nbs/02_masked.ipynb #3243c0c7
 def sample_masked(
     denoiser: Callable,
     process: MaskedProcess,
     n: int,  # number of sequences
     length: int,  # L, sequence length
-    steps: int,  # K, number of steps (NFE = K + 1)
+    steps: int,  # K, number of steps (at most K + 1 network calls)
     grid: str = "uniform",  # time grid: "uniform" or "cosine"
     temperature: float = 1.0,
     last: str = "sample",  # noise-removal step: "sample" or "greedy"
     return_trajectory: bool = False,
     generator=None,
     device="cpu",
+    skip: str
+    | None = None,  # "none", "batch" or "sequence"; default: "sequence" if the denoiser is time-free
 ) -> SampleResult:
     "Ancestral K-step sampling of a masked diffusion model from the all-mask sequence."
     K = _validate_sampling(n, length, steps, temperature, last)
     ts = time_grid(K, grid)
     alpha = process.schedule.alpha(ts)
+    logp_of = CachedLogProbs(denoiser, process, temperature, skip_rule(skip, denoiser))
     x = torch.full((n, length), process.mask_id, dtype=torch.long, device=device)
     traj = [x] if return_trajectory else None
-    for i in range(K):
-        logp = subs_log_probs(denoiser(x, ts[i].float().expand(n).to(device)), x, process, temperature)
-        x = reveal_step(x, logp, alpha[i], alpha[i + 1], process, generator)
+    for i in range(K + 1):  # K steps, then the noise-removal call at t_K
+        logp = logp_of(x, ts[i].float().expand(n).to(device))
+        if i < K:
+            x = reveal_step(x, logp, alpha[i], alpha[i + 1], process, generator)
+        else:
+            x = final_step(x, logp, process, last, generator)
         if traj is not None:
             traj.append(x)
-    logp = subs_log_probs(denoiser(x, ts[K].float().expand(n).to(device)), x, process, temperature)
-    x = final_step(x, logp, process, last, generator)
-    if traj is not None:
-        traj.append(x)
-    return SampleResult(x, {"token": K + 1}, ts, torch.stack(traj) if traj is not None else None)
+    traj = torch.stack(traj) if traj is not None else None
+    return SampleResult(x, {"token": logp_of.calls}, ts, traj, evals={"token": logp_of.evals})
 
 # %% ../nbs/02_masked.ipynb #0e4e85a5
 def all_states(V: int, L: int, mask_id: int) -> torch.Tensor:
@@ -354,6 +443,12 @@ def loss(self: MDLM, batch: torch.Tensor, generator=None, shard=None) -> dict:
         "nelbo": nelbo,
         "masked_ce": ce,
     }
+
+# %% ../nbs/02_masked.ipynb #6c29575e
+@patch(as_prop=True)
+def time_free(self: MDLM) -> bool:
+    "Whether the network declares that it ignores t (the samplers then skip rows that did not change)."
+    return getattr(self.net, "time_free", False) is True
 
 # %% ../nbs/02_masked.ipynb #02edf817
 @patch

@@ -96,7 +96,7 @@ def sample(
     for i in range(self.L):  # no KV cache: L is small here, and the code stays short
         p = (self.logits(x, at=i).double() / temperature).softmax(-1)
         x[:, i] = sample_categorical(p, generator=generator)
-    return SampleResult(x, {"token": self.L}, torch.empty(0))
+    return SampleResult(x, {"token": self.L}, torch.empty(0), evals={"token": len(x) * self.L})
 
 # %% ../nbs/11_metrics.ipynb #6ee6256d
 @torch.no_grad()

@@ -193,6 +193,8 @@ def plot_curves(curves: dict, ax=None, metric=0, label_fmt="{}", **kw):
 class ToyDenoiser(nn.Module):
     "A small time-free MLP denoiser for sequences of `length` tokens over `V` values (plus the mask)."
 
+    time_free = True  # it never reads t: the samplers may reuse its outputs
+
     def __init__(self, V: int, length: int = 2, emb: int = 64, hidden: int = 256):
         super().__init__()
         self.V, self.length = V, length
