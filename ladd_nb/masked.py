@@ -240,7 +240,7 @@ SKIP_RULES = ("none", "batch", "sequence")
 
 
 def skip_rule(skip: str | None, denoiser) -> str:
-    "The re-evaluation rule: `skip` if given, else `'sequence'` for a denoiser that declares `time_free = True`."
+    "The re-evaluation rule: `skip` if given, else `'sequence'` for a denoiser declaring `time_free = True`."
     time_free = getattr(denoiser, "time_free", False) is True
     if skip is None:
         return "sequence" if time_free else "none"
@@ -248,8 +248,8 @@ def skip_rule(skip: str | None, denoiser) -> str:
         raise ValueError(f"skip must be one of {SKIP_RULES} or None, got {skip!r}")
     if skip != "none" and not time_free:
         raise ValueError(
-            f"skip={skip!r} reuses earlier outputs, which is exact only for a time-free denoiser; this one does not "
-            "declare `time_free = True` (wrap it in `RowDenoiser(f, time_free=True)` if it ignores t)"
+            f"skip={skip!r} reuses earlier outputs, exact only for a time-free denoiser; this one does "
+            "not declare `time_free = True` (wrap it in `RowDenoiser(f, time_free=True)` if it ignores t)"
         )
     return skip
 
@@ -263,8 +263,8 @@ def check_every_step(skip: str | None, sampler: str):
 
 # %% ../nbs/02_masked.ipynb #45b46ecf
 class RowDenoiser:
-    """A token denoiser `f(x_t, t, *context)` with per-row `context` tensors (e.g. a fixed latent), which a sampler
-    can call on a subset of rows; `time_free` declares that it ignores t."""
+    """A token denoiser `f(x_t, t, *context)` with per-row `context` tensors (e.g. a fixed latent), which a
+    sampler can call on a subset of rows; `time_free` declares that it ignores t."""
 
     def __init__(self, f: Callable, *context: torch.Tensor, time_free: bool = False):
         self.f, self.context, self.time_free = f, context, time_free
@@ -278,8 +278,8 @@ class RowDenoiser:
 
 # %% ../nbs/02_masked.ipynb #ffe773dd
 class CachedLogProbs:
-    """`subs_log_probs` of every row at the current x_t, re-evaluated under a skip rule (`SKIP_RULES`); counts the
-    network `calls` and the sequence `evals`."""
+    """`subs_log_probs` of every row at the current x_t, re-evaluated under a skip rule (`SKIP_RULES`); counts
+    the network `calls` and the sequence `evals`."""
 
     def __init__(self, denoiser: Callable, process: MaskedProcess, temperature: float, rule: str):
         self.denoiser, self.process, self.temperature, self.rule = denoiser, process, temperature, rule
