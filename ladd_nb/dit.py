@@ -107,9 +107,11 @@ def attention(q, k, v, cos, sin, key_mask=None, dropout=0.0, causal: bool = Fals
 class Stream(nn.Module):
     "The per-stream weights of a DiT block (norms, adaLN-Zero modulation, QKV, attention output, MLP)."
 
-    def __init__(self, dim, heads, cond_dim, mlp_ratio=4, dropout=0.0):
+    def __init__(self, dim, heads, cond_dim, mlp_ratio=4, dropout=0.0, attn_dropout=0.0):
         super().__init__()
-        self.heads, self.dropout = heads, dropout
+        # `dropout` acts on the residual branches (attention output, MLP output), as in MDLM; `attn_dropout`
+        # on the attention probabilities, off by default: on CPU it moves SDPA off its fused kernel
+        self.heads, self.dropout, self.attn_dropout = heads, dropout, attn_dropout
         self.norm1, self.norm2 = layer_norm(dim), layer_norm(dim)
         self.ada = AdaLN(cond_dim, dim)
         self.qkv, self.proj = nn.Linear(dim, 3 * dim, bias=False), nn.Linear(dim, dim)
@@ -133,13 +135,13 @@ class Stream(nn.Module):
 class DiTBlock(nn.Module):
     "A single-stream DiT block."
 
-    def __init__(self, dim, heads, cond_dim, mlp_ratio=4, dropout=0.0):
+    def __init__(self, dim, heads, cond_dim, mlp_ratio=4, dropout=0.0, attn_dropout=0.0):
         super().__init__()
-        self.s = Stream(dim, heads, cond_dim, mlp_ratio, dropout)
+        self.s = Stream(dim, heads, cond_dim, mlp_ratio, dropout, attn_dropout)
 
     def forward(self, x, c, cos, sin, key_mask=None):
         q, k, v, mod = self.s.pre_attention(x, c)
-        p = self.s.dropout if self.training else 0.0
+        p = self.s.attn_dropout if self.training else 0.0
         return self.s.post_attention(x, attention(q, k, v, cos, sin, key_mask, p), mod)
 
 # %% ../nbs/04_dit.ipynb #f183a0e4
@@ -189,7 +191,14 @@ def get_size(size) -> DiTSize:
 class DiT(nn.Module):
     "The MDLM token denoiser: `(x_t[B,L], t[B], pad_mask) -> logits[B,L,V]`; time-free unless `time_cond`."
 
-    def __init__(self, vocab_size: int, size="tiny", time_cond: bool = False, dropout: float = 0.0):
+    def __init__(
+        self,
+        vocab_size: int,
+        size="tiny",
+        time_cond: bool = False,
+        dropout: float = 0.0,
+        attn_dropout: float = 0.0,
+    ):
         super().__init__()
         self.V, self.cfg, self.time_cond = vocab_size, get_size(size), time_cond
         self.time_free = not time_cond  # declared for the samplers, which then skip rows that did not change
@@ -199,7 +208,8 @@ class DiT(nn.Module):
         self.emb = nn.Embedding(vocab_size + 1, d.dim)  # + the mask token
         self.t_emb = TimestepEmbedder(d.cond_dim)
         self.blocks = nn.ModuleList(
-            DiTBlock(d.dim, d.heads, d.cond_dim, dropout=dropout) for _ in range(d.depth)
+            DiTBlock(d.dim, d.heads, d.cond_dim, dropout=dropout, attn_dropout=attn_dropout)
+            for _ in range(d.depth)
         )
         self.head = FinalLayer(d.dim, d.cond_dim, vocab_size)
 
@@ -245,15 +255,15 @@ def perturb_zero_init(module: nn.Module, std: float = 0.02, seed: int = 0):
 class JointBlock(nn.Module):
     "An MM-DiT block: separate weights for the token and latent streams, one attention over both."
 
-    def __init__(self, dim, heads, cond_dim, mlp_ratio=4, dropout=0.0):
+    def __init__(self, dim, heads, cond_dim, mlp_ratio=4, dropout=0.0, attn_dropout=0.0):
         super().__init__()
-        self.x = Stream(dim, heads, cond_dim, mlp_ratio, dropout)
-        self.y = Stream(dim, heads, cond_dim, mlp_ratio, dropout)
+        self.x = Stream(dim, heads, cond_dim, mlp_ratio, dropout, attn_dropout)
+        self.y = Stream(dim, heads, cond_dim, mlp_ratio, dropout, attn_dropout)
 
     def forward(self, hx, hy, c, cos, sin, key_mask=None):
         (qx, kx, vx, mx), (qy, ky, vy, my) = self.x.pre_attention(hx, c), self.y.pre_attention(hy, c)
         cat = lambda a, b: torch.cat([a, b], 2)
-        p = self.x.dropout if self.training else 0.0
+        p = self.x.attn_dropout if self.training else 0.0
         o = attention(cat(qx, qy), cat(kx, ky), cat(vx, vy), cos, sin, key_mask, p)
         L = hx.shape[1]
         return self.x.post_attention(hx, o[:, :L], mx), self.y.post_attention(hy, o[:, L:], my)
@@ -273,7 +283,8 @@ class JointDiT(nn.Module):
         n_codes: int | None = None,
         size="tiny",
         x_time_cond: bool = False,
-        dropout: float = 0.0,
+        dropout: float = 0.0,  # on the residual branches
+        attn_dropout: float = 0.0,  # on the attention probabilities
     ):
         super().__init__()
         if latent_dim is None and n_codes is None:
@@ -292,7 +303,8 @@ class JointDiT(nn.Module):
         )
         self.t_x, self.t_y = TimestepEmbedder(C), TimestepEmbedder(C)
         self.blocks = nn.ModuleList(
-            JointBlock(H, self.cfg.heads, C, dropout=dropout) for _ in range(self.cfg.depth)
+            JointBlock(H, self.cfg.heads, C, dropout=dropout, attn_dropout=attn_dropout)
+            for _ in range(self.cfg.depth)
         )
         self.head_x, self.head_y = FinalLayer(H, C, vocab_size), FinalLayer(H, C, n_codes or latent_dim)
 
@@ -320,13 +332,16 @@ def forward(self: JointDiT, x_t, y_t, t_x, t_y, pad_mask=None):
 class LatentDiT(nn.Module):
     "Latent denoiser `(y_t[B,S,d], t_y[B]) -> y0_hat[B,S,d]` for the sequential schedule."
 
-    def __init__(self, n_slots: int, latent_dim: int, size="tiny", dropout: float = 0.0):
+    def __init__(
+        self, n_slots: int, latent_dim: int, size="tiny", dropout: float = 0.0, attn_dropout: float = 0.0
+    ):
         super().__init__()
         self.S, self.d, self.cfg = n_slots, latent_dim, get_size(size)
         H, C = self.cfg.dim, self.cfg.cond_dim
         self.emb, self.t_emb = nn.Linear(latent_dim, H), TimestepEmbedder(C)
         self.blocks = nn.ModuleList(
-            DiTBlock(H, self.cfg.heads, C, dropout=dropout) for _ in range(self.cfg.depth)
+            DiTBlock(H, self.cfg.heads, C, dropout=dropout, attn_dropout=attn_dropout)
+            for _ in range(self.cfg.depth)
         )
         self.head = FinalLayer(H, C, latent_dim)
 
