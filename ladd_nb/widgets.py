@@ -275,6 +275,7 @@ def _sample(self: StepBudgetExplorer, spec: tuple, n: int, K: int, generator):
     if model == "perfect MDLM":
         return sample_masked(self._perfect_denoiser(), MaskedProcess(self.mask_id), n, self.length, K, **kw)
     net, _ = self._net(spec)
+    kw["skip"] = "none"  # a call at every step, in every panel: the NFE shown is the budget's, K + 1
     if model == "MDLM":
         return net.sample(n, K, **kw)
     return net.sample(n, K, latent_steps=latent_steps or None, schedule=schedule, **kw)
