@@ -154,8 +154,13 @@ def _cmd_sample(args):
     kw = _sample_options(model, p, args)
     r = model.sample(args.n, steps=args.steps, generator=make_generator(args.seed), **kw)
     decode = p.decode(cfg) if p.decode is not None and not args.ids else None
-    save_samples(r.x, args.out, {"steps": args.steps, "nfe": r.nfe, "preset": p.name}, decode)
-    print(f"{args.n} samples with {args.steps} steps (NFE {r.nfe}) written to {args.out}")
+    save_samples(
+        r.x, args.out, {"steps": args.steps, "nfe": r.nfe, "evals": r.evals, "preset": p.name}, decode
+    )
+    print(
+        f"{args.n} samples with {args.steps} steps (NFE {r.nfe}, sequence evaluations {r.evals}) written to "
+        f"{args.out}"
+    )
 
 # %% ../nbs/90_cli.ipynb #546253e7
 def _cmd_sweep(args):

@@ -733,8 +733,9 @@ def forward(self: DiTEncoder, x0, pad_mask=None, zero=None):
     h = self.emb(x0)
     if zero is not None:
         h = h.masked_fill(zero[..., None], 0.0)
-    for b in self.blocks:
-        h = b(h, c, cos, sin, pad_mask)
+    for i, b in enumerate(self.blocks):
+        # only the last S positions are read out: the last block computes its outputs there alone
+        h = b(h, c, cos, sin, pad_mask, last=self.S if i == len(self.blocks) - 1 else 0)
     y = self.head(h[:, -self.S :], c)
     if zero is not None:
         y = y.masked_fill(zero[:, -self.S :, None], 0.0)  # a hidden read-out position: slot zeroed

@@ -61,6 +61,12 @@ def default_device() -> torch.device:
         return torch.device("mps")
     return torch.device("cpu")
 
+# %% ../nbs/00_core.ipynb #52ce117d
+def _ids_within(x: torch.Tensor, top: int) -> bool:
+    "Whether every entry of the integer tensor `x` lies in `[0, top]`: one pass (min and max together)."
+    lo, hi = torch.aminmax(x)
+    return bool((lo >= 0) & (hi <= top))
+
 # %% ../nbs/00_core.ipynb #ac683fb3
 def check_tokens(
     x: torch.Tensor,  # integer token tensor
@@ -84,7 +90,8 @@ def check_tokens(
             f"mask id {mask_id} lies inside the vocabulary [0, {vocab_size}); use mask_id = vocab_size "
             f"({vocab_size})"
         )
-    if x.numel():
+    top = vocab_size if mask_id == vocab_size else vocab_size - 1  # the largest id allowed, if contiguous
+    if x.numel() and not _ids_within(x, top):  # the search for a bad entry runs only when there is one
         bad = (x < 0) | (x >= vocab_size)
         if mask_id is not None:
             bad &= x != mask_id

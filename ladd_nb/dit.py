@@ -91,14 +91,18 @@ class MLP(nn.Sequential):
         )
 
 # %% ../nbs/04_dit.ipynb #1051bb92
-def attention(q, k, v, cos, sin, key_mask=None, dropout=0.0, causal: bool = False):
+def attention(q, k, v, cos, sin, key_mask=None, dropout=0.0, causal: bool = False, q_offset: int = 0):
     """SDPA attention with rotary positions; `key_mask[B, n]` is True where a key may be attended; `causal`
-    for the AR reference model (chapter 11)."""
-    if causal and key_mask is not None:
+    for the AR reference model (chapter 11). The queries sit at key positions `q_offset`, `q_offset + 1`, ...
+    (fewer queries than keys: the outputs at those positions only)."""
+    if causal and (key_mask is not None or q_offset):
         raise ValueError(
-            "causal attention takes no key_mask (the AR reference model packs sequences without padding)"
+            "causal attention takes no key_mask (the AR reference model packs sequences without padding) "
+            "and no q_offset"
         )
-    q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+    n = q.shape[-2]
+    q = apply_rotary(q, cos[q_offset : q_offset + n], sin[q_offset : q_offset + n])
+    k = apply_rotary(k, cos, sin)
     mask = None if key_mask is None else key_mask[:, None, None, :]
     o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal)
     return o.transpose(1, 2).flatten(2)  # [B, n, H*hd]
@@ -139,10 +143,13 @@ class DiTBlock(nn.Module):
         super().__init__()
         self.s = Stream(dim, heads, cond_dim, mlp_ratio, dropout, attn_dropout)
 
-    def forward(self, x, c, cos, sin, key_mask=None):
+    def forward(self, x, c, cos, sin, key_mask=None, last: int = 0):
+        "`last` > 0: the outputs at the last `last` positions only (all positions still serve as keys)."
         q, k, v, mod = self.s.pre_attention(x, c)
         p = self.s.attn_dropout if self.training else 0.0
-        return self.s.post_attention(x, attention(q, k, v, cos, sin, key_mask, p), mod)
+        start = x.shape[1] - last if last else 0
+        o = attention(q[:, :, start:], k, v, cos, sin, key_mask, p, q_offset=start)
+        return self.s.post_attention(x[:, start:], o, mod)
 
 # %% ../nbs/04_dit.ipynb #f183a0e4
 class FinalLayer(nn.Module):

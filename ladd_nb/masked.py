@@ -555,8 +555,9 @@ def budget_rows(
 
 # %% ../nbs/03_toy2d.ipynb #6e602ec5
 def nfe_fields(r) -> dict:
-    "The network calls of a sampling run `r` (a `SampleResult`) as columns, one per network: `nfe_token`, ..."
-    return {f"nfe_{k}": v for k, v in r.nfe.items()}
+    """The cost of a sampling run `r` (a `SampleResult`) as columns, per network: its calls `nfe_token`, ...,
+    and the sequences they evaluated, `evals_token`, ..."""
+    return {f"nfe_{k}": v for k, v in r.nfe.items()} | {f"evals_{k}": v for k, v in (r.evals or {}).items()}
 
 # %% ../nbs/03_toy2d.ipynb #2b5bc840
 def sample_kwargs(path: str, latent_steps: int = 2) -> dict:

@@ -222,7 +222,7 @@ def save_samples(x: torch.Tensor, path: str | Path, info: dict, decode=None):
 def _quality_metric(rows) -> str:
     "The quality column of a sweep: the first number that is not K, an NFE, a time or an oracle's value."
     numbers = [k for k, v in rows[0].items() if k != "K" and isinstance(v, (int, float))]
-    return [k for k in numbers if not k.startswith(("nfe", "ms", "oracle"))][0]
+    return [k for k in numbers if not k.startswith(("nfe", "evals", "ms", "oracle"))][0]
 
 # %% ../nbs/07c_studies.ipynb #a44739a9
 def _sweep_figure(rows, name, q):

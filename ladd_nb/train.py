@@ -189,7 +189,10 @@ def check_train_config(cfg: TrainConfig, world: int):
 # %% ../nbs/05_train.ipynb #efcdbbd7
 def make_optimizer(model: nn.Module, cfg: TrainConfig):
     "(AdamW optimiser of the model's parameters, its learning-rate schedule `lr_factor`)."
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), weight_decay=cfg.weight_decay)
+    # the fused kernel updates all parameters in one pass: 3x faster than the loop (bench/train_speed.py)
+    fused = next(model.parameters()).device.type in ("cpu", "cuda")
+    kw = dict(lr=cfg.lr, betas=(0.9, 0.999), weight_decay=cfg.weight_decay, fused=fused)
+    opt = torch.optim.AdamW(model.parameters(), **kw)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
     return opt, sched
 

@@ -28,7 +28,7 @@ def test_demo_quick_writes_results(tmp_path):
     assert {r["model"] for r in rows} == {"oracle MDLM", "learned MDLM"}
     assert len(rows) == 2 * 2 * 3  # 2 densities x 2 models x K in (1, 2, 4)
     for r_ in rows:
-        assert int(r_["nfe"]) == int(r_["K"]) + 1
+        assert 1 <= int(r_["nfe"]) <= int(r_["K"]) + 1  # time-free networks skip calls that change nothing
         assert 0 <= float(r_["tv"]) <= 1 and float(r_["kl"]) >= 0
     # the oracle's error falls with K, as the closed form says (rho_K ~ 1/K)
     kl = {(r_["density"], r_["model"], int(r_["K"])): float(r_["kl"]) for r_ in rows}
@@ -90,7 +90,9 @@ def test_sample_latent_options_only_for_ladd(tmp_path):
         str(tmp_path / "s.txt"),
     )
     assert r.returncode == 0, r.stderr
-    assert "'latent': 4, 'token': 3" in r.stdout and len((tmp_path / "s.txt").read_text().splitlines()) == 5
+    # 3 code calls + the noise-removal call; the token phase (time-free given the codes) may skip calls
+    assert "NFE {'latent': 4, 'token': " in r.stdout and "evaluations {'latent': 20, 'token': " in r.stdout
+    assert len((tmp_path / "s.txt").read_text().splitlines()) == 5
 
 
 def test_binsaw_study_writes_table_and_figure(tmp_path):
