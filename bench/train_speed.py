@@ -8,10 +8,10 @@ of the joint schedule (frozen DiT encoder, joint DiT); Di-LADD stage 2 (frozen D
 joint DiT over [tokens; code slots]) and, for reference, Di-LADD stage 1 (encoder, EMA codebook and decoder
 trained); and MDLM with dropout 0.1 as the library did it until now (attention probabilities dropped inside
 SDPA too) against dropout 0.1 on the residual branches only (attention output projection and MLP output, as
-MDLM), through the DiT's `attn_dropout` option where the library has one, else by patching each block's
-forward in this script. Each row: median and interquartile range (IQR) of the step in ms, and the median (and
-IQR) of the round-by-round ratios to the MDLM step (dropout 0) of the same DiT size; MDLM's DiT and the joint
-DiT's token stream have the same width, depth and heads, and so do the LADD encoders.
+MDLM), through the DiT's `attn_dropout` option. Each row: median and interquartile range (IQR) of the step
+in ms, and the median (and IQR) of the round-by-round ratios to the MDLM step (dropout 0) of the same DiT
+size; MDLM's DiT and the joint DiT's token stream have the same width, depth and heads, and so do the LADD
+encoders unless `--encoder-size` says otherwise.
 
 In the same rounds, each kind of network call is timed on its own (no cost is inferred by subtracting
 totals): the token DiT forward+backward (MDLM), the frozen encoder forward, the joint DiT forward+backward,
@@ -21,7 +21,7 @@ the timed calls leave over (step median minus the sum of their medians: noise dr
 the timing noise).
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/train_speed.py [--sizes tiny,xs] [--batch 16] [--length 128]
-        [--slots 4] [--dim 32] [--codes 512] [--repeats 31] [--warmup 3] [--threads 1]
+        [--slots 4] [--dim 32] [--codes 512] [--repeats 31] [--warmup 3] [--threads 1] [--encoder-size tiny]
 """
 
 import argparse, copy, types
@@ -92,30 +92,17 @@ def no_grad_fn(f):
     return call
 
 
-def _residual_dropout_forward(self, x, c, cos, sin, key_mask=None):
-    "DiTBlock.forward without dropping attention probabilities (dropout stays on the residual branches)."
-    q, k, v, mod = self.s.pre_attention(x, c)
-    return self.s.post_attention(x, attention(q, k, v, cos, sin, key_mask, 0.0), mod)
-
-
 def dropout_dit(V, size, attn: bool):
-    """DiT with dropout 0.1 on the residual branches, and on the attention probabilities too if `attn`:
-    through the `attn_dropout` option where the library has it, else by patching each block's forward."""
-    try:
-        return DiT(V, size, dropout=0.1, attn_dropout=0.1 if attn else 0.0), "attn_dropout option"
-    except TypeError:
-        net = DiT(V, size, dropout=0.1)  # today's library: dropout also drops attention probabilities
-        if not attn:
-            for b in net.blocks:
-                b.forward = types.MethodType(_residual_dropout_forward, b)
-        return net, "monkeypatched blocks"
+    "DiT with dropout 0.1 on the residual branches, and on the attention probabilities too if `attn`."
+    return DiT(V, size, dropout=0.1, attn_dropout=0.1 if attn else 0.0)
 
 
 def build(a, size):
-    "{name: model} of one DiT size (LADD in stage 2 unless named so), and how the dropout rows were built."
+    "{name: model} of one DiT size (LADD in stage 2 unless named so); encoders of `a.encoder_size` if set."
     V, L, S, d, C = a.vocab, a.length, a.slots, a.dim, a.codes
+    enc = a.encoder_size or size
     co = lambda s: CoLADD(
-        DiTEncoder(V, S, d, size),
+        DiTEncoder(V, S, d, enc),
         JointDiT(V, S, latent_dim=d, size=size),
         LatentDiT(S, d, size) if s == "sequential" else None,
         V,
@@ -126,7 +113,7 @@ def build(a, size):
         stage1_steps=1,
     )
     di = lambda stage1_steps: DiLADD(
-        DiTEncoder(V, S, d, size, normalize=True),
+        DiTEncoder(V, S, d, enc, normalize=True),
         VectorQuantizer(C, d, cosine=True),
         JointDiT(V, S, latent_dim=d, n_codes=C, size=size),
         V,
@@ -134,7 +121,7 @@ def build(a, size):
         S,
         stage1_steps=stage1_steps,
     )
-    (att, how), (res, _) = dropout_dit(V, size, True), dropout_dit(V, size, False)
+    att, res = dropout_dit(V, size, True), dropout_dit(V, size, False)
     models = {
         "MDLM": MDLM(DiT(V, size), V, L),
         "Co-LADD sequential": co("sequential"),
@@ -147,7 +134,7 @@ def build(a, size):
     for m in models.values():
         if hasattr(m, "set_step"):
             m.set_step(1)  # stage 2 (encoder and codebook frozen), except where stage1_steps is larger
-    return models, how
+    return models
 
 
 def mdlm_parts(m, x0, xt, t, g):
@@ -224,7 +211,7 @@ def run_size(a, size):
     torch.manual_seed(0)
     g = make_generator(0)
     batch = torch.randint(0, a.vocab, (a.batch, a.length), generator=g)
-    models, how = build(a, size)
+    models = build(a, size)
     t = torch.rand(a.batch, generator=g).clamp(1e-3, 1)
     xt = models["MDLM"].process.q_sample(batch, t, generator=g)
     fns = {("step", k): step_fn(m, batch, g) for k, m in models.items()}
@@ -236,7 +223,7 @@ def run_size(a, size):
     print(
         f"\nsize {size}: DiT {c.dim} wide, {c.depth} blocks, {c.heads} heads; batch {a.batch}, L={a.length}, "
         f"{a.slots} slots x {a.dim} (Co-LADD), {a.codes} codes (Di-LADD); {a.repeats} interleaved rounds; "
-        f"dropout rows: {how}"
+        f"LADD encoders of size {a.encoder_size or size}"
     )
     print_steps(ts, models)
     print_parts(ts)
@@ -278,6 +265,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=31)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--encoder-size", default=None, help="DiT size of the LADD encoders (default: the same)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     kw = optimizer(torch.nn.Linear(1, 1)).defaults
