@@ -286,28 +286,30 @@ class CachedLogProbs:
         self.logp, self.seen, self.calls, self.evals = None, None, 0, 0
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        need = self.rows_to_evaluate(x)
-        if need.all():
+        rows = self.rows_to_evaluate(x)
+        if isinstance(rows, slice):  # every row, in one call on the whole batch (no gather, no scatter)
             self.logp = self.evaluate(self.denoiser, x, t)
-        elif need.any():
-            idx = need.nonzero().squeeze(1)
-            f = self.denoiser.rows(idx) if hasattr(self.denoiser, "rows") else self.denoiser
-            self.logp[idx] = self.evaluate(f, x[idx], t[idx])
+        elif rows is not None:
+            f = self.denoiser.rows(rows) if hasattr(self.denoiser, "rows") else self.denoiser
+            self.logp[rows] = self.evaluate(f, x[rows], t[rows])
         self.seen = x
         return self.logp
 
 # %% ../nbs/02_masked.ipynb #fa6200af
 @patch
-def rows_to_evaluate(self: CachedLogProbs, x: torch.Tensor) -> torch.Tensor:
-    "Boolean `[n]`: the rows whose log-probabilities must be computed at `x`."
+def rows_to_evaluate(self: CachedLogProbs, x: torch.Tensor):
+    "The rows to evaluate at `x`: `slice(None)` for all of them, a tensor of row indices, or None for none."
     if self.logp is None or self.rule == "none":
-        return torch.ones(len(x), dtype=torch.bool, device=x.device)
+        return slice(None)
     changed = (x != self.seen).any(1)  # self.seen: x at the previous step
+    if not changed.any():  # the usual case at K >> L, decided by one test for both rules
+        return None
     if self.rule == "batch":
-        return changed.any().expand(len(x))
+        return slice(None)
     # a row that still holds a mask held one at every earlier step, so its last evaluation is current unless
     # it changed since the previous step; a row without a mask needs no prediction at all
-    return changed & (x == self.process.mask_id).any(1)
+    rows = (changed & (x == self.process.mask_id).any(1)).nonzero().squeeze(1)
+    return slice(None) if len(rows) == len(x) else rows if len(rows) else None
 
 # %% ../nbs/02_masked.ipynb #f971ad58
 @patch
