@@ -4,8 +4,8 @@ One forward pass (inference mode, eval mode) at a mid-sampling state, batch `--b
 the samplers make: an MDLM token step (token DiT); the sequential schedule's latent step (latent DiT) and
 token step (joint DiT given the clean latent); a joint-schedule step (joint DiT, noisy latent). The calls run
 round-robin (machine noise hits them alike); each row gives the median and interquartile range (IQR) in ms
-and the median (IQR) of the round-by-round ratios to the MDLM call. Whole sampling runs are timed by
-bench/sampling_speed.py, training steps by bench/train_speed.py.
+and the median (IQR) of the round-by-round ratios to the MDLM call. Whole masked-sampler runs (the skip
+rules, with an MDLM) are timed by bench/sampling_speed.py, training steps by bench/train_speed.py.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/coladd_speed.py [--size tiny] [--batch 16] [--length 128]
         [--slots 4] [--dim 32] [--repeats 31]

@@ -6,8 +6,8 @@ all-mask tokens at t_x = 1) and token step (the joint DiT given the clean codes 
 step (tokens and codes both partly masked). The calls run round-robin (machine noise hits them alike); each
 row gives the median and interquartile range (IQR) in ms and the median (IQR) of the round-by-round ratios to
 the MDLM call.
-Whole sampling runs are timed by bench/sampling_speed.py, training steps (stage 1 and 2) by
-bench/train_speed.py.
+Whole masked-sampler runs (the skip rules, with an MDLM) are timed by bench/sampling_speed.py, training
+steps (stage 1 and 2) by bench/train_speed.py.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/diladd_speed.py [--size tiny] [--batch 16] [--length 128]
         [--slots 4] [--codes 512] [--dim 32] [--repeats 31]

@@ -340,18 +340,9 @@ def sample(
     try:
         dev = next(self.parameters()).device
         channels = (self.denoise, self.process, self.code_process)
-        x_time_free = getattr(self.net, "x_time_free", False) is True  # declared by the network
+        kwargs.setdefault("x_time_free", getattr(self.net, "x_time_free", False) is True)  # the network's
         return sample_diladd(
-            *channels,
-            n,
-            self.L,
-            self.S,
-            steps,
-            latent_steps,
-            schedule,
-            device=dev,
-            x_time_free=x_time_free,
-            **kwargs,
+            *channels, n, self.L, self.S, steps, latent_steps, schedule, device=dev, **kwargs
         )
     finally:
         self.train(was)

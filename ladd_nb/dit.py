@@ -147,6 +147,8 @@ class DiTBlock(nn.Module):
         "`last` > 0: the outputs at the last `last` positions only (all positions still serve as keys)."
         q, k, v, mod = self.s.pre_attention(x, c)
         p = self.s.attn_dropout if self.training else 0.0
+        if not 0 <= last <= x.shape[1]:
+            raise ValueError(f"last must lie in [0, {x.shape[1]}] (the sequence length), got {last}")
         start = x.shape[1] - last if last else 0
         o = attention(q[:, :, start:], k, v, cos, sin, key_mask, p, q_offset=start)
         return self.s.post_attention(x[:, start:], o, mod)
@@ -208,7 +210,6 @@ class DiT(nn.Module):
     ):
         super().__init__()
         self.V, self.cfg, self.time_cond = vocab_size, get_size(size), time_cond
-        self.time_free = not time_cond  # declared for the samplers, which then skip rows that did not change
         d = self.cfg
         if d.dim % d.heads or (d.dim // d.heads) % 2:
             raise ValueError(f"dim {d.dim} must split into {d.heads} heads of even size")
@@ -219,6 +220,11 @@ class DiT(nn.Module):
             for _ in range(d.depth)
         )
         self.head = FinalLayer(d.dim, d.cond_dim, vocab_size)
+
+    @property
+    def time_free(self) -> bool:
+        "Declared for the samplers (which then skip the rows that did not change): true unless `time_cond`."
+        return not self.time_cond
 
     def forward(self, x_t, t, pad_mask=None):
         "`pad_mask[B,L]` is True at real tokens; padded positions are never attended."
@@ -300,7 +306,6 @@ class JointDiT(nn.Module):
             )
         self.V, self.S, self.d, self.K = vocab_size, n_slots, latent_dim, n_codes
         self.cfg, self.x_time_cond = get_size(size), x_time_cond
-        self.x_time_free = not x_time_cond  # for a fixed latent and t_y, the token output ignores t_x
         H, C = self.cfg.dim, self.cfg.cond_dim
         self.emb_x = nn.Embedding(vocab_size + 1, H)
         self.emb_y = (
@@ -314,6 +319,12 @@ class JointDiT(nn.Module):
             for _ in range(self.cfg.depth)
         )
         self.head_x, self.head_y = FinalLayer(H, C, vocab_size), FinalLayer(H, C, n_codes or latent_dim)
+
+# %% ../nbs/04_dit.ipynb #6583b545
+@patch(as_prop=True)
+def x_time_free(self: JointDiT) -> bool:
+    "For the samplers: given a fixed latent and t_y, the token output ignores t_x (unless `x_time_cond`)."
+    return not self.x_time_cond
 
 # %% ../nbs/04_dit.ipynb #7e36b926
 @patch

@@ -249,13 +249,16 @@ def skip_rule(skip: str | None, denoiser) -> str:
     if skip != "none" and not time_free:
         raise ValueError(
             f"skip={skip!r} reuses earlier outputs, exact only for a time-free denoiser; this one does "
-            "not declare `time_free = True` (wrap it in `RowDenoiser(f, time_free=True)` if it ignores t)"
+            "not declare `time_free = True` (a joint network: `x_time_free`; a function that ignores t: "
+            "wrap it in `RowDenoiser(f, time_free=True)`)"
         )
     return skip
 
 # %% ../nbs/02_masked.ipynb #2e53428f
 def check_every_step(skip: str | None, sampler: str):
     "For a sampler whose latent moves at every step (nothing to reuse): `skip` must be unset or `'none'`."
+    if skip is not None and skip not in SKIP_RULES:
+        raise ValueError(f"skip must be one of {SKIP_RULES} or None, got {skip!r}")
     if skip not in (None, "none"):
         raise ValueError(
             f"the {sampler} moves its latent at every step, so no call can be skipped; got skip={skip!r}"
@@ -270,6 +273,11 @@ class RowDenoiser:
         self.f, self.context, self.time_free = f, context, time_free
 
     def __call__(self, x_t, t):
+        if any(len(c) != len(x_t) for c in self.context):
+            raise ValueError(
+                f"the context has {[len(c) for c in self.context]} rows for {len(x_t)} sequences: per-row "
+                "state must be passed as context, so that a sampler can select the rows it evaluates"
+            )
         return self.f(x_t, t, *self.context)
 
     def rows(self, idx: torch.Tensor) -> "RowDenoiser":
@@ -285,8 +293,9 @@ class CachedLogProbs:
         self.denoiser, self.process, self.temperature, self.rule = denoiser, process, temperature, rule
         self.logp, self.seen, self.calls, self.evals = None, None, 0, 0
 
-    def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        rows = self.rows_to_evaluate(x)
+    def __call__(self, x: torch.Tensor, t: torch.Tensor, final: bool = False) -> torch.Tensor:
+        "Log-probabilities at `x`; `final` marks the noise-removal call (MDLM's batch rule always makes it)."
+        rows = self.rows_to_evaluate(x, final)
         if isinstance(rows, slice):  # every row, in one call on the whole batch (no gather, no scatter)
             self.logp = self.evaluate(self.denoiser, x, t)
         elif rows is not None:
@@ -297,9 +306,9 @@ class CachedLogProbs:
 
 # %% ../nbs/02_masked.ipynb #fa6200af
 @patch
-def rows_to_evaluate(self: CachedLogProbs, x: torch.Tensor):
+def rows_to_evaluate(self: CachedLogProbs, x: torch.Tensor, final: bool = False):
     "The rows to evaluate at `x`: `slice(None)` for all of them, a tensor of row indices, or None for none."
-    if self.logp is None or self.rule == "none":
+    if self.logp is None or self.rule == "none" or (self.rule == "batch" and final):
         return slice(None)
     changed = (x != self.seen).any(1)  # self.seen: x at the previous step
     if not changed.any():  # the usual case at K >> L, decided by one test for both rules
@@ -332,8 +341,7 @@ def sample_masked(
     return_trajectory: bool = False,
     generator=None,
     device="cpu",
-    skip: str
-    | None = None,  # "none", "batch" or "sequence"; default: "sequence" if the denoiser is time-free
+    skip: str | None = None,  # "none", "batch", "sequence"; default: "sequence" if time-free
 ) -> SampleResult:
     "Ancestral K-step sampling of a masked diffusion model from the all-mask sequence."
     K = _validate_sampling(n, length, steps, temperature, last)
@@ -343,7 +351,7 @@ def sample_masked(
     x = torch.full((n, length), process.mask_id, dtype=torch.long, device=device)
     traj = [x] if return_trajectory else None
     for i in range(K + 1):  # K steps, then the noise-removal call at t_K
-        logp = logp_of(x, ts[i].float().expand(n).to(device))
+        logp = logp_of(x, ts[i].float().expand(n).to(device), final=i == K)
         if i < K:
             x = reveal_step(x, logp, alpha[i], alpha[i + 1], process, generator)
         else:
@@ -470,9 +478,14 @@ def nll_bound(self: MDLM, x0: torch.Tensor, schedule: str | None = None, generat
 @patch
 @torch.no_grad()
 def sample(self: MDLM, n: int, steps: int, **kwargs) -> SampleResult:
-    "Draw `n` sequences with a K-step ancestral sampler (see `sample_masked`)."
+    "Draw `n` sequences with a K-step ancestral sampler (see `sample_masked`), in evaluation mode."
     dev = next(self.parameters()).device
-    return sample_masked(self, self.process, n, self.seq_len, steps, device=dev, **kwargs)
+    was = self.training
+    self.eval()  # no dropout: a time-free network is then a function of x_t alone, so answers can be reused
+    try:
+        return sample_masked(self, self.process, n, self.seq_len, steps, device=dev, **kwargs)
+    finally:
+        self.train(was)
 
 # %% ../nbs/03_toy2d.ipynb #fd12b9c0
 def reveal_probs(process: MaskedProcess, steps: int, grid: str = "uniform") -> torch.Tensor:

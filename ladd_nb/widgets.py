@@ -269,13 +269,13 @@ def _sample_oracle(self: StepBudgetExplorer, n: int, K: int, generator):
 def _sample(self: StepBudgetExplorer, spec: tuple, n: int, K: int, generator):
     "A SampleResult with trajectory of the model `spec` at K token steps (oracle LADD: `.oracle_latent`)."
     model, schedule, latent_steps = spec
-    kw = dict(return_trajectory=True, generator=generator)
+    # skip="none": a call at every step, in every panel, so the NFE shown is the budget's, K + 1
+    kw = dict(return_trajectory=True, generator=generator, skip="none")
     if model == "oracle LADD":
         return self._sample_oracle(n, K, generator)
     if model == "perfect MDLM":
         return sample_masked(self._perfect_denoiser(), MaskedProcess(self.mask_id), n, self.length, K, **kw)
     net, _ = self._net(spec)
-    kw["skip"] = "none"  # a call at every step, in every panel: the NFE shown is the budget's, K + 1
     if model == "MDLM":
         return net.sample(n, K, **kw)
     return net.sample(n, K, latent_steps=latent_steps or None, schedule=schedule, **kw)

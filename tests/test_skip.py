@@ -5,7 +5,7 @@ import pytest
 import torch
 from ladd_nb.core import make_generator
 from ladd_nb.dit import DiT, JointDiT, LatentDiT
-from ladd_nb.masked import MDLM, MaskedProcess, RowDenoiser, SKIP_RULES, sample_masked
+from ladd_nb.masked import MDLM, MaskedProcess, RowDenoiser, SKIP_RULES, TableDenoiser, sample_masked
 from ladd_nb.coladd import CoLADD, DiTEncoder
 from ladd_nb.vq import VectorQuantizer
 from ladd_nb.diladd import DiLADD
@@ -38,12 +38,44 @@ def test_mdlm_dit_rules_draw_the_same_samples():
         for s in SKIP_RULES
     }
     for s in SKIP_RULES:
-        assert torch.equal(runs[s].x, runs["none"].x), s
+        assert torch.equal(runs[s].trajectory, runs["none"].trajectory), s
     assert runs["none"].nfe == {"token": 49} and runs["none"].evals == {"token": 12 * 49}
     seq = runs["sequence"]
     assert seq.evals["token"] == evals_from_trajectory(seq.trajectory, m.process.mask_id)
     assert seq.evals["token"] <= 12 * L  # at most L states with a mask per row
     assert runs["batch"].evals["token"] == 12 * runs["batch"].nfe["token"]  # all rows or none
+    # MDLM's rule, recounted: the first call, one after each step that changed some row, and the final call
+    traj = runs["batch"].trajectory
+    changed = (traj[1:-2] != traj[:-3]).flatten(1).any(1)  # steps 1..K-1
+    assert runs["batch"].nfe["token"] == 2 + int(changed.sum())
+
+
+def test_batch_rule_is_mdlms_cached_sampler():
+    "Few rows, many steps: calls only after steps that changed some row, plus the final call, as MDLM does."
+    process = MaskedProcess(V)
+    uniform = RowDenoiser(lambda x, t: torch.zeros(*x.shape, V), time_free=True)
+    r = sample_masked(
+        uniform, process, 2, 8, 256, skip="batch", return_trajectory=True, generator=make_generator(8)
+    )
+    changed = (r.trajectory[1:-2] != r.trajectory[:-3]).flatten(1).any(1)  # steps 1..K-1
+    assert r.nfe["token"] == 2 + int(changed.sum()) <= 2 + 2 * 8  # at most 2 x 8 steps can reveal something
+
+
+@pytest.mark.parametrize("temperature,last,grid", [(1.0, "sample", "uniform"), (0.6, "greedy", "cosine")])
+def test_table_oracle_rules_agree_under_every_option(temperature, last, grid):
+    "Exact oracle, so bit-identical: temperature, greedy last step and cosine grid do not break the reuse."
+    process = MaskedProcess(5)
+    P = torch.rand(5, 5, 5, generator=make_generator(7), dtype=torch.float64)
+    oracle = TableDenoiser(P / P.sum(), process)
+    kw = dict(temperature=temperature, last=last, grid=grid, return_trajectory=True)
+    for K in (1, 2, 7, 50):
+        runs = {
+            s: sample_masked(oracle, process, 300, 3, K, skip=s, generator=make_generator(K), **kw)
+            for s in SKIP_RULES
+        }
+        for s in SKIP_RULES:
+            assert torch.equal(runs[s].trajectory, runs["none"].trajectory), (K, s)
+        assert runs["sequence"].evals["token"] <= runs["batch"].evals["token"] <= 300 * (K + 1)
 
 
 def test_default_rule_follows_the_declaration():
@@ -70,6 +102,8 @@ def test_row_denoiser_selects_its_context_rows():
     for s in SKIP_RULES:
         assert torch.equal(runs[s].x, runs["none"].x), s
     assert runs["sequence"].evals["token"] < runs["none"].evals["token"]
+    with pytest.raises(ValueError, match="per-row state must be passed as context"):
+        den(torch.full((3, L), V), torch.ones(3))  # 40 context rows for 3 sequences
 
 
 def test_acceptance_count_k1024_batch16():
