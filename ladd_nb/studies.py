@@ -154,8 +154,8 @@ _STUDY_HEADER = (
     "KL(data || model) in nats and total variation: exact values, from the closed-form law of the "
     "K-step sampler (Co-LADD: exact given each of 5,000 sampled latents, or Rao-Blackwellised over "
     "25,000 joint runs; "
-    "Di-LADD: exact for both schedules). nfe: network evaluations, all networks (K steps + noise "
-    "removal; Co-LADD "
+    "Di-LADD: exact for both schedules). nfe: network calls, all networks (at most K steps + noise "
+    "removal: a time-free token network skips the calls where no sequence changed; Co-LADD "
     "sequential adds 64 + 1 latent calls, Di-LADD sequential 1 + 1 code calls of its joint network). "
     "Timings: one run of 10,000 samples, per network call and per sample."
 )
@@ -280,8 +280,10 @@ def _binsaw_perfect_rows(law, H, steps, n: int = 1_000, seed: int = 0) -> list[d
 # %% ../nbs/08_binsaw.ipynb #b27f1c0f
 def study_row(label: str, r: dict, scores) -> dict:
     """A row of a step-budget study from a row `r` of an evaluation: the model's label (Di-LADD's with its
-    schedule), the network calls in total and per network, then the columns `scores` of `r`."""
+    schedule), the network calls in total and per network, then the columns `scores` of `r`, and the
+    sequences the calls evaluated per network."""
     nfe = {k: v for k, v in r.items() if k.startswith("nfe_")}
+    evals = {k: v for k, v in r.items() if k.startswith("evals_")}
     return dict(
         model=label + (f" {r['schedule']}" if label == "Di-LADD" else ""),
         schedule=r["schedule"],
@@ -289,6 +291,7 @@ def study_row(label: str, r: dict, scores) -> dict:
         nfe_total=sum(nfe.values()),
         **{k: r[k] for k in scores},
         nfe=" + ".join(f"{k[4:]} {v}" for k, v in nfe.items()),
+        evals=" + ".join(f"{k[6:]} {v}" for k, v in evals.items()),
     )
 
 # %% ../nbs/08_binsaw.ipynb #a8a92aaa
@@ -341,7 +344,8 @@ def _binsaw_table_header(H, n: int = 1_000) -> str:
     return (
         f"Binsaw (L=128): NLL gap to the data entropy H = {H[0]:.2f} +- {H[1]:.2f} bits per sequence, from "
         f"{n:,} samples per row scored exactly; se = standard error; entropy = per-sample entropy of the "
-        "bits; nfe = network calls per network; heldout_bits = the model's upper bound on -log2 p of 1,024 "
+        "bits; nfe = network calls per network (a time-free token network skips the calls where no "
+        "sequence changed); heldout_bits = the model's upper bound on -log2 p of 1,024 "
         "fresh sequences (bits per sequence, the bound of the row's sampling path; it cannot go below H), "
         "heldout_se its standard error."
     )
@@ -464,7 +468,8 @@ def _words_table_header(law: WordLaw, n: int = 4_000) -> str:
         f"the entropy H = {law.entropy_bits():.3f} bits per word (se_bits its standard error); tv = total "
         f"variation of the word histogram (non-words one bin), whose floor at {n:,} samples is "
         f"{law.tv_floor(n):.3f}; "
-        "nfe = network calls per network; heldout_bits = the model's upper bound on -log2 p of 1,024 fresh "
+        "nfe = network calls per network (a time-free token network skips the calls where no word changed); "
+        "heldout_bits = the model's upper bound on -log2 p of 1,024 fresh "
         "words (bits per word, the bound of the row's sampling path), heldout_se its standard error."
     )
 
@@ -616,7 +621,8 @@ def text_table_head(rows: list[dict], unigram_ppl: float) -> str:
         f"frequencies: {unigram_ppl:.0f}); entropy = per-sample unigram entropy in nats (held-out text: "
         f"{r0['data_entropy']}); token_kl = KL(held-out || samples) of character frequencies, nats; "
         "heldout_bits = the model's upper bound on -log2 p of 1,024 held-out rows, bits per character, for "
-        "the row's sampling path (the same at every K); nfe = network calls per network."
+        "the row's sampling path (the same at every K); nfe = network calls per network (a time-free token "
+        "network skips the calls where no sequence changed)."
     )
 
 # %% ../nbs/10_text.ipynb #5db710b1
