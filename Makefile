@@ -2,6 +2,7 @@
 #
 #   make venv       create .venv and install torch + the project with its dev extra
 #   make demo       run the CLI demo, writing into $(OUT)
+#   make docs       the book as a website in _docs/: stored outputs, no execution, no Quarto (tools/docs.py)
 #   make test       sync checks, README and stored-output checks, the linter, notebook tests, then pytest (last)
 #   make format     lay the code out with ruff (notebooks, tests, tools, benchmarks), then nbdev-clean and export
 #   make flake      the flake check: every notebook and pytest under several seeds (SEEDS="0 1 2 3 4")
@@ -20,7 +21,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: venv demo test flake clean-nbs format
+.PHONY: venv demo docs test flake clean-nbs format
 
 # ---- environment ------------------------------------------------------------------------------------------------
 # The stamp file is rebuilt whenever pyproject.toml changes.
@@ -36,6 +37,16 @@ $(VENV)/.installed: pyproject.toml
 # ---- demo -------------------------------------------------------------------------------------------------------
 demo: venv
 	$(BIN)/ladd-nb demo --out $(OUT)
+
+# ---- docs -------------------------------------------------------------------------------------------------------
+# The notebooks with their stored outputs (nothing is executed) rendered into a static site in _docs/, in the order
+# of nbs/sidebar.yml, equations as MathML: no Quarto and no network needed. Open _docs/index.html. Where Quarto is
+# installed, nbdev-docs still builds nbdev's own site; `tools/docs.py --check-quarto` checks its sidebar.
+docs: export HF_HUB_OFFLINE := 1
+docs: export HF_DATASETS_OFFLINE := 1
+docs: export MPLBACKEND := Agg
+docs: venv
+	$(BIN)/python tools/docs.py
 
 # ---- tests ------------------------------------------------------------------------------------------------------
 # No network in tests: Hugging Face offline mode, headless matplotlib.
