@@ -13,7 +13,7 @@ as Quarto's `keep-md` writes: the targets of the `Docs:` links in the modules' d
 `python tools/docs.py --check-quarto` only checks that Quarto's configuration lists every notebook (and
 nothing that is missing); the build checks it too. Quarto stays the route for those who have it."""
 
-import argparse, html, importlib, json, re, shutil, sys, time
+import argparse, html, importlib, json, re, shutil, sys, time, tomllib
 from pathlib import Path
 
 import jinja2, nbformat, yaml
@@ -78,11 +78,12 @@ def check_quarto(nbs: Path = NBS) -> list[str]:
     quarto = yaml.safe_load((nbs / "_quarto.yml").read_text())
     if quarto.get("project", {}).get("type") != "website":
         problems.append("_quarto.yml: project type is not website")
-    problems += [
-        f"_quarto.yml names {f}, which is missing"
-        for f in quarto.get("metadata-files", [])
-        if not (nbs / f).exists()
-    ]
+    missing = [f for f in quarto.get("metadata-files", []) if not (nbs / f).exists()]
+    problems += [f"_quarto.yml names {f}, which is missing" for f in missing]
+    doc_path = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["nbdev"]["doc_path"]
+    output = yaml.safe_load((nbs / "nbdev.yml").read_text()).get("project", {}).get("output-dir")
+    if output != doc_path:
+        problems.append(f"nbdev.yml writes the site to {output}, pyproject.toml's doc_path is {doc_path}")
     return problems
 
 
@@ -203,6 +204,9 @@ def take_frontmatter(nb) -> dict:
 def process(path: Path):
     "The notebook at `path` after nbdev's processors (no cell executed), and its frontmatter."
     nb = read_nb(path)
+    nb.metadata["language_info"] = {
+        "name": "python"
+    }  # code in Python: highlighted, fenced as such in Markdown
     fm = take_frontmatter(nb)
     NBProcessor(nb=nb, procs=PROCS, rm_directives=True).process()
     return nbformat.reads(json.dumps(nb2dict(nb)), as_version=4), fm
