@@ -21,14 +21,20 @@ DIRECTIVE = re.compile(r"^\s*#\s*\|\s*([\w-]+)\s*:?\s*(.*?)\s*$")
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
+def built_site(tmp_path_factory, docs):
+    "The site built from nbs/ once per test session (tests/test_docs_browser.py uses the same): its folder."
+    out = tmp_path_factory.getbasetemp() / "docs_site"
+    if not (out / "site.css").exists():  # written last: a whole site
+        start = time.perf_counter()
+        docs.build(out, quiet=True)
+        print(f"site built in {time.perf_counter() - start:.1f} s")
+    return out
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     "The site built from nbs/ into a temporary folder: (folder, pages in reading order)."
-    out = tmp_path_factory.mktemp("site") / "_docs"
-    start = time.perf_counter()
-    pages = docs.build(out, quiet=True)
-    print(f"built {len(pages)} pages in {time.perf_counter() - start:.1f} s")
-    return out, pages
+    return built_site(tmp_path_factory, docs), [docs.page_name(nb) for nb in docs.sidebar_notebooks()]
 
 
 @functools.cache
@@ -136,11 +142,10 @@ def test_chapter_links_in_the_text_resolve_to_pages(site):
     assert len(chapters) >= len(pages) - 1  # the index's map of the book links every chapter
 
 
-def without_code(page: BeautifulSoup) -> BeautifulSoup:
-    "The page with its code, its equations, scripts and styles taken out."
-    for e in page.find_all(["code", "pre", "math", "script", "style"]):
-        e.decompose()
-    return page
+def text_outside_code(element) -> str:
+    "The text of an element, without its code, equations, scripts and styles."
+    skip = ["code", "pre", "math", "script", "style"]
+    return "".join(t for t in element.find_all(string=True) if not t.find_parent(skip))
 
 
 def has_math(notebook: str) -> bool:
@@ -160,11 +165,9 @@ def test_equations_are_converted_to_mathml(site):
         maths = html.find_all("math")
         assert all(m.get("xmlns") == "http://www.w3.org/1998/Math/MathML" for m in maths), page
         assert not has_math(nb) or maths, f"{page}: its notebook has equations, the page none"
-        blocks = without_code(BeautifulSoup(str(html), "html.parser")).find_all(
-            ["p", "li", "td", "th", "h1", "h2", "h3", "h4", "dd", "header"]
-        )
+        blocks = html.find_all(["p", "li", "td", "th", "h1", "h2", "h3", "h4", "dd", "header"])
         tex = r"\$[^$]+\$|\\(frac|sum|int|mathbb|alpha|log|mid)\b"
-        raw = [b.get_text() for b in blocks if re.search(tex, b.get_text())]
+        raw = [t for t in map(text_outside_code, blocks) if re.search(tex, t)]
         assert raw == [], f"{page}: raw TeX left: {raw[:3]}"
 
 

@@ -30,6 +30,14 @@ SUPERSCRIPTS_RAISED = """() => [...document.querySelectorAll('msup')]
                   return sup.getBoundingClientRect().bottom < base.getBoundingClientRect().bottom; })"""
 
 
+def built_site(tmp_path_factory, docs):
+    "The site built from nbs/ once per test session (tests/test_docs.py uses the same): its folder."
+    out = tmp_path_factory.getbasetemp() / "docs_site"
+    if not (out / "site.css").exists():  # written last: a whole site
+        docs.build(out, quiet=True)
+    return out
+
+
 def _load_docs():
     spec = importlib.util.spec_from_file_location("docs", ROOT / "tools" / "docs.py")
     mod = importlib.util.module_from_spec(spec)
@@ -60,8 +68,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 def served(tmp_path_factory):
     "The site built into a temporary folder and served on localhost: (base address, pages in reading order)."
     _browser_or_skip()  # before building for nothing
-    out = tmp_path_factory.mktemp("site") / "_docs"
-    pages = _load_docs().build(out, quiet=True)
+    docs = _load_docs()
+    out = built_site(tmp_path_factory, docs)  # built once with tests/test_docs.py
+    pages = [docs.page_name(nb) for nb in docs.sidebar_notebooks()]
     handler = functools.partial(_QuietHandler, directory=str(out))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

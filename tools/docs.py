@@ -424,9 +424,11 @@ def build(out: Path, nbs: Path = NBS, quiet: bool = False) -> list[str]:
         desc = exporter.render_inline(fm.get("description", ""))
         (out / pages[nb_name]).write_text(page_html(body, fm, desc, entries, pages[nb_name]))
         markdown_copy(nb, fm, pages[nb_name], pages, out)
-    (out / "site.css").write_text(CSS + HtmlFormatter().get_style_defs(".highlight"))
     if (nbs / "images").exists():
         shutil.copytree(nbs / "images", out / "images")
+    (out / "site.css").write_text(
+        CSS + HtmlFormatter().get_style_defs(".highlight")
+    )  # last: the site is whole
     if not quiet:
         print(f"{len(done)} pages written to {out.name}/")
     return [pages[nb] for nb in notebooks]
