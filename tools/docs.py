@@ -108,6 +108,7 @@ class DocExports(Processor):
     "After each exported cell that defines public names, a Markdown cell with their `show_doc` blocks."
 
     def begin(self):
+        "Insert the blocks, last cell first so that the indices still to visit stay valid."
         default = next(
             (c.directives_["default_exp"] for c in self.nb.cells if "default_exp" in c.directives_), None
         )
@@ -154,9 +155,11 @@ class AddLinks(Processor):
     "nbdev's `add_links` with one lookup table for the notebook: backticked symbols link to their docs."
 
     def begin(self):
+        "The lookup table of every nbdev library installed (this one, fastcore, ...)."
         self.lookup = NbdevLookup()
 
     def cell(self, cell):
+        "Link the symbols of a Markdown cell and of Markdown outputs."
         if cell.cell_type == "markdown" and cell.source:
             cell.source = self.lookup.linkify(cell.source)
         for out in cell.get("outputs", []):
@@ -204,9 +207,8 @@ def take_frontmatter(nb) -> dict:
 def process(path: Path):
     "The notebook at `path` after nbdev's processors (no cell executed), and its frontmatter."
     nb = read_nb(path)
-    nb.metadata["language_info"] = {
-        "name": "python"
-    }  # code in Python: highlighted, fenced as such in Markdown
+    # the code is Python: highlighted as such, and fenced as such in the Markdown copy
+    nb.metadata["language_info"] = {"name": "python"}
     fm = take_frontmatter(nb)
     NBProcessor(nb=nb, procs=PROCS, rm_directives=True).process()
     return nbformat.reads(json.dumps(nb2dict(nb)), as_version=4), fm
@@ -247,15 +249,19 @@ class SiteRenderer(IPythonRenderer):
     site: str = ""
 
     def inline_math(self, body):
+        "`$...$`"
         return tex_to_mathml(body, "inline")
 
     def block_math(self, body):
+        "`$$...$$`"
         return tex_to_mathml(body, "block")
 
     def latex_environment(self, name, body):
+        "`\\begin{name}...\\end{name}`"
         return tex_to_mathml(f"\\begin{{{name}}}{body}\\end{{{name}}}", "block")
 
     def link(self, text, url, title=None):
+        "A link, to a chapter's page where it names its notebook."
         return super().link(text, local_url(url, self.pages, self.site), title)
 
 
@@ -284,6 +290,7 @@ class SiteExporter(HTMLExporter):
     "nbconvert's HTML exporter (page body only) with the site's template and Markdown renderer."
 
     def __init__(self, pages: dict, site: str):
+        "`pages` maps notebook names to pages; links to the address `site` are made relative."
         loader = jinja2.DictLoader({"ladd_page.j2": TEMPLATE})
         super().__init__(template_name="basic", template_file="ladd_page.j2", extra_loaders=[loader])
         self.exclude_input_prompt = self.exclude_output_prompt = True
@@ -310,7 +317,7 @@ def sidebar_html(entries: list, current: str) -> str:
         here = ' aria-current="page"' if page == current else ""
         items.append(f'<li><a href="{page}"{here}>{html.escape(title)}</a></li>')
     return (
-        '<nav class="sidebar"><a class="site-title" href="index.html">ladd_nb</a><ol>'
+        f'<nav class="sidebar"><a class="site-title" href="index.html">{LIB}</a><ol>'
         + "".join(items)
         + "</ol></nav>"
     )
@@ -340,7 +347,7 @@ def page_html(body: str, fm: dict, description: str, entries: list, page: str) -
     return (
         f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<title>{title} – ladd_nb</title><link rel="stylesheet" href="site.css"></head>\n<body>'
+        f'<title>{title} – {LIB}</title><link rel="stylesheet" href="site.css"></head>\n<body>'
         f'{sidebar_html(entries, page)}<main><header><h1 class="title">{title}</h1>{desc}</header>\n'
         f"{body}\n{pager_html(entries, page)}</main></body></html>\n"
     )
