@@ -258,7 +258,7 @@ def binsaw_eval(
             row["oracle_nll_gap_bits"] = round(law.nll_gap(xo, H)[0], 3)
         return row | {"sample_s": round(seconds, 3)}
 
-    sampler = model_sampler(model, getattr(c, "eval_latent_steps", 2), seed)
+    sampler = model_sampler(model, c, seed)  # the preset's settings (`sampling_defaults`, chapter 3)
     return budget_rows(sampler, steps, score, model.sampling_paths, c.length, n)
 
 # %% ../nbs/08_binsaw.ipynb #c4e0b81e

@@ -6,13 +6,14 @@ Docs: https://ladd-nb.github.io/ladd_nb/cli.html.md"""
 
 # %% ../nbs/90_cli.ipynb #16a6c48f
 from __future__ import annotations
-import argparse, inspect, json, math, sys, time
+import argparse, inspect, io, json, math, sys, time
 from dataclasses import asdict, fields
 from pathlib import Path
 import torch
 import matplotlib
 import matplotlib.pyplot as plt
-from .core import make_generator, seed_everything, write_table
+from .core import make_generator, seed_everything, write_table, showing_progress
+from .masked import sampling_defaults, sampling_text
 from .train import CheckpointError, dist_teardown
 from .presets import PRESETS, get_config, train_preset, model_from_checkpoint, export_weights
 from .studies import toy2d_study, sweep, save_samples
@@ -147,16 +148,37 @@ def _sample_options(model, p, args) -> dict:
         )
     return kw
 
+# %% ../nbs/90_cli.ipynb #69da8072
+def _sampling_settings(model, cfg, p, args) -> dict:
+    """The settings of `ladd-nb sample`, {name: (value, source)}: those given (`--schedule`,
+    `--latent-steps`), the others as the preset evaluates them (`sampling_defaults`); latent steps left to
+    `sample` are as many as the token steps."""
+    given = _sample_options(model, p, args)
+    settings = sampling_defaults(model, cfg, given.get("schedule"))
+    if "latent_steps" in given and "latent_steps" not in settings:  # a schedule without latent steps
+        raise ValueError(
+            "--latent-steps is for the sequential schedule: the joint one moves latent and tokens together"
+        )
+    if "latent_steps" in given:
+        settings["latent_steps"] = (given["latent_steps"], "given")
+    # no preset value: `sample`'s default, as many as the token steps
+    if settings.get("latent_steps", (0,))[0] is None:
+        settings["latent_steps"] = (args.steps, "default")
+    return settings
+
 # %% ../nbs/90_cli.ipynb #6d9c4451
 def _cmd_sample(args):
-    "`ladd-nb sample`: draw samples from a checkpoint, written as `.pt` or `.txt`."
+    """`ladd-nb sample`: draw samples from a checkpoint, written as `.pt` (with the settings used) or `.txt`;
+    the settings are printed first."""
     model, cfg, p = model_from_checkpoint(args.ckpt, ema=not args.no_ema)
-    kw = _sample_options(model, p, args)
+    settings = _sampling_settings(model, cfg, p, args)
+    if settings:
+        print(f"sampling settings: {sampling_text(settings)}")
+    kw = {k: v for k, (v, _) in settings.items()}
     r = model.sample(args.n, steps=args.steps, generator=make_generator(args.seed), **kw)
     decode = p.decode(cfg) if p.decode is not None and not args.ids else None
-    save_samples(
-        r.x, args.out, {"steps": args.steps, "nfe": r.nfe, "evals": r.evals, "preset": p.name}, decode
-    )
+    info = {"steps": args.steps, "nfe": r.nfe, "evals": r.evals, "preset": p.name, "sampling": settings}
+    save_samples(r.x, args.out, info, decode)
     print(
         f"{args.n} samples with {args.steps} steps (NFE {r.nfe}, sequence evaluations {r.evals}) written to "
         f"{args.out}"
@@ -166,7 +188,7 @@ def _cmd_sample(args):
 def _cmd_sweep(args):
     "`ladd-nb sweep`: the preset's evaluation of a checkpoint at each step budget."
     steps = [int(k) for k in args.steps.split(",")]
-    sweep(args.ckpt, steps, args.out)
+    sweep(args.ckpt, steps, args.out, log=print)  # the sampling settings first
     print(f"sweep over K={steps} written to {shown_path(args.out)}")
 
 # %% ../nbs/90_cli.ipynb #7ac9fa8d
@@ -210,15 +232,24 @@ def _run(args):
     }
     commands[args.command](args)
 
+# %% ../nbs/90_cli.ipynb #52e07e22
+def _flush_lines():
+    "Flush stdout and stderr at every line, also into a file or a pipe (where Python would buffer blocks)."
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):  # a notebook's streams are not: they flush their own way
+            stream.reconfigure(line_buffering=True)
+
 # %% ../nbs/90_cli.ipynb #8ad2f5e2
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, progress: bool | None = None) -> int:
     """Entry point of the `ladd-nb` command: errors in what the user asked for end with a message and exit
-    code 2."""
+    code 2. Lines are flushed as printed; progress bars if `progress` (None: from the shell, `argv` None)."""
     matplotlib.use("Agg")
     parser = _parser()
     args = parser.parse_args(argv)
+    _flush_lines()
     try:
-        _run(args)
+        with showing_progress(argv is None if progress is None else progress):
+            _run(args)
     except (ValueError, TypeError, FileNotFoundError, CheckpointError) as e:
         parser.exit(2, f"ladd-nb {args.command}: error: {e}\n")
     return 0

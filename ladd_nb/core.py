@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['SEED_ENV', 'seed_everything', 'env_seed', 'make_generator', 'default_device', 'check_tokens', 'check_positive_int', 'check_steps', 'shard_slice', 'check_probs', 'sample_categorical', 'sample_categorical_gumbel_f32', 'gumbel_f32_group_race', 'peaked_groups', 'write_table', 'read_table', 'chi2_pvalue', 'check_exercise']
+__all__ = ['SEED_ENV', 'seed_everything', 'env_seed', 'make_generator', 'default_device', 'check_tokens', 'check_positive_int', 'check_steps', 'shard_slice', 'check_probs', 'sample_categorical', 'sample_categorical_gumbel_f32', 'gumbel_f32_group_race', 'peaked_groups', 'write_table', 'read_table', 'showing_progress', 'LineStream', 'with_progress', 'chi2_pvalue', 'check_exercise']
 
 # %% ../nbs/00_core.ipynb #63a99550
 SEED_ENV = "LADD_NB_SEED"  # environment variable that overrides the default seed of every chapter and test
@@ -225,6 +225,61 @@ def read_table(path) -> list[dict]:
 
     with open(path, newline="") as f:
         return [{k: value(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+# %% ../nbs/00_core.ipynb #543a1d99
+import sys
+from contextlib import contextmanager
+from tqdm import tqdm
+
+# %% ../nbs/00_core.ipynb #ae3f63c1
+_PROGRESS = {"on": False}  # off in library calls (notebooks); the command line switches it on
+
+# %% ../nbs/00_core.ipynb #760188db
+@contextmanager
+def showing_progress(on: bool = True):
+    "Within the block, `with_progress` shows its bars (`on`) or not; the previous choice comes back after."
+    was, _PROGRESS["on"] = _PROGRESS["on"], on
+    try:
+        yield
+    finally:
+        _PROGRESS["on"] = was
+
+# %% ../nbs/00_core.ipynb #a1916c76
+class LineStream:
+    "A text stream for progress bars in a file or a pipe: each refresh written as a line of its own, flushed."
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, s: str):
+        "Write the bar's text without its carriage returns, as one line (nothing for a bar being cleared)."
+        s = s.replace("\r", "").strip()
+        if s:
+            self.stream.write(s + "\n")
+            self.stream.flush()
+
+    def flush(self):
+        "Flush the stream below."
+        self.stream.flush()
+
+# %% ../nbs/00_core.ipynb #e8839263
+def with_progress(iterable, desc: str, total: int | None = None, enabled: bool | None = None):
+    """`iterable` with a tqdm bar on stderr when `enabled` (None: within `showing_progress`); in a file or a
+    pipe each refresh is a line (`LineStream`), at most one every 5 s."""
+    if not (_PROGRESS["on"] if enabled is None else enabled):
+        return iterable
+    tty = sys.stderr.isatty()
+    out = sys.stderr if tty else LineStream(sys.stderr)
+    # nested bars share line 0 in a file: no cursor movements there
+    return tqdm(
+        iterable,
+        desc,
+        total,
+        file=out,
+        ascii=not tty,
+        mininterval=0.1 if tty else 5,
+        position=None if tty else 0,
+    )
 
 # %% ../nbs/02_masked.ipynb #fd6b43ff
 def chi2_pvalue(counts: torch.Tensor, probs: torch.Tensor) -> float:

@@ -24,7 +24,7 @@ from ladd_nb.core import (
 from .schedules import get_mask_schedule, MaskSchedule, time_grid, low_discrepancy_times
 
 # %% auto #0
-__all__ = ['SKIP_RULES', 'MaskedProcess', 'subs_log_probs', 'masked_losses', 'token_losses', 'TableDenoiser', 'mc_nelbo', 'SampleResult', 'reveal_step', 'final_step', 'skip_rule', 'check_every_step', 'RowDenoiser', 'CachedLogProbs', 'sample_masked', 'all_states', 'exact_sample_law', 'MDLM', 'reveal_probs', 'two_token_law', 'path_budgets', 'budget_rows', 'nfe_fields', 'sample_kwargs', 'model_sampler']
+__all__ = ['SKIP_RULES', 'MaskedProcess', 'subs_log_probs', 'masked_losses', 'token_losses', 'TableDenoiser', 'mc_nelbo', 'SampleResult', 'reveal_step', 'final_step', 'skip_rule', 'check_every_step', 'RowDenoiser', 'CachedLogProbs', 'sample_masked', 'all_states', 'exact_sample_law', 'MDLM', 'reveal_probs', 'two_token_law', 'path_budgets', 'budget_rows', 'nfe_fields', 'sampling_defaults', 'sampling_kwargs', 'sampling_text', 'model_sampler']
 
 # %% ../nbs/02_masked.ipynb #79f9b4a8
 class MaskedProcess:
@@ -538,6 +538,10 @@ def two_token_law(
 # %% ../nbs/03_toy2d.ipynb #ded8138e
 import time
 
+# %% ../nbs/03_toy2d.ipynb #c8d48419
+import inspect
+from .core import with_progress
+
 # %% ../nbs/03_toy2d.ipynb #62fb9c61
 def path_budgets(path: str | None, steps, length: int) -> list[int]:
     """The step budgets K of sampling path `path` for sequences of `length` tokens: each of `steps` capped at
@@ -556,16 +560,16 @@ def budget_rows(
     **fields,  # the first columns of every row (e.g. density=..., model=...); not the names above
 ) -> list[dict]:
     """The step-budget evaluation: for each sampling path and budget K, draw `n` samples, time them and score
-    them; one row `fields | {K} | score(...)` each."""
+    them; one row `fields | {K} | score(...)` each. A progress bar (`with_progress`) in the shell."""
+    budgets = [(p, K) for p in paths for K in (steps if length is None else path_budgets(p, steps, length))]
     rows = []
-    for path in paths:
-        for K in steps if length is None else path_budgets(path, steps, length):
-            t0 = time.perf_counter()
-            x = sample(n, K, path)
-            seconds = time.perf_counter() - t0
-            rows.append(fields | dict(K=K) | score(x, path, K, seconds))
-            if log is not None:
-                log(rows[-1])
+    for path, K in with_progress(budgets, " ".join(map(str, fields.values())) or "step budgets"):
+        t0 = time.perf_counter()
+        x = sample(n, K, path)
+        seconds = time.perf_counter() - t0
+        rows.append(fields | dict(K=K) | score(x, path, K, seconds))
+        if log is not None:
+            log(rows[-1])
     return rows
 
 # %% ../nbs/03_toy2d.ipynb #6e602ec5
@@ -575,22 +579,49 @@ def nfe_fields(r) -> dict:
     return {f"nfe_{k}": v for k, v in r.nfe.items()} | {f"evals_{k}": v for k, v in (r.evals or {}).items()}
 
 # %% ../nbs/03_toy2d.ipynb #2b5bc840
-def sample_kwargs(path: str, latent_steps: int = 2) -> dict:
-    """The keywords of `model.sample` for sampling path `path`: none for a masked ('-') or an autoregressive
-    ('ar') model; else the schedule, and for the sequential one the number of latent steps."""
+def _from_preset(cfg, key: str, default) -> tuple:
+    "(value, source) of a sampling setting: `cfg.<key>` ('preset') where the config has it, else `default`."
+    return (getattr(cfg, key), "preset") if hasattr(cfg, key) else (default, "default")
+
+# %% ../nbs/03_toy2d.ipynb #69aec474
+def sampling_defaults(model, cfg=None, path: str | None = None) -> dict:
+    """The settings of `model.sample` on sampling path `path` (None: the model's first) as its preset
+    evaluates it, {name: (value, source)}; source 'given' (the path), 'preset' (the config `cfg`: the schedule
+    it trained for, `eval_latent_steps`, `latent_sampler`) or 'default' (`sample`'s own; latent steps None: as
+    many as token steps). Empty for a masked or an autoregressive model."""
+    given, path = path is not None, path or model.sampling_paths[0]
     if path in ("-", "ar"):
         return {}
-    return {"schedule": path} | ({"latent_steps": latent_steps} if path == "sequential" else {})
+    if path not in ("sequential", "joint"):
+        raise ValueError(f"unknown sampling path {path!r}; this model has {model.sampling_paths}")
+    trained = getattr(cfg, "schedule", None) == path  # a Co-LADD config names the schedule it trained for
+    out = {"schedule": (path, "given" if given else "preset" if trained else "default")}
+    if path == "sequential":
+        out["latent_steps"] = _from_preset(cfg, "eval_latent_steps", None)
+    sampler = inspect.signature(model.sample).parameters.get("latent_sampler")
+    if sampler is not None:  # Co-LADD: the integrator of its Gaussian latent
+        out["latent_sampler"] = _from_preset(cfg, "latent_sampler", sampler.default)
+    return out
+
+# %% ../nbs/03_toy2d.ipynb #0090991d
+def sampling_kwargs(model, cfg=None, path: str | None = None) -> dict:
+    "The keywords of `model.sample` on sampling path `path`: the values of `sampling_defaults`."
+    return {k: v for k, (v, _) in sampling_defaults(model, cfg, path).items()}
+
+# %% ../nbs/03_toy2d.ipynb #e66838d3
+def sampling_text(settings: dict) -> str:
+    "The settings of `sampling_defaults` as one line, `name=value (source), ...`, for logs and table headers."
+    return ", ".join(f"{k}={v} ({s})" for k, (v, s) in settings.items())
 
 # %% ../nbs/03_toy2d.ipynb #9b2acf26
-def model_sampler(model, latent_steps: int = 2, seed: int = 0) -> Callable:
+def model_sampler(model, cfg=None, seed: int = 0) -> Callable:
     """The sampler `(n, K, path) -> SampleResult` of a model, for `budget_rows`: `model.sample` with the
-    keywords of the path and a generator seeded `seed + K` on the model's device."""
+    settings of the path (`sampling_kwargs`, from the preset's config `cfg`) and a generator seeded `seed + K`
+    on the model's device."""
     dev = next(model.parameters()).device
 
     def sample(n, K, path):
-        return model.sample(
-            n, K, generator=make_generator(seed + K, dev), **sample_kwargs(path, latent_steps)
-        )
+        kw = sampling_kwargs(model, cfg, path)
+        return model.sample(n, K, generator=make_generator(seed + K, dev), **kw)
 
     return sample

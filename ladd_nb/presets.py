@@ -249,7 +249,7 @@ from .coladd import coladd_sequential_law, rb_two_token_law
 from .core import make_generator
 from .train import TrainConfig
 from .toy2d import density_table, sample_table, kl_tv, mutual_information, step_budget_rows
-from .masked import two_token_law, TableDenoiser
+from .masked import two_token_law, TableDenoiser, sampling_kwargs
 
 # %% ../nbs/06b_coladd.ipynb #77c61f6b
 @dataclass
@@ -304,17 +304,18 @@ def build_toy2d_coladd(c: Toy2DCoLADDConfig) -> CoLADD:
 
 # %% ../nbs/06b_coladd.ipynb #e6fbc2fb
 def coladd_toy_law(model: CoLADD, c, K, generator=None, n: int = 10_000):
-    """The model's output law on two tokens at K token steps, or {K: law} for a list (sequential:
-    `c.eval_latent_steps` latent steps)."""
+    """The model's output law on two tokens at K token steps, or {K: law} for a list, with the preset's
+    sampling settings (`sampling_kwargs`: sequential, `c.eval_latent_steps` latent steps)."""
+    kw = sampling_kwargs(model, c)
     if model.schedule == "sequential":
-        return coladd_sequential_law(model, K, c.eval_latent_steps, n, c.latent_sampler, generator)
+        return coladd_sequential_law(model, K, kw["latent_steps"], n, kw["latent_sampler"], generator)
 
     def net(x, y, tx, ty):
         logits, out = model.token_net(x, y, tx, ty)
         return logits, model.to_y0(out, y, tx)
 
     law = lambda k: rb_two_token_law(
-        net, model.process, model.gauss, k, 5 * n, (model.S, model.d), c.latent_sampler, generator
+        net, model.process, model.gauss, k, 5 * n, (model.S, model.d), kw["latent_sampler"], generator
     )
     return law(K) if isinstance(K, int) else {k: law(k) for k in K}
 
@@ -324,7 +325,7 @@ def _toy2d_coladd_eval(model, c, steps, out_dir=None):
     P = density_table(c.density, c.V)
     oracle = TableDenoiser(P, model.process)
     laws = coladd_toy_law(model, c, list(steps), make_generator(0))
-    kw = dict(latent_steps=c.eval_latent_steps, latent_sampler=c.latent_sampler)
+    kw = sampling_kwargs(model, c)  # the preset's sampling settings (chapter 3)
     return step_budget_rows(
         P,
         laws.get,
@@ -441,7 +442,7 @@ from .diladd import DiLADD, exact_diladd_law
 from .vq import VectorQuantizer
 from .train import TrainConfig
 from .toy2d import density_table, sample_table, kl_tv, step_budget_rows
-from .masked import two_token_law
+from .masked import two_token_law, sampling_kwargs
 from .masked import TableDenoiser
 from .coladd import ToyEncoder, ToyJointDenoiser, DiTEncoder
 from .binsaw import binsaw_batch, binsaw_data, binsaw_eval
@@ -522,14 +523,14 @@ def _toy2d_diladd_eval(model, c, steps, out_dir=None):
     "The step-budget rows of a toy Di-LADD model, both schedules, next to the perfect masked model."
     P = density_table(c.density, c.V)
     oracle = TableDenoiser(P, model.process)
-    laws = diladd_toy_laws(model, steps, c.eval_latent_steps)
+    laws = diladd_toy_laws(model, steps, sampling_kwargs(model, c, "sequential")["latent_steps"])
     rows = []
     for s in ("sequential", "joint"):
-        latent_steps = c.eval_latent_steps if s == "sequential" else None
+        kw = sampling_kwargs(model, c, s)  # the preset's settings of the schedule (chapter 3)
         rows += step_budget_rows(
             P,
             lambda K: laws[s, K],
-            lambda n, K: model.sample(n, K, latent_steps, s),
+            lambda n, K: model.sample(n, K, **kw),
             steps,
             oracle=lambda K: two_token_law(oracle, model.process, K),
             schedule=s,
@@ -1218,7 +1219,7 @@ def load_reference(c) -> ARModel:
     tokenizer and length."""
     from ladd_nb.presets import model_from_checkpoint, shipped_checkpoint
 
-    path = Path(c.ref) if Path(c.ref).is_file() else shipped_checkpoint(c.ref)
+    path = Path(c.ref) if Path(c.ref).exists() else shipped_checkpoint(c.ref)  # a .pt file or a folder
     ref, rc, _ = model_from_checkpoint(path)
     if not getattr(ref, "exact_likelihood", False):  # capability, not class: notebooks define their own copy
         raise ValueError(f"reference {c.ref!r} is not an AR model (preset {rc.model!r})")
@@ -1281,5 +1282,5 @@ def text_eval(
         measures = sample_measures(x, ref, data.valid, data.tokenizer.vocab_size)
         return dict(schedule=s) | measures | nfe_fields(r) | extra[s] | {"sample_s": round(seconds, 3)}
 
-    sampler = model_sampler(model, getattr(c, "eval_latent_steps", 2), seed)
+    sampler = model_sampler(model, c, seed)  # the preset's settings (`sampling_defaults`, chapter 3)
     return budget_rows(sampler, steps, score, model.sampling_paths, c.length, n, log)

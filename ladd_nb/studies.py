@@ -10,14 +10,15 @@ import time
 from pathlib import Path
 import torch
 import matplotlib.pyplot as plt
-from .core import make_generator, write_table
+from .core import make_generator, write_table, with_progress
 from .masked import MaskedProcess, TableDenoiser, sample_masked, two_token_law
+from .masked import sampling_defaults, sampling_kwargs, sampling_text
 from .toy2d import DENSITIES, STEP_BUDGETS, Toy2DConfig, density_table, train_toy2d, kl_tv
 from .toy2d import mutual_information, show_tables, plot_curves, step_budget_rows
 from .presets import model_from_checkpoint, shipped_checkpoint, coladd_toy_law, diladd_toy_laws
 
 # %% auto #0
-__all__ = ['fewstep_figure', 'toy2d_study', 'save_samples', 'sweep', 'BINSAW_CHECKPOINTS', 'study_row', 'binsaw_study', 'binsaw_figure', 'WORDS_CHECKPOINTS', 'words_study', 'words_figure', 'TEXT_RUNS', 'TEXT_RUN_DIRS', 'TEXT_CHECKPOINTS', 'TEXT_STEPS', 'TEXT_COLS', 'VERDICT_KEYS', 'model_label', 'sweep_text_checkpoint', 'study_checkpoints', 'text_study', 'unigram_baseline', 'text_table_head', 'plot_by_model', 'mark_heldout', 'text_figure', 'step_flops', 'stage_steps', 'encoder_cache_flops', 'training_flops', 'verdict_rows', 'mean_se', 'aggregate_seeds']
+__all__ = ['fewstep_figure', 'toy2d_study', 'save_samples', 'sweep_settings', 'sweep', 'BINSAW_CHECKPOINTS', 'study_row', 'binsaw_study', 'binsaw_figure', 'WORDS_CHECKPOINTS', 'words_study', 'words_figure', 'TEXT_RUNS', 'TEXT_RUN_DIRS', 'TEXT_CHECKPOINTS', 'TEXT_STEPS', 'TEXT_COLS', 'VERDICT_KEYS', 'model_label', 'sweep_text_checkpoint', 'study_checkpoints', 'text_study', 'unigram_baseline', 'text_table_head', 'plot_by_model', 'mark_heldout', 'text_figure', 'step_flops', 'stage_steps', 'encoder_cache_flops', 'training_flops', 'verdict_rows', 'mean_se', 'aggregate_seeds']
 
 # %% ../nbs/07c_studies.ipynb #b27d760c
 def _law_panels(axs, P, oracle, proc, ks):
@@ -96,7 +97,7 @@ def toy2d_study(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows, laws = [], {}
-    for name in densities:
+    for name in with_progress(densities, "toy2d densities"):
         rows += _masked_rows(name, V, steps, train_steps, seed, laws, log)
     rows += _coladd_rows(densities, steps, V, log)
     rows += _diladd_rows(densities, steps, V, log)
@@ -125,7 +126,7 @@ def _coladd_rows(densities, steps, V, log, n_latents=5_000):
                 continue
             model, c = found
             laws = coladd_toy_law(model, c, list(steps), make_generator(0), n=n_latents)
-            draw = lambda n, K, m=model, c=c: m.sample(n, steps=K, latent_steps=c.eval_latent_steps)
+            draw = lambda n, K, m=model, kw=sampling_kwargs(model, c): m.sample(n, steps=K, **kw)
             P = density_table(name, V)
             rows += step_budget_rows(P, laws.get, draw, steps, density=name, model=f"Co-LADD {sched}")
             log(f"{name}: Co-LADD {sched} (shipped checkpoint) evaluated at K={list(steps)}")
@@ -140,10 +141,10 @@ def _diladd_rows(densities, steps, V, log):
         if found is None:
             continue
         model, c = found
-        P, laws = density_table(name, V), diladd_toy_laws(model, list(steps), c.eval_latent_steps)
+        latent_steps = sampling_kwargs(model, c, "sequential")["latent_steps"]
+        P, laws = density_table(name, V), diladd_toy_laws(model, list(steps), latent_steps)
         for sched in ("sequential", "joint"):
-            latent_steps = c.eval_latent_steps if sched == "sequential" else None
-            draw = lambda n, K, s=sched, ls=latent_steps: model.sample(n, K, ls, s)
+            draw = lambda n, K, kw=sampling_kwargs(model, c, sched): model.sample(n, K, **kw)
             law = lambda K, s=sched: laws[s, K]
             rows += step_budget_rows(P, law, draw, steps, density=name, model=f"Di-LADD {sched}")
         log(f"{name}: Di-LADD (shipped checkpoint, both schedules) evaluated at K={list(steps)}")
@@ -239,24 +240,39 @@ def _sweep_figure(rows, name, q):
     fig.tight_layout()
     return fig
 
+# %% ../nbs/07c_studies.ipynb #54bad251
+def sweep_settings(model, cfg) -> str:
+    """The sampling settings of each of the model's sampling paths as its preset evaluates them
+    (`sampling_defaults`), as one line; empty for a masked or an autoregressive model."""
+    paths = {s: sampling_defaults(model, cfg, s) for s in model.sampling_paths}
+    texts = {s: sampling_text({k: v for k, v in d.items() if k != "schedule"}) for s, d in paths.items()}
+    return "; ".join(f"{s}: {t}" for s, t in texts.items() if t)
+
 # %% ../nbs/07c_studies.ipynb #ad9f9519
-def sweep(ckpt: str | Path, steps, out: str | Path) -> list[dict]:
+def sweep(ckpt: str | Path, steps, out: str | Path, log=None) -> list[dict]:
     """Evaluate a checkpoint at each step budget with its preset's evaluation; write results.csv, results.md,
-    quality_vs_steps.png."""
+    quality_vs_steps.png. The sampling settings (`sweep_settings`) head the table and go to `log` first."""
     model, cfg, p = model_from_checkpoint(ckpt)
     if p.evaluate is None:
         raise ValueError(f"preset {p.name!r} has no evaluation for sweep")
+    settings = sweep_settings(model, cfg)
+    if log is not None and settings:
+        log(f"sampling settings: {settings}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = p.evaluate(model, cfg, [int(k) for k in steps], out)
-    _write_results(out, rows, f"Sweep of {ckpt} (preset {p.name}).")
+    _write_results(
+        out,
+        rows,
+        f"Sweep of {ckpt} (preset {p.name})" + (f"; sampling settings: {settings}." if settings else "."),
+    )
     _save(_sweep_figure(rows, p.name, _quality_metric(rows)), out / "quality_vs_steps.png")
     return rows
 
 # %% ../nbs/08_binsaw.ipynb #810b6254
 import matplotlib.pyplot as plt
 from .binsaw import BinsawLaw, binsaw_eval, binsaw_scores, perfect_mdlm_sample
-from .core import make_generator
+from .core import make_generator, with_progress
 from .masked import budget_rows
 
 # %% ../nbs/08_binsaw.ipynb #a47598d9
@@ -327,7 +343,7 @@ def binsaw_study(
     law = BinsawLaw()
     H = law.entropy_bits(20_000, make_generator(seed))
     rows = _binsaw_perfect_rows(law, H, steps, n, seed)  # the bound: the perfect masked model, once
-    for label, name in BINSAW_CHECKPOINTS.items():
+    for label, name in with_progress(list(BINSAW_CHECKPOINTS.items()), "binsaw checkpoints"):
         new = _binsaw_checkpoint_rows(label, name, steps, H, n, seed)
         if new is None:
             continue
@@ -389,7 +405,7 @@ def binsaw_figure(rows):
 
 # %% ../nbs/08c_words_models.ipynb #acb813a5
 import matplotlib.pyplot as plt
-from .core import make_generator, check_positive_int, check_steps
+from .core import make_generator, check_positive_int, check_steps, with_progress
 from .masked import budget_rows
 from .words import WORDS_BUDGETS, WordLaw, words_eval, words_scores
 from .words import perfect_mdlm_sample as perfect_words_sample  # binsaw's has the same name in studies
@@ -448,7 +464,7 @@ def words_study(
     steps = [check_steps(K, "K") for K in steps]
     law = WordLaw()
     rows = _words_reference_rows(law, steps, n, seed)
-    for label, name in WORDS_CHECKPOINTS.items():
+    for label, name in with_progress(list(WORDS_CHECKPOINTS.items()), "words checkpoints"):
         new = _words_checkpoint_rows(label, name, steps, n, seed)
         if new is None:
             continue
@@ -526,7 +542,7 @@ def words_figure(rows, tv_floor: float | None = None):
 # %% ../nbs/10_text.ipynb #e7b245c6
 from pathlib import Path
 import torch
-from .core import check_positive_int, make_generator
+from .core import check_positive_int, make_generator, with_progress
 from .presets import data_of, load_reference
 
 # %% ../nbs/10_text.ipynb #3164a008
@@ -586,7 +602,7 @@ def text_study(out: str | Path, steps=TEXT_STEPS, log=print) -> list[dict]:
     """`ladd-nb sweep` of each shipped character checkpoint (`study_checkpoints`); writes text_results.csv/.md
     and text_study.png to `out`; returns the rows."""
     out, rows = Path(out), []
-    for label, name in study_checkpoints(log).items():
+    for label, name in with_progress(list(study_checkpoints(log).items()), "text checkpoints"):
         rows += sweep_text_checkpoint(label, name, steps, out)
         log(f"text: {label} swept at K={list(steps)}")
     _write_text_study(rows, out, unigram_baseline())

@@ -228,10 +228,13 @@ class Toy2DConfig:
     lr: float = 3e-3
     seed: int = 0
 
+# %% ../nbs/03_toy2d.ipynb #9d2ba3f1
+from .core import with_progress
+
 # %% ../nbs/03_toy2d.ipynb #525fe9bf
-def train_toy2d(cfg: Toy2DConfig = Toy2DConfig(), progress: bool = False) -> MDLM:
+def train_toy2d(cfg: Toy2DConfig = Toy2DConfig(), progress: bool | None = None) -> MDLM:
     """Train the toy-2D masked model of `cfg` on fresh samples from its table (a minimal loop; chapter 5 has
-    the full trainer)."""
+    the full trainer); a progress bar if `progress` (None: in the shell)."""
     seed_everything(cfg.seed)
     g = make_generator(cfg.seed)
     P = density_table(cfg.density, cfg.V)
@@ -247,11 +250,7 @@ def train_toy2d(cfg: Toy2DConfig = Toy2DConfig(), progress: bool = False) -> MDL
         opt, max_lr=cfg.lr, total_steps=cfg.train_steps, pct_start=0.1
     )
     steps = range(check_positive_int(cfg.train_steps, "train_steps"))
-    if progress:
-        from tqdm.auto import tqdm
-
-        steps = tqdm(steps, desc=f"toy2d {cfg.density}")
-    for _ in steps:
+    for _ in with_progress(steps, f"toy2d {cfg.density}", enabled=progress):
         out = model.loss(sample_table(P, cfg.batch_size, generator=g), generator=g)
         opt.zero_grad()
         out["loss"].backward()

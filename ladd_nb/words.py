@@ -332,5 +332,5 @@ def words_eval(
             row["oracle_invalid_rate"] = oracle_rate(K)["invalid_rate"]
         return row | {"sample_s": round(seconds, 3)}
 
-    sampler = model_sampler(model, getattr(c, "eval_latent_steps", 2), seed)
+    sampler = model_sampler(model, c, seed)  # the preset's settings (`sampling_defaults`, chapter 3)
     return budget_rows(sampler, steps, score, model.sampling_paths, None, n)

@@ -23,6 +23,7 @@ def test_demo_quick_writes_results(tmp_path):
     out = tmp_path / "demo"
     r = run("demo", "--quick", "--out", str(out))
     assert r.returncode == 0, r.stderr
+    assert re.search(r"toy2d densities: 100%.* 2/2 \[", r.stderr), r.stderr  # progress, into a pipe
     assert str(out.resolve()) in r.stdout  # the folder is printed
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert {r["model"] for r in rows} == {"oracle MDLM", "learned MDLM"}
@@ -144,3 +145,52 @@ def test_words_study_writes_table_and_figure(tmp_path):
     assert all(r["invalid_rate"] == 0 for r in rows if r["model"] == "oracle LADD")  # the floor: only words
     for f in ("words_results.csv", "words_results.md", "words_study.png"):
         assert (tmp_path / f).stat().st_size > 0
+
+
+def test_sample_takes_the_presets_settings_and_matches_the_book(tmp_path):
+    """`ladd-nb sample` on the binsaw Co-LADD sequential checkpoint with only `--steps 1` samples with the
+    preset's evaluation settings, prints them, stores them, and scores as the book's K = 1 row (chapter 8's
+    study, the same library call at its seed) within 3 standard errors of the two numbers combined; the CLI at
+    another seed; both scored by the exact binsaw likelihood."""
+    import math
+    import torch
+    from ladd_nb.binsaw import BinsawLaw, binsaw_eval, binsaw_scores
+    from ladd_nb.core import make_generator
+    from ladd_nb.presets import model_from_checkpoint, shipped_checkpoint
+
+    ck, out = shipped_checkpoint("binsaw-coladd-sequential"), tmp_path / "s.pt"
+    r = run("sample", str(ck), "--steps", "1", "--n", "1000", "--seed", "12345", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    model, c, _ = model_from_checkpoint(ck)
+    assert f"latent_steps={c.eval_latent_steps} (preset)" in r.stdout, r.stdout
+    assert "schedule=sequential (preset)" in r.stdout, r.stdout
+    drawn = torch.load(out)
+    assert drawn["sampling"]["latent_steps"] == (c.eval_latent_steps, "preset")
+    law = BinsawLaw(c.length)
+    H = law.entropy_bits(20_000, make_generator(0))  # as `binsaw_study` at seed 0
+    book = binsaw_eval(model, c, [1], n=1_000, oracle=False, H=H, seed=0)[0]  # its rows' call (chapter 8)
+    cli = binsaw_scores(drawn["samples"], law, H)
+    se = math.hypot(book["se_bits"], cli["se_bits"])
+    assert abs(cli["nll_gap_bits"] - book["nll_gap_bits"]) < 3 * se, (cli, book)
+
+
+def test_sweep_flushes_its_lines_and_shows_progress_into_pipes(tmp_path):
+    """Output to pipes, not a terminal: `ladd-nb sweep` prints its sampling settings (stdout) and a progress
+    bar (stderr) as it goes. Killed as soon as both have arrived, it has not finished: had either stream been
+    held in a buffer until exit, the results would already be written."""
+    import signal
+    from ladd_nb.presets import shipped_checkpoint
+
+    out = tmp_path / "sweep"
+    cmd = LADD + ["sweep", str(shipped_checkpoint("binsaw-coladd-sequential")), "--steps", "1,2,4,8"]
+    p = subprocess.Popen(cmd + ["--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = p.stdout.readline()  # returns at the first line, or at exit
+        bar = p.stderr.readline()
+        while bar and not re.search(r"\d+/\d+ \[", bar):  # skip any other line (a warning)
+            bar = p.stderr.readline()
+    finally:
+        p.kill()
+    assert p.wait() == -signal.SIGKILL and not (out / "results.csv").exists(), "the sweep ended first"
+    assert first.startswith("sampling settings: sequential: latent_steps=32 (preset)"), first
+    assert re.search(r"\d+/\d+ \[", bar), bar
