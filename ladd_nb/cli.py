@@ -16,6 +16,7 @@ from .core import make_generator, seed_everything, write_table, showing_progress
 from .masked import sampling_defaults, sampling_text
 from .train import CheckpointError, dist_teardown
 from .presets import PRESETS, get_config, train_preset, model_from_checkpoint, export_weights
+from .presets import PRETRAINED_DTYPES, export_pretrained
 from .studies import toy2d_study, sweep, save_samples
 
 # %% auto #0
@@ -70,11 +71,15 @@ def _add_sweep(sub):
 
 # %% ../nbs/90_cli.ipynb #c2a3e612
 def _add_export(sub):
-    "`ladd-nb export CKPT OUT [--no-ema]`"
+    "`ladd-nb export CKPT OUT [--no-ema] [--pretrained [--dtype D]]`"
     e = sub.add_parser("export", help="write a weights-only copy of a checkpoint (EMA weights if present)")
-    e.add_argument("ckpt")
+    e.add_argument("ckpt", help="a training checkpoint (.pt), or a pretrained folder with --pretrained")
     e.add_argument("out")
     e.add_argument("--no-ema", action="store_true")
+    e.add_argument(
+        "--pretrained", action="store_true", help="write a pretrained folder: model.safetensors + config.json"
+    )
+    e.add_argument("--dtype", choices=list(PRETRAINED_DTYPES), default="float32", help="with --pretrained")
 
 # %% ../nbs/90_cli.ipynb #f3901ffc
 def _add_demo(sub):
@@ -193,8 +198,14 @@ def _cmd_sweep(args):
 
 # %% ../nbs/90_cli.ipynb #7ac9fa8d
 def _cmd_export(args):
-    "`ladd-nb export`: a weights-only copy of a checkpoint."
-    print(f"weights written to {export_weights(args.ckpt, args.out, ema=not args.no_ema)}")
+    "`ladd-nb export`: a weights-only copy of a checkpoint, or (`--pretrained`) its pretrained folder."
+    if args.pretrained:
+        out = export_pretrained(args.ckpt, args.out, args.dtype, ema=not args.no_ema)
+        print(f"pretrained folder ({args.dtype} weights) written to {shown_path(out)}")
+    elif args.dtype != "float32":
+        raise ValueError("--dtype applies to --pretrained folders only")
+    else:
+        print(f"weights written to {export_weights(args.ckpt, args.out, ema=not args.no_ema)}")
 
 # %% ../nbs/90_cli.ipynb #81fe29d6
 def _cmd_demo(args):

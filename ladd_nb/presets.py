@@ -6,17 +6,18 @@ Docs: https://ladd-nb.github.io/ladd_nb/presets.html.md"""
 
 # %% ../nbs/05a_presets.ipynb #7bf052aa
 from __future__ import annotations
-import json, time
+import json, os, re, time
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 from typing import Callable
+import safetensors.torch
 import torch
 from .core import make_generator
 from .train import FORMAT, TrainConfig, Trainer, CheckpointError
 from .train import save_atomic, load_checkpoint, load_weights
 
 # %% auto #0
-__all__ = ['PRESETS', 'RETIRED_CONFIG_KEYS', 'Preset', 'register_preset', 'get_config', 'preset_trainer', 'train_preset', 'checkpoint_config', 'ema_weights', 'model_from_checkpoint', 'weights_only', 'export_weights', 'shipped_checkpoint', 'Toy2DTrainConfig', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'BinsawCoLADDConfig', 'build_binsaw_coladd', 'Toy2DDiLADDConfig', 'build_toy2d_diladd', 'diladd_toy_laws', 'BinsawDiLADDConfig', 'build_binsaw_diladd', 'BinsawMDLMConfig', 'build_binsaw_mdlm', 'WordsMDLMConfig', 'build_words_mdlm', 'tempered_words', 'WordsStage1', 'WordsDiLADD', 'WordsDiLADDConfig', 'build_words_diladd', 'WordsCoLADD', 'WordsCoLADDConfig', 'build_words_coladd', 'TEXT_MODELS', 'NAMES', 'CHAR_STUDY', 'LM1B_DATA', 'OWT_DATA', 'GPU_TEXT_LOOP', 'GPU_DIFFUSION', 'TextConfig', 'CharMiniLM', 'build_text_model', 'data_of', 'lazy_batches', 'write_text_samples', 'text_periodic', 'text_decode', 'register_text_preset', 'REFERENCE_MATCH', 'check_reference', 'load_reference', 'heldout_baseline', 'path_bound', 'sample_measures', 'write_sample_text', 'text_eval']
+__all__ = ['PRESETS', 'RETIRED_CONFIG_KEYS', 'PRETRAINED_FORMAT', 'PRETRAINED_DTYPES', 'Preset', 'register_preset', 'get_config', 'preset_trainer', 'train_preset', 'preset_config', 'checkpoint_config', 'ema_weights', 'model_from_checkpoint', 'weights_only', 'export_weights', 'pretrained_config', 'save_pretrained', 'read_pretrained_config', 'pretrained_folder', 'from_pretrained', 'export_pretrained', 'shipped_checkpoint', 'Toy2DTrainConfig', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'BinsawCoLADDConfig', 'build_binsaw_coladd', 'Toy2DDiLADDConfig', 'build_toy2d_diladd', 'diladd_toy_laws', 'BinsawDiLADDConfig', 'build_binsaw_diladd', 'BinsawMDLMConfig', 'build_binsaw_mdlm', 'WordsMDLMConfig', 'build_words_mdlm', 'tempered_words', 'WordsStage1', 'WordsDiLADD', 'WordsDiLADDConfig', 'build_words_diladd', 'WordsCoLADD', 'WordsCoLADDConfig', 'build_words_coladd', 'TEXT_MODELS', 'NAMES', 'CHAR_STUDY', 'LM1B_DATA', 'OWT_DATA', 'GPU_TEXT_LOOP', 'GPU_DIFFUSION', 'TextConfig', 'CharMiniLM', 'build_text_model', 'data_of', 'lazy_batches', 'write_text_samples', 'text_periodic', 'text_decode', 'register_text_preset', 'REFERENCE_MATCH', 'check_reference', 'load_reference', 'heldout_baseline', 'path_bound', 'sample_measures', 'write_sample_text', 'text_eval']
 
 # %% ../nbs/05a_presets.ipynb #39c20eea
 @dataclass
@@ -115,10 +116,9 @@ def train_preset(
 # without them.
 RETIRED_CONFIG_KEYS = ("dead_threshold",)
 
-# %% ../nbs/05a_presets.ipynb #32ce7195
-def checkpoint_config(ck: dict, path="checkpoint"):
-    "(config, preset) of the run that wrote checkpoint `ck` (read from `path`), without retired config keys."
-    meta = json.loads(ck["meta"])
+# %% ../nbs/05a_presets.ipynb #a406c6c8
+def preset_config(meta: dict, path="checkpoint"):
+    "(config, preset) of `meta` = {preset, config} (read from `path`), without retired config keys."
     if meta.get("preset") not in PRESETS:
         raise CheckpointError(
             f"{path} was made by preset {meta.get('preset')!r}, which is not registered here"
@@ -128,6 +128,11 @@ def checkpoint_config(ck: dict, path="checkpoint"):
     config = {k: v for k, v in meta["config"].items() if k in keys or k not in RETIRED_CONFIG_KEYS}
     return get_config(meta["preset"], config), p
 
+# %% ../nbs/05a_presets.ipynb #32ce7195
+def checkpoint_config(ck: dict, path="checkpoint"):
+    "(config, preset) of the run that wrote checkpoint `ck` (read from `path`), without retired config keys."
+    return preset_config(json.loads(ck["meta"]), path)
+
 # %% ../nbs/05a_presets.ipynb #38e7fefa
 def ema_weights(ck: dict) -> dict:
     "The EMA weights of checkpoint `ck` as a state dict of the model (without `AveragedModel`'s `module.`)."
@@ -135,7 +140,10 @@ def ema_weights(ck: dict) -> dict:
 
 # %% ../nbs/05a_presets.ipynb #aa66285d
 def model_from_checkpoint(path, ema: bool = True):
-    "(model, config, preset) rebuilt from a checkpoint, in its run's stage; EMA weights if present and `ema`."
+    """(model, config, preset) rebuilt from a training checkpoint `.pt`, in its run's stage, EMA weights if
+    present and `ema`; or from a pretrained folder (`from_pretrained` below: one set of weights, no `ema`)."""
+    if Path(path).is_dir():
+        return from_pretrained(path)
     ck = load_checkpoint(path)
     cfg, p = checkpoint_config(ck, path)
     model = p.build(cfg)
@@ -174,18 +182,176 @@ def export_weights(ckpt: str | Path, out: str | Path, ema: bool = True) -> Path:
     save_atomic(weights_only(ck, ema), out)
     return out
 
+# %% ../nbs/05a_presets.ipynb #78e40222
+PRETRAINED_FORMAT = "ladd_nb-pretrained-v1"  # config.json's "format": a reader refuses any other
+
+# %% ../nbs/05a_presets.ipynb #73906ed3
+# The dtypes model.safetensors may store; every floating tensor loads back in the model's own float32.
+PRETRAINED_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+# %% ../nbs/05a_presets.ipynb #e1c22db6
+def pretrained_config(model, cfg, preset: str, step: int, dtype: str) -> dict:
+    "The `config.json` of a pretrained folder: format, preset and config, training step and stage, dtype."
+    return {
+        "format": PRETRAINED_FORMAT,
+        "preset": preset,
+        "config": asdict(cfg),
+        "step": step,
+        "stage": getattr(model, "stage", None),  # two-stage (LADD) models: 1 or 2
+        "dtype": dtype,
+    }
+
+# %% ../nbs/05a_presets.ipynb #3a217d03
+def _check_pretrained(model, cfg, preset, step, dtype) -> str:
+    "The name of `preset` (a `Preset` or a name), once the preset, its config, `step` and `dtype` are valid."
+    name = preset.name if isinstance(preset, Preset) else preset
+    get_config(name, asdict(cfg))  # an unknown preset or config key fails here, with the choices
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"step must be an integer >= 0 (the training step reached), got {step!r}")
+    if dtype not in PRETRAINED_DTYPES:
+        raise ValueError(f"dtype must be one of {list(PRETRAINED_DTYPES)}, got {dtype!r}")
+    if hasattr(model, "stage") and (1 if step < cfg.stage1_steps else 2) != model.stage:
+        raise ValueError(
+            f"step {step} is stage {3 - model.stage} of this config, but the model is in stage "
+            f"{model.stage}: pass the training step it reached"
+        )
+    return name
+
+# %% ../nbs/05a_presets.ipynb #8045b379
+def _write_atomic(data: bytes, path: Path):
+    "Write `data` to a temporary file next to `path`, fsync, then rename it over `path`."
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+# %% ../nbs/05a_presets.ipynb #ee792f72
+def save_pretrained(model, cfg, preset, out, step: int = 0, dtype: str = "float32") -> Path:
+    """Write `model` (of `preset` with config `cfg`, trained `step` steps) as the pretrained folder `out`:
+    `model.safetensors`, floating tensors stored as `dtype`, and `config.json`; each file atomically."""
+    name = _check_pretrained(model, cfg, preset, step, dtype)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    as_stored = lambda v: v.detach().to("cpu", PRETRAINED_DTYPES[dtype] if v.is_floating_point() else v.dtype)
+    state = {k: as_stored(v).clone().contiguous() for k, v in model.state_dict().items()}
+    _write_atomic(safetensors.torch.save(state, metadata={"format": "pt"}), out / "model.safetensors")
+    meta = pretrained_config(model, cfg, name, step, dtype)
+    _write_atomic((json.dumps(meta, indent=1) + "\n").encode(), out / "config.json")
+    return out
+
+# %% ../nbs/05a_presets.ipynb #6cb982ad
+def read_pretrained_config(folder) -> dict:
+    "The `config.json` of the pretrained folder `folder`, checked: its format and dtype are ones this reads."
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{folder} has no config.json: not a pretrained folder (save_pretrained makes them)"
+        )
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != PRETRAINED_FORMAT:
+        got = meta.get("format") if isinstance(meta, dict) else None
+        raise CheckpointError(f"{path} has format {got!r}; this ladd_nb reads {PRETRAINED_FORMAT!r}")
+    missing = [k for k in ("preset", "config", "step", "stage") if k not in meta]
+    if missing or not isinstance(meta["config"], dict):
+        raise CheckpointError(f"{path} lacks {missing or 'a config dict'}: not written by save_pretrained")
+    if meta.get("dtype") not in PRETRAINED_DTYPES:
+        raise CheckpointError(
+            f"{path}: unknown dtype {meta.get('dtype')!r}, not one of {list(PRETRAINED_DTYPES)}"
+        )
+    return meta
+
+# %% ../nbs/05a_presets.ipynb #3b420651
+def _pretrained_weights(folder: Path, dtype: str) -> dict:
+    "The tensors of `folder/model.safetensors`, checked to be stored in `dtype` as config.json says."
+    path = folder / "model.safetensors"
+    if not path.is_file():
+        raise FileNotFoundError(f"{folder} has no model.safetensors: not a complete pretrained folder")
+    try:
+        state = safetensors.torch.load_file(path)
+    except Exception as e:  # truncated or not safetensors at all: its own message says which
+        raise CheckpointError(
+            f"{path} is not a readable safetensors file ({type(e).__name__}: {e})"
+        ) from None
+    stored = {str(v.dtype).removeprefix("torch.") for v in state.values() if v.is_floating_point()}
+    if stored - {dtype}:
+        raise CheckpointError(f"{path} holds {sorted(stored)} tensors, but config.json says dtype {dtype!r}")
+    return state
+
+# %% ../nbs/05a_presets.ipynb #fabde277
+def pretrained_folder(name_or_path, revision: str | None = None) -> Path:
+    """The folder of `name_or_path`: itself if it is a local folder, else the download of the Hugging Face Hub
+    repo of that id; the Hub only where the network may be used (HF_HUB_OFFLINE not set)."""
+    p = Path(name_or_path)
+    if p.is_dir():
+        return p
+    if p.exists():
+        raise ValueError(
+            f"{p} is a file, not a pretrained folder; load a training checkpoint (.pt) with "
+            "model_from_checkpoint"
+        )
+    if not re.fullmatch(r"[\w.-]+(/[\w.-]+)?", str(name_or_path)):
+        raise FileNotFoundError(f"no folder {p}, and {str(name_or_path)!r} is no Hub id (owner/name)")
+    if os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE"):
+        raise FileNotFoundError(
+            f"no local folder {p}, and HF_HUB_OFFLINE is set: the Hub id "
+            f"{str(name_or_path)!r} is not downloaded (unset it to use the network)"
+        )
+    from huggingface_hub import snapshot_download  # the network: only here
+
+    files = ["config.json", "model.safetensors"]
+    return Path(snapshot_download(str(name_or_path), revision=revision, allow_patterns=files))
+
+# %% ../nbs/05a_presets.ipynb #3cf4a1a4
+def _set_stage(model, meta: dict, path):
+    "Put a two-stage (LADD) model in the stage of its training step; refuse a config.json with another stage."
+    if hasattr(model, "set_step"):
+        model.set_step(meta["step"])
+    if getattr(model, "stage", None) != meta.get("stage"):
+        raise CheckpointError(
+            f"{path} says stage {meta.get('stage')}, but step {meta['step']} of its config "
+            f"is stage {getattr(model, 'stage', None)}"
+        )
+
+# %% ../nbs/05a_presets.ipynb #fcb5414b
+def from_pretrained(name_or_path, revision: str | None = None):
+    """(model, config, preset) from a pretrained folder or Hub id (`pretrained_folder`): in eval mode, in the
+    stage of its training step, every floating weight in the model's float32."""
+    folder = pretrained_folder(name_or_path, revision)
+    meta = read_pretrained_config(folder)
+    cfg, p = preset_config(meta, folder / "config.json")
+    model = p.build(cfg)
+    own = model.state_dict()
+    state = _pretrained_weights(folder, meta["dtype"])
+    state = {k: v.to(own[k].dtype) if k in own and v.is_floating_point() else v for k, v in state.items()}
+    load_weights(model, state, str(folder))
+    _set_stage(model, meta, folder / "config.json")
+    return model.eval(), cfg, p
+
+# %% ../nbs/05a_presets.ipynb #7d4bb960
+def export_pretrained(ckpt, out, dtype: str = "float32", ema: bool = True) -> Path:
+    """The pretrained folder `out` of a training checkpoint (its EMA weights if present and `ema`) or of
+    another pretrained folder, weights stored as `dtype`, its training step kept."""
+    model, cfg, p = model_from_checkpoint(ckpt, ema)
+    step = read_pretrained_config(ckpt)["step"] if Path(ckpt).is_dir() else load_checkpoint(ckpt)["step"]
+    return save_pretrained(model, cfg, p, out, step, dtype)
+
 # %% ../nbs/05a_presets.ipynb #c7414b11
 def shipped_checkpoint(name: str) -> Path:
-    """Path of a checkpoint shipped in `ladd_nb/checkpoints` (see the README there for the commands that made
-    them)."""
-    p = Path(__file__).parent / "checkpoints" / f"{name}.pt"
-    if not p.is_file():
-        have = sorted(q.stem for q in p.parent.glob("*.pt"))
+    """The pretrained folder of a model shipped in `ladd_nb/checkpoints` (the README there has the commands
+    that made them)."""
+    root = Path(__file__).parent / "checkpoints"
+    if not (root / name / "config.json").is_file():
+        have = sorted(q.name for q in root.iterdir() if (q / "config.json").is_file())
         raise FileNotFoundError(
             f"no shipped checkpoint {name!r}; available: {have}. ladd_nb/checkpoints/README.md has the "
             "commands that make them"
         )
-    return p
+    return root / name
 
 # %% ../nbs/05a_presets.ipynb #8583387b
 from .masked import MDLM, MaskedProcess, TableDenoiser, sample_masked, two_token_law

@@ -67,7 +67,7 @@ def test_sample_latent_options_only_for_ladd(tmp_path):
     ck = Path(ladd_nb.__file__).parent / "checkpoints"
     r = run(
         "sample",
-        str(ck / "toy2d-mdlm-checkerboard.pt"),
+        str(ck / "toy2d-mdlm-checkerboard"),
         "--steps",
         "2",
         "--latent-steps",
@@ -78,7 +78,7 @@ def test_sample_latent_options_only_for_ladd(tmp_path):
     assert r.returncode == 2 and "has no --latent-steps option" in r.stderr
     r = run(
         "sample",
-        str(ck / "toy2d-diladd-checkerboard.pt"),
+        str(ck / "toy2d-diladd-checkerboard"),
         "--steps",
         "2",
         "--latent-steps",

@@ -77,13 +77,16 @@ def test_shipped_checkpoints_load_from_a_bare_import():
     import subprocess
 
     code = (
-        "from ladd_nb.presets import model_from_checkpoint, checkpoint_config; from pathlib import Path\n"
-        "import ladd_nb, torch\n"
+        "from ladd_nb.presets import model_from_checkpoint, read_pretrained_config\n"
+        "from pathlib import Path\n"
+        "import ladd_nb\n"
         "from ladd_nb.coladd import have_minilm\n"
-        "ps = sorted((Path(ladd_nb.__file__).parent / 'checkpoints').glob('*.pt')); assert len(ps) >= 6, ps\n"
-        "extra = lambda p: getattr(checkpoint_config(torch.load(p, weights_only=True))[0], 'encoder', '')\n"
+        "ps = sorted((Path(ladd_nb.__file__).parent / 'checkpoints').glob('*/config.json'))\n"
+        "ps = [p.parent for p in ps]\n"
+        "assert len(ps) >= 6, ps\n"
+        "extra = lambda p: read_pretrained_config(p)['config'].get('encoder', '')\n"
         "ps = [p for p in ps if have_minilm() or extra(p) != 'minilm']\n"
-        "for p in ps: m, c, pr = model_from_checkpoint(p); assert pr.name in p.stem, (p, pr.name)\n"
+        "for p in ps: m, c, pr = model_from_checkpoint(p); assert pr.name in p.name, (p, pr.name)\n"
         "print(len(ps))"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
