@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['SEED_ENV', 'seed_everything', 'env_seed', 'make_generator', 'default_device', 'check_tokens', 'check_positive_int', 'check_steps', 'shard_slice', 'check_probs', 'sample_categorical', 'sample_categorical_gumbel_f32', 'gumbel_f32_group_race', 'peaked_groups', 'write_table', 'read_table', 'showing_progress', 'LineStream', 'with_progress', 'chi2_pvalue', 'check_exercise']
+__all__ = ['SEED_ENV', 'seed_everything', 'env_seed', 'make_generator', 'default_device', 'check_tokens', 'check_positive_int', 'check_steps', 'shard_slice', 'check_probs', 'sample_categorical', 'sample_categorical_gumbel_f32', 'gumbel_f32_group_race', 'peaked_groups', 'process_alive', 'clean_stale_temps', 'write_atomic', 'device_memory', 'check_memory', 'write_table', 'read_table', 'showing_progress', 'LineStream', 'with_progress', 'chi2_pvalue', 'check_exercise']
 
 # %% ../nbs/00_core.ipynb #63a99550
 SEED_ENV = "LADD_NB_SEED"  # environment variable that overrides the default seed of every chapter and test
@@ -192,6 +192,72 @@ def peaked_groups():
     rare = torch.tensor([1e-6, 1e-7, 1e-8], dtype=torch.float64)
     sizes = torch.tensor([1, 3000, 3000, 3000])
     return torch.cat([(1 - 3000 * rare.sum()).reshape(1), rare]), sizes
+
+# %% ../nbs/00_core.ipynb #9e9afcf7
+import re
+from pathlib import Path
+from typing import Callable
+
+# %% ../nbs/00_core.ipynb #6f603a46
+_TEMP = re.compile(r"^\.(?P<name>.+)\.tmp(?P<pid>\d+)$")  # `write_atomic`'s temporary files: .NAME.tmpPID
+
+# %% ../nbs/00_core.ipynb #55a9cded
+def process_alive(pid: int) -> bool:
+    "Whether a process with id `pid` runs on this machine (one we may not signal counts as running)."
+    try:
+        os.kill(pid, 0)  # signal 0: only the check, nothing is sent
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+# %% ../nbs/00_core.ipynb #906f6941
+def clean_stale_temps(folder) -> list[Path]:
+    "Remove the temporary files of `write_atomic` that processes no longer running left in `folder`."
+    removed = []
+    for f in Path(folder).glob(".*.tmp*"):
+        m = _TEMP.match(f.name)
+        if m and int(m["pid"]) != os.getpid() and not process_alive(int(m["pid"])):
+            f.unlink(missing_ok=True)
+            removed.append(f)
+    return removed
+
+# %% ../nbs/00_core.ipynb #f1a8576d
+def write_atomic(path, write: Callable) -> Path:
+    """Write the file `path` with `write(f)` (`f` a binary file) atomically: all of it or nothing. On failure
+    the temporary file is removed and an existing `path` is left as it was."""
+    path = Path(path)
+    clean_stale_temps(path.parent)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())  # on the disk before the rename: a crash cannot leave an empty file
+        os.replace(tmp, path)
+    except BaseException:  # also KeyboardInterrupt: never leave the temporary file behind
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+# %% ../nbs/00_core.ipynb #b092d322
+def device_memory(device=None) -> int:
+    "Bytes of memory of `device`: a GPU's own memory, else the machine's physical memory."
+    device = torch.device(device or "cpu")
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+# %% ../nbs/00_core.ipynb #6946fef2
+def check_memory(nbytes: int, what: str, fix: str, device=None):
+    "Refuse a request that needs `nbytes` bytes (`what` needs them) beyond the memory of `device`; say `fix`."
+    have = device_memory(device)
+    if nbytes > have:
+        raise ValueError(
+            f"{what} would need {nbytes / 2**30:,.1f} GiB of memory; this machine has {have / 2**30:,.1f} "
+            f"GiB: {fix}"
+        )
 
 # %% ../nbs/00_core.ipynb #f7d1615b
 def write_table(rows: list[dict], cols: list[str], out, name: str, header: str = ""):
