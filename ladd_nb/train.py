@@ -6,7 +6,7 @@ Docs: https://ladd-nb.github.io/ladd_nb/train.html.md"""
 
 # %% ../nbs/05_train.ipynb #aa7c1d38
 from __future__ import annotations
-import json, math, os, pickle, time, warnings
+import hashlib, json, math, os, pickle, socket, time, warnings
 from dataclasses import dataclass, asdict, fields, field
 from pathlib import Path
 from typing import Callable
@@ -17,13 +17,16 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.optim.swa_utils import AveragedModel
 import matplotlib.pyplot as plt
 from fastcore.basics import patch
-from .core import check_positive_int, make_generator, check_steps
+from .core import check_positive_int, make_generator, check_steps, write_atomic
+from .core import clean_stale_temps
 
 # %% auto #0
-__all__ = ['FORMAT', 'TrainConfig', 'lr_factor', 'CheckpointError', 'save_atomic', 'load_checkpoint', 'load_weights',
+__all__ = ['FORMAT', 'CHECKPOINT_LAYOUT', 'LOCK_NAME', 'RESUME_FREE_KEYS', 'TrainConfig', 'lr_factor', 'CheckpointError',
+           'RunError', 'save_atomic', 'payload_checksum', 'save_checkpoint', 'load_checkpoint', 'load_weights',
            'list_checkpoints', 'latest_good_checkpoint', 'dist_setup', 'dist_teardown', 'LossModule',
            'check_train_config', 'torch_version', 'make_optimizer', 'wrap_model', 'Trainer', 'ema_update',
-           'read_metrics', 'plot_metrics', 'truncate_log']
+           'read_metrics', 'plot_metrics', 'lock_run_folder', 'unlock_run_folder', 'truncate_log',
+           'checkpoint_settings', 'settings_changes']
 
 # %% ../nbs/05_train.ipynb #0f80be66
 @dataclass
@@ -66,20 +69,95 @@ FORMAT = "ladd_nb-checkpoint-v1"
 class CheckpointError(RuntimeError):
     "A checkpoint file that cannot be used."
 
+# %% ../nbs/05_train.ipynb #ae36fc68
+class RunError(RuntimeError):
+    "A run that cannot start or go on: its folder is in use, its settings changed, or its loss diverged."
+
 # %% ../nbs/05_train.ipynb #2be05f31
-def save_atomic(obj, path: str | Path):
-    "`torch.save` to a temporary file next to `path`, fsync, then rename over `path`."
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def save_atomic(obj, path: str | Path) -> Path:
+    "`torch.save` of `obj` to `path` atomically (`write_atomic`): a reader finds the old file or the new one."
+    return write_atomic(path, lambda f: torch.save(obj, f))
+
+# %% ../nbs/05_train.ipynb #447086a1
+def _feed(h, obj):
+    "Feed `obj` (tensors, plain values, and dicts, lists and tuples of them) into the hash `h`, in order."
+    if torch.is_tensor(obj):
+        t = obj.detach().cpu().contiguous().reshape(-1)
+        h.update(f"T{t.dtype}{tuple(obj.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy())
+    elif isinstance(obj, dict):
+        h.update(b"{")
+        for k, v in obj.items():
+            h.update(repr(k).encode())
+            _feed(h, v)
+        h.update(b"}")
+    elif isinstance(obj, (list, tuple)):
+        h.update(b"[")
+        for v in obj:
+            _feed(h, v)
+        h.update(b"]")
+    else:  # int, float, str, bool, None: their repr is exact
+        h.update(f"{type(obj).__name__}:{obj!r}".encode())
+
+# %% ../nbs/05_train.ipynb #9d5e62ed
+def payload_checksum(ck: dict) -> str:
+    "The SHA-256 of everything in checkpoint `ck` except its `checksum` entry."
+    h = hashlib.sha256()
+    _feed(h, {k: v for k, v in ck.items() if k != "checksum"})
+    return h.hexdigest()
+
+# %% ../nbs/05_train.ipynb #b3683afd
+def save_checkpoint(ck: dict, path: str | Path) -> Path:
+    "Write checkpoint `ck` to `path` atomically, with the checksum of its contents."
+    return save_atomic({**ck, "checksum": payload_checksum(ck)}, path)
+
+# %% ../nbs/05_train.ipynb #9625f42e
+# entry -> the types it may have; optimiser, scheduler and RNG states are None in weights-only exports
+CHECKPOINT_LAYOUT = {
+    "step": (int,),
+    "meta": (str,),
+    "train_config": (str,),
+    "model": (dict,),
+    "ema": (dict, type(None)),
+    "optimizer": (dict, type(None)),
+    "scheduler": (dict, type(None)),
+    "rng": (dict, type(None)),
+    "checksum": (str,),
+}
+
+# %% ../nbs/05_train.ipynb #a27737cc
+def _layout_errors(ck: dict) -> list[str]:
+    "What is wrong with the entries of checkpoint `ck` (see `CHECKPOINT_LAYOUT`): missing, or a wrong type."
+    errors = [f"no {k!r}" for k in CHECKPOINT_LAYOUT if k not in ck]
+    errors += [
+        f"{k!r} is {type(ck[k]).__name__}"
+        for k, types in CHECKPOINT_LAYOUT.items()
+        if k in ck and not isinstance(ck[k], types)
+    ]
+    if isinstance(ck.get("model"), dict) and not all(torch.is_tensor(v) for v in ck["model"].values()):
+        errors.append("'model' holds values that are not tensors")
+    for k in ("meta", "train_config"):
+        try:
+            if isinstance(ck.get(k), str) and not isinstance(json.loads(ck[k]), dict):
+                errors.append(f"{k!r} is not a JSON object")
+        except json.JSONDecodeError:
+            errors.append(f"{k!r} is not JSON")
+    return errors
+
+# %% ../nbs/05_train.ipynb #41300eaa
+def _unreadable_reason(e: Exception) -> str:
+    "Why `torch.load` failed, in one line, without torch's advice to load the file unsafely."
+    if "Weights only load failed" in str(e):  # a pickle that asks to build other objects or to run code
+        return (
+            "it asks to build objects other than tensors and plain values, which no ladd_nb checkpoint does"
+        )
+    first = (str(e).strip().splitlines() or [""])[0][:200]  # an empty file raises EOFError('')
+    return f"{type(e).__name__}: {first}" if first else f"{type(e).__name__}, the file ends too soon"
 
 # %% ../nbs/05_train.ipynb #c049067a
 def load_checkpoint(path: str | Path) -> dict:
-    "Load a ladd_nb checkpoint safely (`weights_only=True`); raise `CheckpointError` saying what is wrong."
+    """Load a ladd_nb checkpoint safely (`weights_only=True`), check its layout and checksum; raise
+    `CheckpointError` saying what is wrong."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file at {path}")
@@ -87,12 +165,19 @@ def load_checkpoint(path: str | Path) -> dict:
         ck = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, random bytes, or a pickle that asks for code: all unusable
         raise CheckpointError(
-            f"{path} is not a readable ladd_nb checkpoint ({type(e).__name__}: "
-            f"{str(e).splitlines()[0][:200]}); "
-            "it may be truncated or not a checkpoint at all; use an earlier checkpoint"
+            f"{path} is not a readable ladd_nb checkpoint ({_unreadable_reason(e)}); it may be truncated or "
+            "not a checkpoint at all; use an earlier checkpoint"
         ) from None
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a torch file but not a {FORMAT} checkpoint")
+    errors = _layout_errors(ck)
+    if errors:
+        raise CheckpointError(f"{path} is not a complete {FORMAT} checkpoint: {'; '.join(errors)}")
+    if payload_checksum(ck) != ck["checksum"]:
+        raise CheckpointError(
+            f"{path} fails its checksum: its contents changed after it was written (a damaged disk or "
+            "copy); use an earlier checkpoint"
+        )
     return ck
 
 # %% ../nbs/05_train.ipynb #ea427b65
@@ -122,14 +207,19 @@ def list_checkpoints(out_dir) -> list[Path]:
     return sorted(Path(out_dir).glob("ckpt_*.pt"), reverse=True)
 
 # %% ../nbs/05_train.ipynb #2f063391
-def latest_good_checkpoint(out_dir, log=print):
-    """(path, checkpoint) of the newest loadable checkpoint in `out_dir`; unreadable ones are reported and
-    skipped."""
+def latest_good_checkpoint(out_dir, log=print, resumable: bool = False):
+    """(path, checkpoint) of the newest loadable checkpoint in `out_dir` (with `resumable`: one with its
+    optimiser state, not a weights-only export); the others are reported and skipped."""
     for p in list_checkpoints(out_dir):
         try:
-            return p, load_checkpoint(p)
+            ck = load_checkpoint(p)
         except CheckpointError as e:
             log(f"refusing {p.name}: {e}")
+            continue
+        if resumable and ck["optimizer"] is None:
+            log(f"refusing {p.name}: a weights-only export, which cannot be resumed")
+            continue
+        return p, ck
     return None, None
 
 # %% ../nbs/05_train.ipynb #7411fdd0
@@ -175,11 +265,32 @@ def _mean_metrics(outs: list[dict], world: int) -> dict:
         vals /= world
     return dict(zip(keys, vals.tolist()))
 
+# %% ../nbs/05_train.ipynb #0bd212cc
+def _check_count(n, name: str):
+    "Check that `n` is an integer >= 0 (a count that may be zero)."
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {n!r}")
+
+# %% ../nbs/05_train.ipynb #814dc30c
+def _check_real(x, name: str, low: float, high: float = math.inf, open_low: bool = False):
+    "Check that `x` is a finite real number in [low, high) (or (low, high) if `open_low`)."
+    ok = isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x < high
+    if not ok or x < low or (open_low and x == low):
+        bounds = f"{'(' if open_low else '['}{low}, {high})"
+        raise ValueError(f"{name} must be a finite number in {bounds}, got {x!r}")
+
 # %% ../nbs/05_train.ipynb #27f9ab6b
 def check_train_config(cfg: TrainConfig, world: int):
-    "Check the step budget, and that the global batch splits into `grad_accum` x `world` equal micro-batches."
-    check_positive_int(cfg.train_steps, "train_steps")
-    check_positive_int(cfg.grad_accum, "grad_accum")
+    "Check the settings' ranges, and that the global batch splits into `grad_accum` x `world` micro-batches."
+    for k in ("train_steps", "grad_accum", "batch_size", "log_every", "keep_ckpts"):
+        check_positive_int(getattr(cfg, k), k)
+    for k in ("warmup_steps", "ckpt_every", "eval_every", "seed"):
+        _check_count(getattr(cfg, k), k)
+    _check_real(cfg.lr, "lr", low=0, open_low=True)
+    for k in ("weight_decay", "grad_clip"):
+        _check_real(getattr(cfg, k), k, low=0)
+    _check_real(cfg.ema, "ema", low=0, high=1)
+    lr_factor(0, cfg)  # an unknown lr_schedule fails here
     if cfg.batch_size % (cfg.grad_accum * world):
         raise ValueError(
             f"batch_size {cfg.batch_size} must be a multiple of grad_accum x processes = "
@@ -249,6 +360,7 @@ class Trainer:
         self.noise_gen = make_generator(cfg.seed + 2, self.device)
         self.step = 0
         self.net = wrap_model(model, cfg, self.device, self.world)
+        self.lock, self.last_saved = None, None  # the run folder's lock (`claim_folder`), last checkpoint
 
 # %% ../nbs/05_train.ipynb #9040bd8f
 @torch.no_grad()
@@ -375,7 +487,7 @@ def load_state(self: Trainer, ck: dict):
 def save(self: Trainer):
     "Write a checkpoint for the current step (process 0 only); keep the newest `keep_ckpts`."
     if self.rank == 0 and self.out is not None:
-        save_atomic(self.state(), self.out / _ckpt_name(self.step))
+        self.last_saved = save_checkpoint(self.state(), self.out / _ckpt_name(self.step))
         for old in list_checkpoints(self.out)[max(1, self.cfg.keep_ckpts) :]:
             old.unlink()  # only after the new one is safe
     if self.world > 1:
@@ -383,8 +495,19 @@ def save(self: Trainer):
 
 # %% ../nbs/05_train.ipynb #aeaa1537
 def read_metrics(path) -> list[dict]:
-    "The rows of a `metrics.jsonl` log."
-    return [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
+    "The rows of a `metrics.jsonl` log; a last line cut off by a killed run is left out."
+    lines = Path(path).read_text().splitlines()
+    rows = []
+    for i, line in enumerate(lines):
+        try:
+            rows.append(json.loads(line)) if line.strip() else None
+        except json.JSONDecodeError as e:
+            if (
+                i == len(lines) - 1
+            ):  # the kill came while the line was written: its step is not in a checkpoint
+                break
+            raise ValueError(f"{path}, line {i + 1}, is not JSON ({e.msg}): the log is damaged") from None
+    return rows
 
 # %% ../nbs/05_train.ipynb #3a051170
 def plot_metrics(path, keys=("loss",)):
@@ -428,18 +551,119 @@ def _steps_left(self: Trainer):
         steps = tqdm(steps, initial=self.step, total=self.cfg.train_steps, desc="train")
     return steps
 
+# %% ../nbs/05_train.ipynb #dbdad18d
+LOCK_NAME = ".lock"  # the lock file in a run folder
+
+# %% ../nbs/05_train.ipynb #96c3491f
+def _holder() -> str:
+    "Who holds a lock: this process, its machine, and since when."
+    return f"process {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}"
+
+# %% ../nbs/05_train.ipynb #010e2f2a
+def _same_file(fd: int, path: Path) -> bool:
+    "Whether the open file `fd` is still the file at `path` (its holder may have removed it meanwhile)."
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
+
+# %% ../nbs/05_train.ipynb #aba68257
+def lock_run_folder(folder) -> tuple[int, str]:
+    """Take the exclusive lock of run folder `folder`: (the lock file's descriptor, the note of a dead holder
+    whose lock was taken over, or ''). `RunError` naming the holder while a live process holds it."""
+    import fcntl  # POSIX only
+
+    path = Path(folder) / LOCK_NAME
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 1000, 0).decode(errors="replace").strip() or "a process"
+            os.close(fd)
+            raise RunError(
+                f"{folder} is in use by another run ({holder}); wait for it to end, or choose another folder"
+            ) from None
+        if _same_file(fd, path):
+            break
+        os.close(fd)  # the holder let go and removed the file between our open and our lock: again
+    stale = os.pread(fd, 1000, 0).decode(errors="replace").strip()
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, _holder().encode(), 0)
+    return fd, stale
+
+# %% ../nbs/05_train.ipynb #461782a9
+def unlock_run_folder(folder, fd: int):
+    "Let go of the lock of `lock_run_folder`: remove the lock file while still holding it, then close it."
+    (Path(folder) / LOCK_NAME).unlink(missing_ok=True)
+    os.close(fd)
+
+# %% ../nbs/05_train.ipynb #bf5c8811
+@patch
+def claim_folder(self: Trainer):
+    """Lock the output folder for this run (process 0; held until `fit` ends) and remove the temporary files
+    that killed runs left there."""
+    if self.rank != 0 or self.out is None or self.lock is not None:
+        return
+    if self.out.exists() and not self.out.is_dir():
+        raise RunError(f"{self.out} is a file: the output folder must be a folder, or not exist yet")
+    self.out.mkdir(parents=True, exist_ok=True)
+    self.lock, stale = lock_run_folder(self.out)
+    if stale:
+        self.log(f"took over the lock of a run that ended without letting go of it ({stale})")
+    for f in clean_stale_temps(self.out):
+        self.log(f"removed {f.name}, left by a killed run")
+
+# %% ../nbs/05_train.ipynb #48fe692a
+@patch
+def release_folder(self: Trainer):
+    "Let go of the output folder's lock (`claim_folder`)."
+    if self.lock is not None:
+        unlock_run_folder(self.out, self.lock)
+        self.lock = None
+
+# %% ../nbs/05_train.ipynb #36a4febc
+@patch
+def run_files(self: Trainer) -> list[str]:
+    "The files of a run already in the output folder: checkpoints and logs."
+    logs = [n for n in ("metrics.jsonl", "eval.jsonl") if (self.out / n).exists()]
+    return [p.name for p in list_checkpoints(self.out)] + logs
+
+# %% ../nbs/05_train.ipynb #1869baba
+@patch
+def check_fresh_folder(self: Trainer):
+    "Refuse to start a new run (step 0) in a folder that holds another run's checkpoints or logs."
+    if self.rank != 0 or self.out is None or self.step > 0 or not self.run_files():
+        return
+    raise RunError(
+        f"{self.out} already holds a run ({', '.join(self.run_files()[:3])}); continue it with --resume "
+        "(`Trainer.resume`), or choose an empty folder"
+    )
+
+# %% ../nbs/05_train.ipynb #eec59f8f
+@patch
+def check_finite(self: Trainer, m: dict):
+    "Stop the run (`RunError`) if step `m`'s loss or gradient norm is not finite; name the last checkpoint."
+    if math.isfinite(m["loss"]) and math.isfinite(m["grad_norm"]):
+        return
+    last = f"the last good checkpoint is {self.last_saved.name}" if self.last_saved else "no checkpoint yet"
+    raise RunError(
+        f"training diverged at step {m['step']}: loss {m['loss']}, gradient norm {m['grad_norm']}; nothing "
+        f"was saved after it; {last}: lower lr ({self.cfg.lr}) or raise warmup_steps, and continue "
+        "with --resume --allow-config-change"
+    )
+
 # %% ../nbs/05_train.ipynb #62a0525b
 @patch
-def fit(self: Trainer) -> nn.Module:
-    "Run (or continue) training to `train_steps`; returns the model (EMA weights are in `self.ema`)."
+def train_to_end(self: Trainer):
+    "The steps to `train_steps`: log, evaluate and checkpoint as configured; a final checkpoint and plot."
     cfg, lp = self.cfg, self._log_path()
-    if self.out is not None and self.rank == 0:
-        self.out.mkdir(parents=True, exist_ok=True)
     self.model.train()
     steps = self._steps_left()
     t0 = time.perf_counter()
     for _ in steps:
         m = self.train_step()
+        self.check_finite(m)
         self.log_metrics(m, t0, steps)
         if cfg.eval_every and self.periodic is not None and self.step % cfg.eval_every == 0:
             self.run_periodic()
@@ -449,31 +673,101 @@ def fit(self: Trainer) -> nn.Module:
     if self.rank == 0 and lp is not None and lp.exists():
         plot_metrics(lp).savefig(self.out / "loss.png")
         plt.close("all")
+
+# %% ../nbs/05_train.ipynb #c136b769
+@patch
+def fit(self: Trainer) -> nn.Module:
+    """Run (or continue) training to `train_steps`, holding the output folder's lock; returns the model (EMA
+    weights are in `self.ema`)."""
+    self.claim_folder()
+    try:
+        self.check_fresh_folder()
+        self.train_to_end()
+    finally:
+        self.release_folder()
     return self.model.eval()
 
 # %% ../nbs/05_train.ipynb #f4f17ce0
 def truncate_log(path: Path, step: int):
-    "Drop the rows of a JSON-lines log that come after `step` (atomically: a temporary file renamed over it)."
-    keep = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l)["step"] <= step]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(l + "\n" for l in keep))
-    os.replace(tmp, path)
+    "Keep the rows of a JSON-lines log up to `step`, atomically (a last line cut off by a kill goes too)."
+    keep = [r for r in read_metrics(path) if r["step"] <= step]
+    write_atomic(path, lambda f: f.write("".join(json.dumps(r) + "\n" for r in keep).encode()))
 
-# %% ../nbs/05_train.ipynb #36867a6e
+# %% ../nbs/05_train.ipynb #2982f713
+# Settings a resumed run may change without asking: how often it logs, evaluates and saves, and whether it is
+# compiled. They change nothing of what is trained. (`train_steps` too, with a constant learning rate.)
+RESUME_FREE_KEYS = ("log_every", "ckpt_every", "keep_ckpts", "eval_every", "compile")
+
+# %% ../nbs/05_train.ipynb #f4620b05
+def checkpoint_settings(ck: dict) -> dict:
+    "The settings of the run that wrote checkpoint `ck`: its training config and its preset's config."
+    return {**json.loads(ck["train_config"]), **json.loads(ck["meta"]).get("config", {})}
+
+# %% ../nbs/05_train.ipynb #71abb905
 @patch
-def resume(self: Trainer) -> bool:
-    "Continue from the newest good checkpoint in the output folder, if any; returns whether one was found."
-    if self.out is None:
-        raise ValueError("resuming needs an output folder")
-    p, ck = latest_good_checkpoint(self.out, self.log)
+def settings(self: Trainer) -> dict:
+    "This run's settings as a checkpoint stores them (`checkpoint_settings`), as JSON values."
+    return json.loads(json.dumps({**asdict(self.cfg), **self.meta.get("config", {})}))
+
+# %% ../nbs/05_train.ipynb #87e6d24e
+def settings_changes(old: dict, new: dict) -> list[str]:
+    "The settings that differ between `old` and `new` as 'key: old -> new', but for `RESUME_FREE_KEYS`."
+    free = set(RESUME_FREE_KEYS) | ({"train_steps"} if new.get("lr_schedule") == "constant" else set())
+    none = "(missing)"
+    keys = sorted((old.keys() | new.keys()) - free)
+    return [
+        f"{k}: {old.get(k, none)!r} -> {new.get(k, none)!r}"
+        for k in keys
+        if old.get(k, none) != new.get(k, none)
+    ]
+
+# %% ../nbs/05_train.ipynb #654e9229
+@patch
+def check_settings(self: Trainer, ck: dict, path: Path, allow_config_change: bool):
+    "Refuse to resume checkpoint `ck` (at `path`) with changed settings, unless `allow_config_change`."
+    changes = settings_changes(checkpoint_settings(ck), self.settings())
+    if changes and not allow_config_change:
+        raise RunError(
+            f"{path.name} was written with other settings ({'; '.join(changes)}); resume with the same "
+            "settings, or pass --allow-config-change (allow_config_change=True) to go on with the new ones"
+        )
+    if changes:
+        self.log(f"continuing with changed settings: {'; '.join(changes)}")
+
+# %% ../nbs/05_train.ipynb #f088e7b2
+@patch
+def _resume(self: Trainer, allow_config_change: bool) -> bool:
+    "`resume`, with the folder claimed."
+    p, ck = latest_good_checkpoint(self.out, self.log, resumable=True)
+    if ck is None and self.rank == 0 and self.run_files():
+        raise RunError(
+            f"no checkpoint in {self.out} can be resumed, but it holds files of a run "
+            f"({', '.join(self.run_files()[:3])}); remove them to start again, or choose another folder"
+        )
     if ck is None:
         return False
+    self.check_settings(ck, p, allow_config_change)
     self.load_state(ck)
     for lp in (self._log_path(), self.out / "eval.jsonl"):  # drop log rows of steps after the checkpoint
         if self.rank == 0 and lp.exists():
             truncate_log(lp, self.step)
+    self.last_saved = p
     self.log(f"resumed from {p.name} at step {self.step}")
     return True
+
+# %% ../nbs/05_train.ipynb #36867a6e
+@patch
+def resume(self: Trainer, allow_config_change: bool = False) -> bool:
+    """Continue from the newest good checkpoint in the output folder, if any; returns whether one was found. A
+    checkpoint of other settings is refused unless `allow_config_change`."""
+    if self.out is None:
+        raise ValueError("resuming needs an output folder")
+    self.claim_folder()
+    try:
+        return self._resume(allow_config_change)
+    except BaseException:
+        self.release_folder()
+        raise
 
 # %% ../nbs/05_train.ipynb #74474747
 @patch
