@@ -6,16 +6,18 @@ Docs: https://ladd-nb.github.io/ladd_nb/text.html.md"""
 
 # %% ../nbs/10_text.ipynb #6ca21b86
 from __future__ import annotations
-import glob, hashlib, json, os, re, time
+import codecs, glob, hashlib, json, os, re, time
+from contextlib import contextmanager
 from dataclasses import dataclass, asdict, field, make_dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 # %% auto #0
 __all__ = ['HUB_CORPORA', 'TEXT8_ALPHABET', 'HF_VOCAB', 'cpython_docs_texts', 'hub_switched_off', 'hub_allowed',
-           'load_hub_corpus', 'local_files', 'load_local_corpus', 'load_corpus', 'is_valid_doc', 'split_documents',
-           'CharTokenizer', 'BPETokenizer', 'auto_tokenizer', 'HFTokenizer', 'get_tokenizer', 'vocab_size_of', 'Packer',
-           'pack', 'cache_dir', 'TextData', 'rank0_first', 'text_data', 'heldout_loss']
+           'load_hub_corpus', 'local_files', 'text_problem', 'has_text', 'check_text_file', 'hub_offline',
+           'datasets_quiet', 'load_local_corpus', 'load_corpus', 'is_valid_doc', 'split_documents', 'CharTokenizer',
+           'BPETokenizer', 'auto_tokenizer', 'HFTokenizer', 'get_tokenizer', 'vocab_size_of', 'Packer', 'TooShort',
+           'pack', 'too_short', 'cache_dir', 'TextData', 'rank0_first', 'text_data', 'heldout_loss']
 
 # %% ../nbs/10_text.ipynb #d10d6834
 import torch
@@ -83,23 +85,100 @@ def local_files(spec: str) -> list[str]:
         for f in (sorted(glob.glob(part)) if any(c in part for c in "*?[") else [part])
     ]
 
+# %% ../nbs/10_text.ipynb #82efe3fb
+def text_problem(block: bytes, complete: bool) -> str | None:
+    """Why `block`, a file's first bytes (all of them if `complete`), is not UTF-8 text: a NUL byte or an
+    invalid UTF-8 sequence, with its offset; None if it is text."""
+    nul = block.find(b"\0")
+    if nul >= 0:
+        return f"a NUL byte at offset {nul}"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(block, final=complete)
+    except UnicodeDecodeError as e:
+        return f"invalid UTF-8 at byte {e.start}"
+    return None
+
+# %% ../nbs/10_text.ipynb #72101e1d
+def has_text(f, block: int = 2**16) -> bool:
+    "Whether the open binary file `f` holds more than whitespace (it reads up to the first other byte)."
+    while chunk := f.read(block):
+        if chunk.strip():
+            return True
+    return False
+
+# %% ../nbs/10_text.ipynb #6a00bfd4
+def check_text_file(path: str, head: int = 2**16) -> str:
+    """`path` if it can be a corpus file: more than whitespace, and UTF-8 text without NUL bytes in its first
+    `head` bytes; otherwise a ValueError that names it and says what to fix."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        problem = text_problem(f.read(head), complete=size <= head)
+        f.seek(0)
+        blank = not has_text(f)
+    fix = "put text in it (documents separated by blank lines) or leave it out of the corpus"
+    if size == 0:
+        raise ValueError(f"corpus file {path!r} is empty (0 bytes): {fix}")
+    if problem:
+        raise ValueError(
+            f"corpus file {path!r} is not UTF-8 text ({problem}): give plain UTF-8 text files (decompress "
+            "or convert it first)"
+        )
+    if blank:
+        raise ValueError(f"corpus file {path!r} holds only whitespace ({size} bytes), so no documents: {fix}")
+    return path
+
+# %% ../nbs/10_text.ipynb #e0b949d8
+@contextmanager
+def hub_offline():
+    "`datasets`' and `huggingface_hub`'s offline switches on for the duration, then back as they were."
+    import datasets.config as dc
+    from huggingface_hub import constants as hc
+
+    saved = dc.HF_HUB_OFFLINE, dc.HF_DATASETS_OFFLINE, hc.HF_HUB_OFFLINE
+    dc.HF_HUB_OFFLINE = dc.HF_DATASETS_OFFLINE = hc.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        dc.HF_HUB_OFFLINE, dc.HF_DATASETS_OFFLINE, hc.HF_HUB_OFFLINE = saved
+
+# %% ../nbs/10_text.ipynb #48427079
+@contextmanager
+def datasets_quiet():
+    """`datasets`' progress bars off for the duration, then back as they were (unless its environment variable
+    `HF_DATASETS_DISABLE_PROGRESS_BARS` decides)."""
+    from datasets.config import HF_DATASETS_DISABLE_PROGRESS_BARS
+    from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    quiet = not are_progress_bars_disabled() and HF_DATASETS_DISABLE_PROGRESS_BARS is None
+    if quiet:
+        disable_progress_bars()
+    try:
+        yield
+    finally:
+        if quiet:
+            enable_progress_bars()
+
 # %% ../nbs/10_text.ipynb #30045b30
 def load_local_corpus(spec: str, streaming: bool = False):
-    "Local text files (`local_files(spec)`), one document per paragraph."
+    """Local text files (`local_files(spec)`, each checked by `check_text_file`), one document per paragraph,
+    read with the network off (`hub_offline`)."""
     import datasets
 
     files = local_files(spec)
     missing = [f for f in files if not Path(f).is_file()]
-    if missing:
+    if missing or not files:
+        what = f"no text file {missing[0]!r}" if missing else f"no file matches {spec!r}"
         raise FileNotFoundError(
-            f"no text file {missing[0]!r}; corpus must be 'cpython-docs', one of {list(HUB_CORPORA)}, or "
-            "local text files"
+            f"{what}; corpus must be 'cpython-docs', one of {list(HUB_CORPORA)}, or local text files"
         )
+    for f in files:
+        check_text_file(f)
     # one document per paragraph (blank-line separated), so that a held-out split is possible even with
     # one file
-    return datasets.load_dataset(
-        "text", data_files=files, sample_by="paragraph", split="train", streaming=streaming
-    )
+    with hub_offline():
+        return datasets.load_dataset(
+            "text", data_files=files, sample_by="paragraph", split="train", streaming=streaming
+        )
 
 # %% ../nbs/10_text.ipynb #b43c6777
 def load_corpus(
@@ -327,6 +406,14 @@ def __iter__(self: Packer) -> Iterator[list[int]]:
             buf = buf[self.length :]
     self.leftover = len(buf)
 
+# %% ../nbs/10_text.ipynb #a42feff1
+class TooShort(ValueError):
+    "`pack`'s error: the documents hold `tokens` tokens, fewer than one row of `length`."
+
+    def __init__(self, tokens: int, length: int):
+        super().__init__(f"{tokens} tokens, fewer than one row of {length}: nothing to pack")
+        self.tokens, self.length = tokens, length
+
 # %% ../nbs/10_text.ipynb #4b10efbb
 def pack(
     token_lists: Iterable[list[int]],
@@ -345,8 +432,23 @@ def pack(
             it.close()
             return torch.tensor(rows, dtype=dtype), -1  # -1: stopped early on purpose
     if not rows:
-        raise ValueError(f"the corpus has fewer than {length} tokens: nothing to pack")
+        raise TooShort(packer.leftover, length)
     return torch.tensor(rows, dtype=dtype), packer.leftover
+
+# %% ../nbs/10_text.ipynb #eea16bb4
+def too_short(e: TooShort, corpus: str, heldout: bool, valid_frac: float) -> ValueError:
+    """The error of a corpus whose training part, or only its `heldout` part, is shorter than one row: the
+    numbers, and the preset keys to change."""
+    row = f"{e.tokens} tokens, fewer than one row of length={e.length}"
+    if heldout:
+        return ValueError(
+            f"the held-out part of corpus {corpus!r} is too short: its documents (valid_frac={valid_frac}) "
+            f"hold {row}; give more text, a larger valid_frac, or a shorter length"
+        )
+    return ValueError(
+        f"corpus {corpus!r} is too short: its training documents hold {row}; give more text, a shorter "
+        "length, or a smaller valid_frac"
+    )
 
 # %% ../nbs/10_text.ipynb #b2f90f67
 def cache_dir() -> Path:
@@ -488,15 +590,20 @@ def _corpus_tokenizer(tokenizer: str, train_ds, bpe_vocab: int, allow_network: b
     return tok
 
 # %% ../nbs/10_text.ipynb #350e74c2
-def _pack_splits(train_ds, valid_ds, tok, length: int, max_train_tokens: int):
+def _pack_splits(train_ds, valid_ds, tok, length: int, max_train_tokens: int, corpus: str, valid_frac: float):
     """(training rows (int32), tokens left over, held-out rows, tokens left over); with `max_train_tokens`,
-    packing stops there (held-out: a twentieth as many rows)."""
+    packing stops there (held-out: a twentieth as many rows); a part shorter than a row: `too_short`."""
     enc = lambda d: (tok.encode(t) for t in _texts(d, tok))
     max_rows = max_train_tokens // length if max_train_tokens else None
-    train, left_t = pack(enc(train_ds), length, tok.sep_id, max_rows, torch.int32)
-    valid, left_v = pack(
-        enc(valid_ds), length, tok.sep_id, None if max_rows is None else max(1, max_rows // 20)
-    )
+    try:
+        train, left_t = pack(enc(train_ds), length, tok.sep_id, max_rows, torch.int32)
+    except TooShort as e:
+        raise too_short(e, corpus, False, valid_frac) from None
+    valid_rows = None if max_rows is None else max(1, max_rows // 20)
+    try:
+        valid, left_v = pack(enc(valid_ds), length, tok.sep_id, valid_rows)
+    except TooShort as e:
+        raise too_short(e, corpus, True, valid_frac) from None
     return train, left_t, valid, left_v
 
 # %% ../nbs/10_text.ipynb #aeed2b1d
@@ -519,9 +626,12 @@ def _text_data(
     if cached is not None:
         return cached
     t0 = time.perf_counter()
-    train_ds, valid_ds = _train_valid_docs(corpus, valid_frac, seed, allow_network)
+    with datasets_quiet():  # loading and splitting: the run's one line below, or its error, says it all
+        train_ds, valid_ds = _train_valid_docs(corpus, valid_frac, seed, allow_network)
     tok = _corpus_tokenizer(tokenizer, train_ds, bpe_vocab, allow_network)
-    train, left_t, valid, left_v = _pack_splits(train_ds, valid_ds, tok, length, max_train_tokens)
+    train, left_t, valid, left_v = _pack_splits(
+        train_ds, valid_ds, tok, length, max_train_tokens, corpus, valid_frac
+    )
     info = dict(corpus=corpus, tokenizer=tokenizer, vocab_size=tok.vocab_size, length=length)
     info |= dict(train_rows=len(train), valid_rows=len(valid))
     info |= dict(train_leftover_tokens=left_t, valid_leftover_tokens=left_v)
