@@ -14,22 +14,27 @@ import matplotlib
 import matplotlib.pyplot as plt
 from .core import make_generator, seed_everything, write_table, showing_progress
 from .masked import sampling_defaults, sampling_text
-from .train import CheckpointError, dist_teardown
+from .train import CheckpointError, RunError, dist_teardown
 from .presets import PRESETS, get_config, train_preset, model_from_checkpoint, export_weights
-from .presets import PRETRAINED_DTYPES, export_pretrained
-from .studies import toy2d_study, sweep, save_samples
+from .presets import PRETRAINED_DTYPES, export_pretrained, check_output
+from .studies import toy2d_study, sweep, save_samples, check_sample_path
 
 # %% auto #0
-__all__ = ['shown_path', 'main']
+__all__ = ['USER_ERRORS', 'shown_path', 'one_line', 'main']
 
 # %% ../nbs/90_cli.ipynb #edaea3d9
 def _add_train(sub):
-    "`ladd-nb train PRESET [key=value ...] --out DIR [--resume] [--no-progress]`"
+    "`ladd-nb train PRESET [key=value ...] --out DIR [--resume [--allow-config-change]] [--no-progress]`"
     t = sub.add_parser("train", help="train a preset: ladd-nb train PRESET [key=value ...] --out DIR")
     t.add_argument("preset")
     t.add_argument("overrides", nargs="*", help="config overrides key=value")
     t.add_argument("--out", required=True, help="folder for checkpoints, metrics.jsonl and loss.png")
     t.add_argument("--resume", action="store_true", help="continue from the newest good checkpoint in --out")
+    t.add_argument(
+        "--allow-config-change",
+        action="store_true",
+        help="with --resume: go on with settings that differ from the checkpoint's (they are listed)",
+    )
     t.add_argument("--no-progress", action="store_true")
 
 # %% ../nbs/90_cli.ipynb #7dc082d1
@@ -121,8 +126,15 @@ def _cmd_presets(args):
 # %% ../nbs/90_cli.ipynb #a645910d
 def _cmd_train(args):
     "`ladd-nb train`: train a preset, or resume its run."
+    if args.allow_config_change and not args.resume:
+        raise ValueError("--allow-config-change goes with --resume: a new run has no earlier settings")
     tr = train_preset(
-        args.preset, args.overrides, out_dir=args.out, resume=args.resume, progress=not args.no_progress
+        args.preset,
+        args.overrides,
+        out_dir=args.out,
+        resume=args.resume,
+        progress=not args.no_progress,
+        allow_config_change=args.allow_config_change,
     )
     dist_teardown()  # under torchrun: leave the process group before exit (gloo can abort otherwise)
     print(f"trained {args.preset} to step {tr.step}; checkpoints and metrics in {shown_path(args.out)}")
@@ -175,6 +187,8 @@ def _sampling_settings(model, cfg, p, args) -> dict:
 def _cmd_sample(args):
     """`ladd-nb sample`: draw samples from a checkpoint, written as `.pt` (with the settings used) or `.txt`;
     the settings are printed first."""
+    check_sample_path(args.out)  # before the sampling, which may take long
+    check_output(args.out, [args.ckpt], "--out")
     model, cfg, p = model_from_checkpoint(args.ckpt, ema=not args.no_ema)
     settings = _sampling_settings(model, cfg, p, args)
     if settings:
@@ -250,17 +264,41 @@ def _flush_lines():
         if isinstance(stream, io.TextIOWrapper):  # a notebook's streams are not: they flush their own way
             stream.reconfigure(line_buffering=True)
 
+# %% ../nbs/90_cli.ipynb #e9a8f00e
+# What a user can cause and fix: bad values, missing or unusable files, a run that cannot go on, a file system
+# that refuses a write (read-only, permission, full disk), a request too large for memory.
+USER_ERRORS = (ValueError, TypeError, OSError, MemoryError, CheckpointError, RunError)
+
+# %% ../nbs/90_cli.ipynb #02461376
+def one_line(e: BaseException) -> str:
+    "The message of `e` on one line (an `OSError` keeps its file name); its type if it has no message."
+    return " ".join(str(e).split()) or type(e).__name__
+
+# %% ../nbs/90_cli.ipynb #f48cd23e
+def _parse(parser, argv):
+    """Parse `argv`; `key=value` overrides may also come after the flags (`ladd-nb train P --out D lr=0.1`),
+    where argparse alone would refuse them."""
+    args, rest = parser.parse_known_args(argv)
+    extra = [a for a in rest if hasattr(args, "overrides") and "=" in a and not a.startswith("-")]
+    unknown = [a for a in rest if a not in extra]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
+    return args
+
 # %% ../nbs/90_cli.ipynb #8ad2f5e2
 def main(argv: list[str] | None = None, progress: bool | None = None) -> int:
-    """Entry point of the `ladd-nb` command: errors in what the user asked for end with a message and exit
-    code 2. Lines are flushed as printed; progress bars if `progress` (None: from the shell, `argv` None)."""
+    """Entry point of the `ladd-nb` command: a failure of what the user asked for (bad input, an unusable
+    checkpoint, a run that cannot go on, a file system fault) ends with one line on stderr and exit code 2.
+    Lines are flushed as printed; progress bars if `progress` (None: from the shell, `argv` None)."""
     matplotlib.use("Agg")
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     _flush_lines()
     try:
         with showing_progress(argv is None if progress is None else progress):
             _run(args)
-    except (ValueError, TypeError, FileNotFoundError, CheckpointError) as e:
-        parser.exit(2, f"ladd-nb {args.command}: error: {e}\n")
+    except USER_ERRORS as e:
+        parser.exit(2, f"ladd-nb {args.command}: error: {one_line(e)}\n")
     return 0

@@ -6,18 +6,18 @@ Docs: https://ladd-nb.github.io/ladd_nb/presets.html.md"""
 
 # %% ../nbs/05a_presets.ipynb #7bf052aa
 from __future__ import annotations
-import json, os, re, time
+import hashlib, json, os, re, time
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 from typing import Callable
 import safetensors.torch
 import torch
-from .core import make_generator
+from .core import make_generator, write_atomic
 from .train import FORMAT, TrainConfig, Trainer, CheckpointError
-from .train import save_atomic, load_checkpoint, load_weights
+from .train import save_checkpoint, load_checkpoint, load_weights
 
 # %% auto #0
-__all__ = ['PRESETS', 'RETIRED_CONFIG_KEYS', 'PRETRAINED_FORMAT', 'PRETRAINED_DTYPES', 'Preset', 'register_preset', 'get_config', 'preset_trainer', 'train_preset', 'preset_config', 'checkpoint_config', 'ema_weights', 'model_from_checkpoint', 'weights_only', 'export_weights', 'pretrained_config', 'save_pretrained', 'read_pretrained_config', 'pretrained_folder', 'from_pretrained', 'export_pretrained', 'shipped_checkpoint', 'Toy2DTrainConfig', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'BinsawCoLADDConfig', 'build_binsaw_coladd', 'Toy2DDiLADDConfig', 'build_toy2d_diladd', 'diladd_toy_laws', 'BinsawDiLADDConfig', 'build_binsaw_diladd', 'BinsawMDLMConfig', 'build_binsaw_mdlm', 'WordsMDLMConfig', 'build_words_mdlm', 'tempered_words', 'WordsStage1', 'WordsDiLADD', 'WordsDiLADDConfig', 'build_words_diladd', 'WordsCoLADD', 'WordsCoLADDConfig', 'build_words_coladd', 'TEXT_MODELS', 'NAMES', 'CHAR_STUDY', 'LM1B_DATA', 'OWT_DATA', 'GPU_TEXT_LOOP', 'GPU_DIFFUSION', 'TextConfig', 'CharMiniLM', 'build_text_model', 'data_of', 'lazy_batches', 'write_text_samples', 'text_periodic', 'text_decode', 'register_text_preset', 'REFERENCE_MATCH', 'check_reference', 'load_reference', 'heldout_baseline', 'path_bound', 'sample_measures', 'write_sample_text', 'text_eval']
+__all__ = ['PRESETS', 'RETIRED_CONFIG_KEYS', 'PRETRAINED_FORMAT', 'PRETRAINED_DTYPES', 'Preset', 'register_preset', 'get_config', 'preset_trainer', 'train_preset', 'preset_config', 'checkpoint_config', 'ema_weights', 'model_from_checkpoint', 'weights_only', 'is_checkpoint', 'check_output', 'export_weights', 'pretrained_config', 'save_pretrained', 'read_pretrained_config', 'pretrained_folder', 'from_pretrained', 'export_pretrained', 'shipped_checkpoint', 'Toy2DTrainConfig', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'BinsawCoLADDConfig', 'build_binsaw_coladd', 'Toy2DDiLADDConfig', 'build_toy2d_diladd', 'diladd_toy_laws', 'BinsawDiLADDConfig', 'build_binsaw_diladd', 'BinsawMDLMConfig', 'build_binsaw_mdlm', 'WordsMDLMConfig', 'build_words_mdlm', 'tempered_words', 'WordsStage1', 'WordsDiLADD', 'WordsDiLADDConfig', 'build_words_diladd', 'WordsCoLADD', 'WordsCoLADDConfig', 'build_words_coladd', 'TEXT_MODELS', 'NAMES', 'CHAR_STUDY', 'LM1B_DATA', 'OWT_DATA', 'GPU_TEXT_LOOP', 'GPU_DIFFUSION', 'TextConfig', 'CharMiniLM', 'build_text_model', 'data_of', 'lazy_batches', 'write_text_samples', 'text_periodic', 'text_decode', 'register_text_preset', 'REFERENCE_MATCH', 'check_reference', 'load_reference', 'heldout_baseline', 'path_bound', 'sample_measures', 'write_sample_text', 'text_eval']
 
 # %% ../nbs/05a_presets.ipynb #39c20eea
 @dataclass
@@ -49,12 +49,17 @@ def register_preset(p: Preset):
 
 # %% ../nbs/05a_presets.ipynb #2184b375
 def _parse_overrides(overrides: dict | list[str]) -> dict:
-    "Overrides as a dict: `key=value` strings are split at the first `=`; a dict is returned as it is."
+    """Overrides as a dict: `key=value` strings are split at the first `=` (a key given twice is refused); a
+    dict is returned as it is."""
     if isinstance(overrides, dict):
         return overrides
     pairs = [o.split("=", 1) for o in overrides]
     if any(len(p) != 2 for p in pairs):
         raise ValueError(f"overrides must look like key=value, got {list(overrides)}")
+    keys = [k for k, _ in pairs]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise ValueError(f"overrides give {', '.join(twice)} more than once; give each key once")
     return dict(pairs)
 
 # %% ../nbs/05a_presets.ipynb #66384723
@@ -100,13 +105,19 @@ def preset_trainer(name: str, overrides=(), out_dir=None, progress: bool = True,
 
 # %% ../nbs/05a_presets.ipynb #f5191d1b
 def train_preset(
-    name: str, overrides=(), out_dir=None, resume: bool = False, progress: bool = True, log=print
+    name: str,
+    overrides=(),
+    out_dir=None,
+    resume: bool = False,
+    progress: bool = True,
+    log=print,
+    allow_config_change: bool = False,  # resume: go on with settings that differ from the checkpoint's
 ):
     """Train preset `name` with `overrides`; checkpoints and the metrics log go to `out_dir`. Returns the
     Trainer."""
     tr = preset_trainer(name, overrides, out_dir, progress, log)
     if resume:
-        tr.resume()
+        tr.resume(allow_config_change)
     tr.fit()
     return tr
 
@@ -118,13 +129,21 @@ RETIRED_CONFIG_KEYS = ("dead_threshold",)
 
 # %% ../nbs/05a_presets.ipynb #a406c6c8
 def preset_config(meta: dict, path="checkpoint"):
-    "(config, preset) of `meta` = {preset, config} (read from `path`), without retired config keys."
-    if meta.get("preset") not in PRESETS:
-        raise CheckpointError(
-            f"{path} was made by preset {meta.get('preset')!r}, which is not registered here"
-        )
+    """(config, preset) of `meta` = {preset, config} (read from `path`), without retired config keys; a config
+    that lacks keys of its preset is refused (today's defaults might not be what the run used)."""
+    if not isinstance(meta, dict) or meta.get("preset") not in PRESETS:
+        got = meta.get("preset") if isinstance(meta, dict) else None
+        raise CheckpointError(f"{path} was made by preset {got!r}, which is not registered here")
     p = PRESETS[meta["preset"]]
+    if not isinstance(meta.get("config"), dict):
+        raise CheckpointError(f"{path} has no config of preset {p.name} (its 'config' is not a dict)")
     keys = {f.name for f in fields(p.config)}
+    missing = sorted(keys - set(meta["config"]))
+    if missing:
+        raise CheckpointError(
+            f"{path} lacks config keys {missing} of preset {p.name}: it was not written by this ladd_nb, and "
+            "today's defaults may not be what its run used"
+        )
     config = {k: v for k, v in meta["config"].items() if k in keys or k not in RETIRED_CONFIG_KEYS}
     return get_config(meta["preset"], config), p
 
@@ -173,14 +192,40 @@ def weights_only(ck: dict, ema: bool = True) -> dict:
         "rng": None,
     }
 
+# %% ../nbs/05a_presets.ipynb #bd5e3321
+def is_checkpoint(path) -> bool:
+    "Whether `path` is a pretrained folder or a ladd_nb training checkpoint (its tensors are not read)."
+    path = Path(path)
+    if path.is_dir():
+        return (path / "config.json").is_file() and (path / "model.safetensors").is_file()
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # not a torch zip file at all
+        return False
+    return isinstance(ck, dict) and ck.get("format") == FORMAT
+
+# %% ../nbs/05a_presets.ipynb #825f8a35
+def check_output(out, inputs: list, what: str = "output") -> Path:
+    "Refuse an output path `out` that is one of `inputs`, lies inside one, or is a checkpoint already there."
+    out = Path(out).resolve()
+    for i in map(lambda q: Path(q).resolve(), inputs):
+        if out == i or i in out.parents:
+            raise ValueError(f"the {what} {out} would overwrite the input {i}; choose another path")
+    if out.exists() and is_checkpoint(out):
+        raise ValueError(
+            f"the {what} {out} is a checkpoint already; this command does not write over checkpoints: choose "
+            "another path, or remove it first"
+        )
+    return out
+
 # %% ../nbs/05a_presets.ipynb #ffa258c9
 def export_weights(ckpt: str | Path, out: str | Path, ema: bool = True) -> Path:
     "Write a weights-only copy of a training checkpoint (EMA weights if present and `ema`), atomically."
+    check_output(out, [ckpt])
     ck = load_checkpoint(ckpt)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_atomic(weights_only(ck, ema), out)
-    return out
+    return save_checkpoint(weights_only(ck, ema), out)
 
 # %% ../nbs/05a_presets.ipynb #78e40222
 PRETRAINED_FORMAT = "ladd_nb-pretrained-v1"  # config.json's "format": a reader refuses any other
@@ -217,28 +262,20 @@ def _check_pretrained(model, cfg, preset, step, dtype) -> str:
         )
     return name
 
-# %% ../nbs/05a_presets.ipynb #8045b379
-def _write_atomic(data: bytes, path: Path):
-    "Write `data` to a temporary file next to `path`, fsync, then rename it over `path`."
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
 # %% ../nbs/05a_presets.ipynb #ee792f72
 def save_pretrained(model, cfg, preset, out, step: int = 0, dtype: str = "float32") -> Path:
     """Write `model` (of `preset` with config `cfg`, trained `step` steps) as the pretrained folder `out`:
-    `model.safetensors`, floating tensors stored as `dtype`, and `config.json`; each file atomically."""
+    `model.safetensors`, floating tensors stored as `dtype`, and `config.json` with the weights' SHA-256;
+    each file atomically."""
     name = _check_pretrained(model, cfg, preset, step, dtype)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     as_stored = lambda v: v.detach().to("cpu", PRETRAINED_DTYPES[dtype] if v.is_floating_point() else v.dtype)
     state = {k: as_stored(v).clone().contiguous() for k, v in model.state_dict().items()}
-    _write_atomic(safetensors.torch.save(state, metadata={"format": "pt"}), out / "model.safetensors")
-    meta = pretrained_config(model, cfg, name, step, dtype)
-    _write_atomic((json.dumps(meta, indent=1) + "\n").encode(), out / "config.json")
+    weights = safetensors.torch.save(state, metadata={"format": "pt"})
+    write_atomic(out / "model.safetensors", lambda f: f.write(weights))
+    meta = pretrained_config(model, cfg, name, step, dtype) | {"sha256": hashlib.sha256(weights).hexdigest()}
+    write_atomic(out / "config.json", lambda f: f.write((json.dumps(meta, indent=1) + "\n").encode()))
     return out
 
 # %% ../nbs/05a_presets.ipynb #6cb982ad
@@ -256,7 +293,7 @@ def read_pretrained_config(folder) -> dict:
     if not isinstance(meta, dict) or meta.get("format") != PRETRAINED_FORMAT:
         got = meta.get("format") if isinstance(meta, dict) else None
         raise CheckpointError(f"{path} has format {got!r}; this ladd_nb reads {PRETRAINED_FORMAT!r}")
-    missing = [k for k in ("preset", "config", "step", "stage") if k not in meta]
+    missing = [k for k in ("preset", "config", "step", "stage", "sha256") if k not in meta]
     if missing or not isinstance(meta["config"], dict):
         raise CheckpointError(f"{path} lacks {missing or 'a config dict'}: not written by save_pretrained")
     if meta.get("dtype") not in PRETRAINED_DTYPES:
@@ -266,20 +303,28 @@ def read_pretrained_config(folder) -> dict:
     return meta
 
 # %% ../nbs/05a_presets.ipynb #3b420651
-def _pretrained_weights(folder: Path, dtype: str) -> dict:
-    "The tensors of `folder/model.safetensors`, checked to be stored in `dtype` as config.json says."
+def _pretrained_weights(folder: Path, meta: dict) -> dict:
+    "The tensors of `folder/model.safetensors`, checked against config.json `meta`: its SHA-256 and dtype."
     path = folder / "model.safetensors"
     if not path.is_file():
         raise FileNotFoundError(f"{folder} has no model.safetensors: not a complete pretrained folder")
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != meta["sha256"]:
+        raise CheckpointError(
+            f"{path} fails the SHA-256 in config.json: it changed after it was written (a damaged disk, "
+            "copy or download)"
+        )
     try:
-        state = safetensors.torch.load_file(path)
-    except Exception as e:  # truncated or not safetensors at all: its own message says which
+        state = safetensors.torch.load(data)
+    except Exception as e:  # not safetensors at all, though its checksum matches: its own message says why
         raise CheckpointError(
             f"{path} is not a readable safetensors file ({type(e).__name__}: {e})"
         ) from None
     stored = {str(v.dtype).removeprefix("torch.") for v in state.values() if v.is_floating_point()}
-    if stored - {dtype}:
-        raise CheckpointError(f"{path} holds {sorted(stored)} tensors, but config.json says dtype {dtype!r}")
+    if stored - {meta["dtype"]}:
+        raise CheckpointError(
+            f"{path} holds {sorted(stored)} tensors, but config.json says dtype {meta['dtype']!r}"
+        )
     return state
 
 # %% ../nbs/05a_presets.ipynb #fabde277
@@ -326,7 +371,7 @@ def from_pretrained(name_or_path, revision: str | None = None):
     cfg, p = preset_config(meta, folder / "config.json")
     model = p.build(cfg)
     own = model.state_dict()
-    state = _pretrained_weights(folder, meta["dtype"])
+    state = _pretrained_weights(folder, meta)
     state = {k: v.to(own[k].dtype) if k in own and v.is_floating_point() else v for k, v in state.items()}
     load_weights(model, state, str(folder))
     _set_stage(model, meta, folder / "config.json")
@@ -336,6 +381,7 @@ def from_pretrained(name_or_path, revision: str | None = None):
 def export_pretrained(ckpt, out, dtype: str = "float32", ema: bool = True) -> Path:
     """The pretrained folder `out` of a training checkpoint (its EMA weights if present and `ema`) or of
     another pretrained folder, weights stored as `dtype`, its training step kept."""
+    check_output(out, [ckpt])
     model, cfg, p = model_from_checkpoint(ckpt, ema)
     step = read_pretrained_config(ckpt)["step"] if Path(ckpt).is_dir() else load_checkpoint(ckpt)["step"]
     return save_pretrained(model, cfg, p, out, step, dtype)

@@ -10,15 +10,16 @@ import time
 from pathlib import Path
 import torch
 import matplotlib.pyplot as plt
-from .core import make_generator, write_table, with_progress
+from .core import make_generator, write_table, with_progress, write_atomic
 from .masked import MaskedProcess, TableDenoiser, sample_masked, two_token_law
 from .masked import sampling_defaults, sampling_kwargs, sampling_text
 from .toy2d import DENSITIES, STEP_BUDGETS, Toy2DConfig, density_table, train_toy2d, kl_tv
 from .toy2d import mutual_information, show_tables, plot_curves, step_budget_rows
 from .presets import model_from_checkpoint, shipped_checkpoint, coladd_toy_law, diladd_toy_laws
+from .presets import check_output
 
 # %% auto #0
-__all__ = ['fewstep_figure', 'toy2d_study', 'save_samples', 'sweep_settings', 'sweep', 'BINSAW_CHECKPOINTS', 'study_row', 'binsaw_study', 'binsaw_figure', 'WORDS_CHECKPOINTS', 'words_study', 'words_figure', 'TEXT_RUNS', 'TEXT_RUN_DIRS', 'TEXT_CHECKPOINTS', 'TEXT_STEPS', 'TEXT_COLS', 'VERDICT_KEYS', 'model_label', 'sweep_text_checkpoint', 'study_checkpoints', 'text_study', 'unigram_baseline', 'text_table_head', 'plot_by_model', 'mark_heldout', 'text_figure', 'step_flops', 'stage_steps', 'encoder_cache_flops', 'training_flops', 'verdict_rows', 'mean_se', 'aggregate_seeds']
+__all__ = ['fewstep_figure', 'toy2d_study', 'check_sample_path', 'save_samples', 'sweep_settings', 'sweep', 'BINSAW_CHECKPOINTS', 'study_row', 'binsaw_study', 'binsaw_figure', 'WORDS_CHECKPOINTS', 'words_study', 'words_figure', 'TEXT_RUNS', 'TEXT_RUN_DIRS', 'TEXT_CHECKPOINTS', 'TEXT_STEPS', 'TEXT_COLS', 'VERDICT_KEYS', 'model_label', 'sweep_text_checkpoint', 'study_checkpoints', 'text_study', 'unigram_baseline', 'text_table_head', 'plot_by_model', 'mark_heldout', 'text_figure', 'step_flops', 'stage_steps', 'encoder_cache_flops', 'training_flops', 'verdict_rows', 'mean_se', 'aggregate_seeds']
 
 # %% ../nbs/07c_studies.ipynb #b27d760c
 def _law_panels(axs, P, oracle, proc, ks):
@@ -204,20 +205,26 @@ def _write_figures(out, densities, rows, laws, steps):
         learned = {f"learned K={K}": laws[(n, "learned MDLM", K)] for K in ks}
         _save(show_tables({"data": density_table(n, V[n])} | learned), out / f"samples_{n}.png")
 
+# %% ../nbs/07c_studies.ipynb #68d1805b
+def check_sample_path(path) -> Path:
+    "The samples file `path`, once its type is known (`.pt` or `.txt`): checked before any sampling is done."
+    path = Path(path)
+    if path.suffix not in (".pt", ".txt"):
+        raise ValueError(f"unknown sample file type {path.suffix!r} of {path}; use .pt or .txt")
+    return path
+
 # %% ../nbs/07c_studies.ipynb #e54efd62
 def save_samples(x: torch.Tensor, path: str | Path, info: dict, decode=None):
     """Write samples to `.pt` (a dict with the tensor and `info`) or `.txt`: one sequence of token ids per
-    line, or with `decode` (text presets) the decoded texts separated by blank lines."""
-    path = Path(path)
+    line, or with `decode` (text presets) the decoded texts separated by blank lines; atomically."""
+    path = check_sample_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".pt":
-        torch.save({"samples": x.cpu(), **info}, path)
-    elif path.suffix == ".txt" and decode is not None:
-        path.write_text("\n\n".join(decode(x.cpu())) + "\n")
-    elif path.suffix == ".txt":
-        path.write_text("".join(" ".join(map(str, row)) + "\n" for row in x.tolist()))
-    else:
-        raise ValueError(f"unknown sample file type {path.suffix!r}; use .pt or .txt")
+        write_atomic(path, lambda f: torch.save({"samples": x.cpu(), **info}, f))
+        return
+    lines = decode(x.cpu()) if decode is not None else [" ".join(map(str, row)) for row in x.tolist()]
+    text = "\n\n".join(lines) + "\n" if decode is not None else "".join(l + "\n" for l in lines)
+    write_atomic(path, lambda f: f.write(text.encode()))
 
 # %% ../nbs/07c_studies.ipynb #6bfd84a1
 def _quality_metric(rows) -> str:
@@ -252,6 +259,7 @@ def sweep_settings(model, cfg) -> str:
 def sweep(ckpt: str | Path, steps, out: str | Path, log=None) -> list[dict]:
     """Evaluate a checkpoint at each step budget with its preset's evaluation; write results.csv, results.md,
     quality_vs_steps.png. The sampling settings (`sweep_settings`) head the table and go to `log` first."""
+    check_output(out, [ckpt], "output folder")
     model, cfg, p = model_from_checkpoint(ckpt)
     if p.evaluate is None:
         raise ValueError(f"preset {p.name!r} has no evaluation for sweep")

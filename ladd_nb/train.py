@@ -361,6 +361,7 @@ class Trainer:
         self.step = 0
         self.net = wrap_model(model, cfg, self.device, self.world)
         self.lock, self.last_saved = None, None  # the run folder's lock (`claim_folder`), last checkpoint
+        self.stale_note = ""  # the note of a dead holder whose lock `claim_folder` took over
 
 # %% ../nbs/05_train.ipynb #9040bd8f
 @torch.no_grad()
@@ -593,9 +594,14 @@ def lock_run_folder(folder) -> tuple[int, str]:
     return fd, stale
 
 # %% ../nbs/05_train.ipynb #461782a9
-def unlock_run_folder(folder, fd: int):
-    "Let go of the lock of `lock_run_folder`: remove the lock file while still holding it, then close it."
-    (Path(folder) / LOCK_NAME).unlink(missing_ok=True)
+def unlock_run_folder(folder, fd: int, note: str = ""):
+    """Let go of the lock of `lock_run_folder`: remove the lock file while still holding it, then close it. With
+    a `note` (a dead holder's, when the run that took over did nothing), the file keeps it instead."""
+    if note:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, note.encode(), 0)
+    else:
+        (Path(folder) / LOCK_NAME).unlink(missing_ok=True)
     os.close(fd)
 
 # %% ../nbs/05_train.ipynb #bf5c8811
@@ -608,18 +614,19 @@ def claim_folder(self: Trainer):
     if self.out.exists() and not self.out.is_dir():
         raise RunError(f"{self.out} is a file: the output folder must be a folder, or not exist yet")
     self.out.mkdir(parents=True, exist_ok=True)
-    self.lock, stale = lock_run_folder(self.out)
-    if stale:
-        self.log(f"took over the lock of a run that ended without letting go of it ({stale})")
+    self.lock, self.stale_note = lock_run_folder(self.out)
+    if self.stale_note:
+        self.log(f"took over the lock of a run that ended without letting go of it ({self.stale_note})")
     for f in clean_stale_temps(self.out):
         self.log(f"removed {f.name}, left by a killed run")
 
 # %% ../nbs/05_train.ipynb #48fe692a
 @patch
 def release_folder(self: Trainer):
-    "Let go of the output folder's lock (`claim_folder`)."
+    """Let go of the output folder's lock (`claim_folder`); a run refused before it trained leaves a dead
+    holder's lock file as it found it."""
     if self.lock is not None:
-        unlock_run_folder(self.out, self.lock)
+        unlock_run_folder(self.out, self.lock, self.stale_note)
         self.lock = None
 
 # %% ../nbs/05_train.ipynb #36a4febc
@@ -658,6 +665,7 @@ def check_finite(self: Trainer, m: dict):
 def train_to_end(self: Trainer):
     "The steps to `train_steps`: log, evaluate and checkpoint as configured; a final checkpoint and plot."
     cfg, lp = self.cfg, self._log_path()
+    self.stale_note = ""  # the run goes on here: the dead holder's note has done its work
     self.model.train()
     steps = self._steps_left()
     t0 = time.perf_counter()
