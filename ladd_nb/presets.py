@@ -207,16 +207,16 @@ def is_checkpoint(path) -> bool:
 # %% ../nbs/05a_presets.ipynb #825f8a35
 def check_output(out, inputs: list, what: str = "output") -> Path:
     "Refuse an output path `out` that is one of `inputs`, lies inside one, or is a checkpoint already there."
-    out = Path(out).resolve()
-    for i in map(lambda q: Path(q).resolve(), inputs):
-        if out == i or i in out.parents:
+    path = Path(out).resolve()  # compared resolved; named as given
+    for i in inputs:
+        if path == Path(i).resolve() or Path(i).resolve() in path.parents:
             raise ValueError(f"the {what} {out} would overwrite the input {i}; choose another path")
-    if out.exists() and is_checkpoint(out):
+    if path.exists() and is_checkpoint(path):
         raise ValueError(
             f"the {what} {out} is a checkpoint already; this command does not write over checkpoints: choose "
             "another path, or remove it first"
         )
-    return out
+    return path
 
 # %% ../nbs/05a_presets.ipynb #ffa258c9
 def export_weights(ckpt: str | Path, out: str | Path, ema: bool = True) -> Path:

@@ -133,11 +133,11 @@ def test_checkpoint_with_retired_dead_threshold_loads(tmp_path):
     """Checkpoints made before the rename carry the absolute `dead_threshold` in their config; a preset whose
     config no longer has that key must still rebuild the model (the key steered training only)."""
     from dataclasses import asdict
-    from ladd_nb.train import FORMAT, save_atomic
+    from ladd_nb.train import FORMAT, save_checkpoint
 
     model, cfg, _ = model_from_checkpoint(shipped_checkpoint("toy2d-mdlm-checkerboard"))
     meta = json.dumps({"preset": "toy2d-mdlm", "config": asdict(cfg) | {"dead_threshold": 2.0}})
     ck = dict(format=FORMAT, step=1000, meta=meta, train_config="{}", model=model.state_dict())
-    save_atomic(ck | dict(ema=None, optimizer=None, scheduler=None, rng=None), tmp_path / "old.pt")
+    save_checkpoint(ck | dict(ema=None, optimizer=None, scheduler=None, rng=None), tmp_path / "old.pt")
     model, cfg, _ = model_from_checkpoint(tmp_path / "old.pt")
     assert not hasattr(cfg, "dead_threshold")

@@ -21,7 +21,7 @@ from ladd_nb.presets import (
     save_pretrained,
     shipped_checkpoint,
 )
-from ladd_nb.train import FORMAT, CheckpointError, save_atomic
+from ladd_nb.train import FORMAT, CheckpointError, save_checkpoint
 
 SHIPPED = Path(ladd_nb.__file__).parent / "checkpoints"
 # MiB. Issue 17 asked for 36 MB, half of the 72 MB shipped then; ladd_nb/checkpoints/README.md has the sizes
@@ -123,7 +123,7 @@ def weights_file(model, cfg, name: str, step: int, path: Path) -> Path:
     "A weights-only training checkpoint (`.pt`, chapter 5a's `weights_only` format) of `model` at `path`."
     meta = json.dumps({"preset": name, "config": asdict(cfg)})
     ck = dict(format=FORMAT, step=step, meta=meta, train_config="{}", model=model.state_dict())
-    save_atomic(ck | dict(ema=None, optimizer=None, scheduler=None, rng=None), path)
+    save_checkpoint(ck | dict(ema=None, optimizer=None, scheduler=None, rng=None), path)
     return path
 
 
