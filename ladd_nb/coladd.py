@@ -13,8 +13,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.basics import patch
-from .core import check_steps, check_tokens, make_generator, shard_slice, sample_categorical
+from ladd_nb.core import (
+    check_steps,
+    check_positive_int,
+    check_tokens,
+    make_generator,
+    shard_slice,
+    sample_categorical,
+)
 from .schedules import get_vp_schedule, VPSchedule, time_grid, low_discrepancy_times
+from .schedules import check_step_budget
 from .masked import token_losses, MaskedProcess, SampleResult, subs_log_probs, two_token_law
 from ladd_nb.masked import (
     reveal_step,
@@ -23,14 +31,20 @@ from ladd_nb.masked import (
     _validate_sampling,
     RowDenoiser,
     check_every_step,
+    check_output,
+    check_pair,
+    blame_denoiser,
+    denoiser_name,
+    sampling_bytes,
+    check_sampling_memory,
 )
 from .gaussian import GaussianProcess, check_latent_sampler
 
 # %% auto #0
 __all__ = ['POOLINGS', 'product_mixture', 'mixture_law', 'oracle_latent_sample', 'shift_times', 'CoLADD', 'ToyEncoder',
-           'ToyJointDenoiser', 'ToyLatentDenoiser', 'sample_latent', 'MixtureOracle', 'coladd_sequential_law',
-           'rb_two_token_law', 'DiTEncoder', 'chunk_mean_pool', 'pool_slots', 'PretrainedSlotEncoder', 'minilm_encoder',
-           'have_minilm']
+           'ToyJointDenoiser', 'ToyLatentDenoiser', 'sample_latent', 'check_latent', 'MixtureOracle',
+           'coladd_sequential_law', 'rb_two_token_law', 'DiTEncoder', 'chunk_mean_pool', 'pool_slots',
+           'PretrainedSlotEncoder', 'minilm_encoder', 'have_minilm']
 
 # %% ../nbs/06b_coladd.ipynb #72e3acef
 def _checkerboard_components(c: torch.Tensor):
@@ -120,7 +134,8 @@ class CoLADD(nn.Module):
         _check_coladd_options(schedule, latent_net, prediction, loss_x, loss_y, p_r_mode, stage1, p_tau)
         self.encoder, self.token_net, self.latent_net = encoder, token_net, latent_net
         self.process, self.gauss = MaskedProcess(vocab_size, mask_schedule), GaussianProcess(vp_schedule)
-        self.L, self.S, self.d, self.schedule = seq_len, n_slots, latent_dim, schedule
+        self.L, self.S = check_positive_int(seq_len, "seq_len"), check_positive_int(n_slots, "n_slots")
+        self.d, self.schedule = check_positive_int(latent_dim, "latent_dim"), schedule
         self.enc_sigma, self.kl_weight, self.loss_x, self.loss_y = enc_sigma, kl_weight, loss_x, loss_y
         self.p_r, self.p_r_mode, self.p_tau, self.time_shift = p_r, p_r_mode, p_tau, time_shift
         self.stage1_steps, self.stage1, self.prediction = stage1_steps, stage1, prediction
@@ -329,20 +344,33 @@ def sample_latent(
 ):
     """Sequential schedule, first half: `steps` reverse steps of the latent diffusion plus noise removal ->
     (y0, nfe, trajectory)."""
-    K = check_steps(steps, "latent_steps")
+    K = check_step_budget(steps, "latent_steps")
     check_latent_sampler(sampler)  # before any network call
     ts = time_grid(K)
     y = torch.randn((n, *shape), generator=generator, device=device)
     traj = [y] if return_trajectory else None
     for i in range(K):
-        y0_hat = latent_net(y, ts[i].float().expand(n).to(device))
+        y0_hat = check_output(
+            latent_net(y, ts[i].float().expand(n).to(device)), latent_net, [y.shape], "a latent"
+        )
         y = gauss.reverse_step(y, y0_hat, ts[i], ts[i + 1], sampler, generator)
         if traj is not None:
             traj.append(y)
-    y = latent_net(y, ts[K].float().expand(n).to(device))
+    y = check_output(latent_net(y, ts[K].float().expand(n).to(device)), latent_net, [y.shape], "a latent")
+    check_latent(y, latent_net)  # once per run: a NaN spreads through the steps to the clean latent
     if traj is not None:
         traj.append(y)
     return y, K + 1, (torch.stack(traj) if traj is not None else None)
+
+# %% ../nbs/06b_coladd.ipynb #e5518b1d
+def check_latent(y: torch.Tensor, denoiser) -> torch.Tensor:
+    "Check, once after sampling, that the latent `y` is finite: else name the `denoiser` that produced it."
+    if not torch.isfinite(y).all():
+        raise ValueError(
+            f"denoiser {denoiser_name(denoiser)} returned NaN or infinite latents while sampling; check its "
+            "weights and inputs"
+        )
+    return y
 
 # %% ../nbs/06b_coladd.ipynb #453acf49
 @patch
@@ -363,6 +391,7 @@ def sample(
     `steps`) on y first."""
     schedule = schedule or self.schedule
     K_y = steps if latent_steps is None else latent_steps
+    self._check_sampling(n, steps, K_y, temperature, last, return_trajectory)
     was = self.training
     self.eval()  # sampling never uses dropout, whatever mode the model was left in
     try:
@@ -378,6 +407,27 @@ def sample(
         raise ValueError(f"schedule must be 'sequential' or 'joint', got {schedule!r}")
     finally:
         self.train(was)
+
+# %% ../nbs/06b_coladd.ipynb #e6b70b3f
+@patch
+def _check_sampling(self: CoLADD, n, steps, latent_steps, temperature, last, trajectory: bool):
+    "Refuse a request over the step ceiling or the device's memory before any network call (chapter 2)."
+    K = _validate_sampling(n, self.L, steps, temperature, last)
+    K_y = check_step_budget(latent_steps, "latent_steps")
+    # the latent channel: about six float32 [n, S, d] tensors at once (y, the network's output, y0_hat,
+    # the noise, the next y), plus one per step for the trajectory
+    latent = 4 * n * self.S * self.d * (6 + (K_y + 2) * trajectory)
+    nbytes = sampling_bytes(n, self.L, self.process.V, K, trajectory) + latent
+    check_sampling_memory(nbytes, n, next(self.parameters()).device, trajectory)
+
+# %% ../nbs/06b_coladd.ipynb #9b4845c8
+@patch
+def _token_decoder(self: CoLADD, y0: torch.Tensor) -> RowDenoiser:
+    "The token denoiser given the clean latent `y0` (t_y = 0): time-free if the token net ignores t_x."
+    net, zeros = self.token_net, torch.zeros(len(y0), device=y0.device)
+    tokens_given_y = lambda x, t, y, t_y: check_pair(net(x, y, t, t_y), net)[0]
+    time_free = getattr(net, "x_time_free", False) is True
+    return RowDenoiser(tokens_given_y, y0, zeros, time_free=time_free, name=denoiser_name(net))
 
 # %% ../nbs/06b_coladd.ipynb #f5e99d07
 @patch
@@ -397,16 +447,16 @@ def _sample_sequential(
     if self.latent_net is None:
         raise ValueError("this model has no latent denoiser; use schedule='joint'")
     dev = next(self.parameters()).device
-    net = lambda y, t: self.to_y0(self.latent_net(y, t), y, t)
+
+    def net(y, t):
+        return self.to_y0(self.latent_net(y, t), y, t)
+
+    net.denoiser_name = denoiser_name(self.latent_net)  # errors name the network, not this wrapper
     shape = (self.S, self.d)
     y0, nfe_y, ytraj = sample_latent(
         net, self.gauss, n, shape, latent_steps, latent_sampler, generator, dev, return_trajectory
     )
-    zeros = torch.zeros(n, device=dev)
-    # the token decoder given the clean latent (t_y = 0); a token net that ignores t_x is then time-free
-    tokens_given_y = lambda x, t, y, t_y: self.token_net(x, y, t, t_y)[0]
-    time_free = getattr(self.token_net, "x_time_free", False) is True
-    decoder = RowDenoiser(tokens_given_y, y0, zeros, time_free=time_free)
+    decoder = self._token_decoder(y0)  # the token denoiser given the clean latent
     kw = dict(
         temperature=temperature,
         last=last,
@@ -420,6 +470,15 @@ def _sample_sequential(
     r.evals = {"latent": n * nfe_y, "token": r.evals["token"]}
     r.latent, r.latent_trajectory = y0, ytraj
     return r
+
+# %% ../nbs/06b_coladd.ipynb #ccb625e1
+@patch
+def _joint_call(self: CoLADD, x, y, tt) -> tuple:
+    "One call of the joint denoiser at time `tt`, its outputs checked: (token logits, the predicted y0)."
+    net, (n, L), V = self.token_net, x.shape, self.process.V
+    logits, out = check_pair(net(x, y, tt, tt), net)
+    check_output(logits, net, [(n, L, V), (n, L, V + 1)])
+    return logits, self.to_y0(check_output(out, net, [tuple(y.shape)], "a latent"), y, tt)
 
 # %% ../nbs/06b_coladd.ipynb #db7a2eb3
 @patch
@@ -438,17 +497,18 @@ def _sample_joint(
     xtraj, ytraj = ([x], [y]) if return_trajectory else (None, None)
     for i in range(K + 1):
         tt = ts[min(i, K)].float().expand(n).to(dev)
-        logits, out = self.token_net(x, y, tt, tt)
-        y0_hat = self.to_y0(out, y, tt)
+        logits, y0_hat = self._joint_call(x, y, tt)
         logp = subs_log_probs(logits, x, self.process, temperature)
-        if i < K:
-            x = reveal_step(x, logp, alpha[i], alpha[i + 1], self.process, generator)
-            y = self.gauss.reverse_step(y, y0_hat, ts[i], ts[i + 1], latent_sampler, generator)
-        else:
-            x, y = final_step(x, logp, self.process, last, generator), y0_hat
+        with blame_denoiser(self.token_net, logp, x, self.process, i, K, ts[i]):  # names the net on a NaN
+            if i < K:
+                x = reveal_step(x, logp, alpha[i], alpha[i + 1], self.process, generator)
+                y = self.gauss.reverse_step(y, y0_hat, ts[i], ts[i + 1], latent_sampler, generator)
+            else:
+                x, y = final_step(x, logp, self.process, last, generator), y0_hat
         if xtraj is not None:
             xtraj.append(x)
             ytraj.append(y)
+    check_latent(y, self.token_net)
     xtraj = torch.stack(xtraj) if xtraj is not None else None
     r = SampleResult(x, {"joint": K + 1}, ts, xtraj, evals={"joint": n * (K + 1)})
     r.latent, r.latent_trajectory = y, (torch.stack(ytraj) if ytraj is not None else None)
@@ -682,7 +742,8 @@ def rb_two_token_law(
 ) -> torch.Tensor:
     """Law `[V, V]` of the joint sampler on two tokens, estimated from `n` runs with a Rao-Blackwellised last
     reveal."""
-    K = check_steps(steps)
+    K = check_step_budget(steps)
+    check_sampling_memory(sampling_bytes(n, 2, process.V, K), n)
     ts = time_grid(K)
     alpha = process.schedule.alpha(ts)
     V, m = process.V, process.mask_id

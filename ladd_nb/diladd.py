@@ -16,6 +16,7 @@ from fastcore.basics import patch
 from .core import check_positive_int, check_steps, check_tokens, make_generator
 from .core import shard_slice, sample_categorical
 from .schedules import time_grid, low_discrepancy_times
+from .schedules import check_step_budget
 from .masked import token_losses, MaskedProcess, SampleResult, subs_log_probs
 from ladd_nb.masked import (
     reveal_step,
@@ -24,6 +25,12 @@ from ladd_nb.masked import (
     _validate_sampling,
     RowDenoiser,
     check_every_step,
+    check_output,
+    check_pair,
+    blame_denoiser,
+    denoiser_name,
+    sampling_bytes,
+    check_sampling_memory,
 )
 from .vq import VectorQuantizer
 
@@ -175,7 +182,7 @@ def loss(self: DiLADD, batch: torch.Tensor, generator=None, shard=None) -> dict:
 # %% ../nbs/07b_diladd.ipynb #245f8184
 def _check_latent_steps(latent_steps) -> int:
     "The code-step budget of the sequential schedule, checked: an integer >= 1."
-    return check_steps(latent_steps, "latent_steps")
+    return check_step_budget(latent_steps, "latent_steps")
 
 # %% ../nbs/07b_diladd.ipynb #aaa80a27
 def all_masked(n: int, length: int, mask_id: int, device="cpu") -> torch.Tensor:
@@ -189,6 +196,11 @@ def channel_step(z, logp, a, i: int, K: int, process: MaskedProcess, last="sampl
     if i < K:
         return reveal_step(z, logp, a[i], a[i + 1], process, generator)
     return final_step(z, logp, process, last, generator)
+
+# %% ../nbs/07b_diladd.ipynb #33e733a7
+def _logit_shapes(z: torch.Tensor, V: int) -> list:
+    "The shapes a denoiser's logits for the ids `z[n, L]` may take: `[n, L, V]`, or with a mask column."
+    return [(*z.shape, V), (*z.shape, V + 1)]
 
 # %% ../nbs/07b_diladd.ipynb #1d4bf852
 @torch.no_grad()
@@ -213,9 +225,11 @@ def sample_codes(
     y = all_masked(n, n_slots, code_process.mask_id, device)
     ones, traj = torch.ones(n, device=device), ([y] if return_trajectory else None)
     for i in range(K + 1):
-        _, logits_y = denoise(x, y, ones, ts[min(i, K)].float().expand(n).to(device))
+        _, logits_y = check_pair(denoise(x, y, ones, ts[min(i, K)].float().expand(n).to(device)), denoise)
+        logits_y = check_output(logits_y, denoise, _logit_shapes(y, code_process.V), "code logits")
         logp = subs_log_probs(logits_y, y, code_process)  # temperature 1: only tokens are tempered
-        y = channel_step(y, logp, gamma, i, K, code_process, "sample", generator)
+        with blame_denoiser(denoise, logp, y, code_process, i, K, ts[i], "code logits"):
+            y = channel_step(y, logp, gamma, i, K, code_process, "sample", generator)
         if traj is not None:
             traj.append(y)
     return y, K + 1, (torch.stack(traj) if traj is not None else None)
@@ -247,7 +261,11 @@ def sample_sequential(
         x_time_free = getattr(denoise, "x_time_free", False) is True
     # given fixed codes at t_y = 0, a token output that ignores t_x is time-free: the sampler skips rows
     tokens_given_codes = RowDenoiser(
-        lambda x, t, y, t_y: denoise(x, y, t, t_y)[0], y0, zeros, time_free=x_time_free
+        lambda x, t, y, t_y: check_pair(denoise(x, y, t, t_y), denoise)[0],
+        y0,
+        zeros,
+        time_free=x_time_free,
+        name=denoiser_name(denoise),
     )
     kw = dict(temperature=temperature, last=last, skip=skip)
     r = sample_masked(tokens_given_codes, process, n, seq_len, K, **kw, **opts)
@@ -280,11 +298,15 @@ def sample_joint(
     xtraj, ytraj = ([x], [y]) if return_trajectory else (None, None)
     for i in range(K + 1):
         tt = ts[min(i, K)].float().expand(n).to(device)
-        logits_x, logits_y = denoise(x, y, tt, tt)
+        logits_x, logits_y = check_pair(denoise(x, y, tt, tt), denoise)
+        check_output(logits_x, denoise, _logit_shapes(x, process.V))
+        check_output(logits_y, denoise, _logit_shapes(y, code_process.V), "code logits")
         lx = subs_log_probs(logits_x, x, process, temperature)
         ly = subs_log_probs(logits_y, y, code_process)  # temperature 1: only tokens are tempered
-        x = channel_step(x, lx, alpha, i, K, process, last, generator)
-        y = channel_step(y, ly, gamma, i, K, code_process, "sample", generator)
+        with blame_denoiser(denoise, lx, x, process, i, K, ts[i]):
+            x = channel_step(x, lx, alpha, i, K, process, last, generator)
+        with blame_denoiser(denoise, ly, y, code_process, i, K, ts[i], "code logits"):
+            y = channel_step(y, ly, gamma, i, K, code_process, "sample", generator)
         if xtraj is not None:
             xtraj.append(x)
             ytraj.append(y)
@@ -315,9 +337,12 @@ def sample_diladd(
     """Draw `n` sequences: `steps` token steps; the sequential schedule first spends `latent_steps` (default
     `steps`) on the codes."""
     K = _validate_sampling(n, seq_len, steps, temperature, last)
+    Ky = _check_latent_steps(steps if latent_steps is None else latent_steps)
+    codes = sampling_bytes(n, n_slots, code_process.V, Ky, return_trajectory)  # a masked channel too
+    nbytes = sampling_bytes(n, seq_len, process.V, K, return_trajectory) + codes
+    check_sampling_memory(nbytes, n, device, return_trajectory)
     opts = (temperature, last, return_trajectory, generator, device)
     if schedule == "sequential":
-        Ky = steps if latent_steps is None else latent_steps
         channels = (denoise, process, code_process)
         return sample_sequential(
             *channels, n, seq_len, n_slots, K, Ky, *opts, x_time_free=x_time_free, skip=skip
@@ -359,6 +384,8 @@ class TableJointDenoiser:
             raise ValueError(
                 f"P must have shape [{code_process.V}, {process.V}, {process.V}], got {tuple(P.shape)}"
             )
+        if not torch.isfinite(P).all() or (P < 0).any() or P.sum() <= 0:
+            raise ValueError("P must be a table of finite, non-negative weights with a positive sum")
         self.P, self.process, self.code_process = P.double() / P.sum(), process, code_process
 
 # %% ../nbs/07b_diladd.ipynb #6868f0ba

@@ -6,7 +6,8 @@ Docs: https://ladd-nb.github.io/ladd_nb/masked.html.md"""
 
 # %% ../nbs/02_masked.ipynb #87ea6ba6
 from __future__ import annotations
-import math, itertools
+import math, itertools, inspect, numbers
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 import torch
@@ -20,26 +21,40 @@ from ladd_nb.core import (
     sample_categorical,
     make_generator,
     shard_slice,
+    check_probs,
+    check_memory,
+    device_memory,
 )
 from .schedules import get_mask_schedule, MaskSchedule, time_grid, low_discrepancy_times
+from .schedules import check_step_budget
 
 # %% auto #0
-__all__ = ['SKIP_RULES', 'MaskedProcess', 'subs_log_probs', 'masked_losses', 'token_losses', 'TableDenoiser', 'mc_nelbo', 'SampleResult', 'reveal_step', 'final_step', 'skip_rule', 'check_every_step', 'RowDenoiser', 'CachedLogProbs', 'sample_masked', 'all_states', 'exact_sample_law', 'MDLM', 'reveal_probs', 'two_token_law', 'path_budgets', 'budget_rows', 'nfe_fields', 'sampling_defaults', 'sampling_kwargs', 'sampling_text', 'model_sampler']
+__all__ = ['SKIP_RULES', 'check_mask_id', 'MaskedProcess', 'subs_log_probs', 'masked_losses', 'token_losses', 'TableDenoiser', 'mc_nelbo', 'SampleResult', 'reveal_step', 'final_step', 'sampling_bytes', 'check_sampling_memory', 'denoiser_name', 'check_output', 'check_pair', 'blame_denoiser', 'skip_rule', 'check_every_step', 'RowDenoiser', 'CachedLogProbs', 'sample_masked', 'all_states', 'exact_sample_law', 'MDLM', 'reveal_probs', 'two_token_law', 'path_budgets', 'budget_rows', 'nfe_fields', 'sampling_defaults', 'sampling_kwargs', 'sampling_text', 'model_sampler']
+
+# %% ../nbs/02_masked.ipynb #bf0d87cf
+def check_mask_id(mask_id, vocab_size: int) -> int:
+    "Check a mask id: an integer outside the vocabulary `[0, vocab_size)` (`vocab_size` by convention)."
+    if isinstance(mask_id, bool) or not isinstance(mask_id, numbers.Integral):
+        raise ValueError(
+            f"mask_id must be an integer, got {mask_id!r}; use mask_id = vocab_size ({vocab_size})"
+        )
+    if mask_id < 0:
+        raise ValueError(f"mask id {mask_id} is negative (an id indexes tables); use mask_id = {vocab_size}")
+    if mask_id < vocab_size:
+        raise ValueError(
+            f"mask id {mask_id} lies inside the vocabulary [0, {vocab_size}); use mask_id = vocab_size "
+            f"({vocab_size})"
+        )
+    return int(mask_id)
 
 # %% ../nbs/02_masked.ipynb #79f9b4a8
 class MaskedProcess:
     "The absorbing (masking) forward process over a vocabulary of `vocab_size` tokens plus a mask id."
 
     def __init__(self, vocab_size: int, schedule: str | MaskSchedule = "linear", mask_id: int | None = None):
-        if not isinstance(vocab_size, int) or vocab_size < 1:
-            raise ValueError(f"vocab_size must be a positive int, got {vocab_size!r}")
-        self.V, self.schedule = vocab_size, get_mask_schedule(schedule)
-        self.mask_id = vocab_size if mask_id is None else mask_id
-        if 0 <= self.mask_id < vocab_size:
-            raise ValueError(
-                f"mask id {self.mask_id} lies inside the vocabulary [0, {vocab_size}); use mask_id = "
-                "vocab_size"
-            )
+        self.V = check_positive_int(vocab_size, "vocab_size")
+        self.schedule = get_mask_schedule(schedule)
+        self.mask_id = check_mask_id(self.V if mask_id is None else mask_id, self.V)
 
     def __repr__(self):
         return f"MaskedProcess(V={self.V}, mask_id={self.mask_id}, schedule={self.schedule})"
@@ -137,10 +152,12 @@ class TableDenoiser:
     time_free = True  # p(x0 | x_t) of an absorbing process depends on the visible tokens only, never on t
 
     def __init__(self, P: torch.Tensor, process: MaskedProcess):
+        if not isinstance(P, torch.Tensor) or not P.dtype.is_floating_point:
+            raise TypeError(f"P must be a floating-point torch.Tensor, got {getattr(P, 'dtype', type(P))}")
         if P.ndim < 1 or any(s != process.V for s in P.shape):
             raise ValueError(f"P must have shape [V]*L with V={process.V}, got {tuple(P.shape)}")
-        if (P < 0).any() or abs(P.sum().item() - 1) > 1e-6:
-            raise ValueError("P must be a probability table (non-negative, summing to 1)")
+        if not torch.isfinite(P).all() or (P < 0).any() or abs(P.sum().item() - 1) > 1e-6:
+            raise ValueError("P must be a probability table (finite, non-negative, summing to 1)")
         self.P, self.process, self.L = P.double(), process, P.ndim
 
     def __call__(self, x_t: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
@@ -216,6 +233,10 @@ def final_step(x_t, logp, process, last="sample", generator=None):
     "Noise removal: fill every still-masked position by sampling (`last='sample'`) or argmax (`'greedy'`)."
     masked = x_t == process.mask_id
     x = x_t.clone()
+    if masked.any() and last == "greedy":
+        check_probs(
+            logp[masked].exp()
+        )  # argmax would return a NaN's position as a token: refuse it as a draw does
     if masked.any():
         x[masked] = (
             sample_categorical(logp[masked].exp(), generator=generator)
@@ -228,12 +249,89 @@ def final_step(x_t, logp, process, last="sample", generator=None):
 def _validate_sampling(n, length, steps, temperature, last):
     check_positive_int(n, "n")
     check_positive_int(length, "length")
-    K = check_steps(steps)
+    K = check_step_budget(steps)
     if not (isinstance(temperature, (int, float)) and temperature > 0):
         raise ValueError(f"temperature must be > 0, got {temperature!r}")
     if last not in ("sample", "greedy"):
         raise ValueError(f"last must be 'sample' or 'greedy', got {last!r}")
     return K
+
+# %% ../nbs/02_masked.ipynb #a0f8ac16
+def sampling_bytes(n: int, length: int, V: int, steps: int, trajectory: bool = False) -> int:
+    "Bytes the masked sampler holds at once for `n` sequences of `length` tokens over `V` (see the comments)."
+    # per (position, token): the float32 logits and four float64 [n, L, V] tensors at the peak (in
+    # `subs_log_probs` the log-probabilities, the copy of visible tokens and their `where`; in `reveal_step`
+    # the reveal probabilities and their CDF)
+    # per position: about ten 8-byte [n, L] tensors (tokens, their copy, masks, uniforms, indices)
+    # per step: four float64 times of the grid; with the trajectory, one [n, L] long tensor
+    # measured (peak resident memory, CPU): 38-40 bytes per entry at V = 20-200, against 36.4-39.6 here
+    per_step = 32 + 8 * n * length * trajectory
+    return n * length * (36 * V + 80) + (steps + 2) * per_step
+
+# %% ../nbs/02_masked.ipynb #b8689195
+def check_sampling_memory(nbytes: int, n: int, device="cpu", trajectory: bool = False):
+    "Refuse to sample `n` sequences needing `nbytes` beyond the memory of `device`, naming the `n` that fits."
+    n_fit = n * device_memory(device) // max(nbytes, 1)
+    fix = f"lower n to at most {n_fit:,} and draw the rest in further batches"
+    fix += ", or lower steps, or leave return_trajectory off" if trajectory else ""
+    check_memory(nbytes, f"sampling {n:,} sequences", fix, device)
+
+# %% ../nbs/02_masked.ipynb #b7f44064
+def denoiser_name(f) -> str:
+    "How errors name a denoiser: its `denoiser_name` attribute, else its method, function or class name."
+    if getattr(f, "denoiser_name", None):
+        return f.denoiser_name
+    if inspect.ismethod(f):
+        return f"{type(f.__self__).__name__}.{f.__name__}"
+    return f.__qualname__ if inspect.isfunction(f) else type(f).__name__
+
+# %% ../nbs/02_masked.ipynb #d52657e7
+def _described(out) -> str:
+    "What a denoiser returned, in words: `None`, a tensor's dtype and shape, or a type and its length."
+    if isinstance(out, torch.Tensor):
+        return f"a {out.dtype} tensor of shape {tuple(out.shape)}"
+    return (
+        repr(out)
+        if out is None
+        else f"a {type(out).__name__}" + (f" of {len(out)}" if hasattr(out, "__len__") else "")
+    )
+
+# %% ../nbs/02_masked.ipynb #197580e4
+def check_output(out, denoiser, shapes: list, what: str = "logits") -> torch.Tensor:
+    "Check that `denoiser` returned `what`: a floating-point tensor of one of `shapes`; return it."
+    if isinstance(out, torch.Tensor) and out.dtype.is_floating_point and tuple(out.shape) in shapes:
+        return out
+    want = " or ".join(str(s) for s in shapes)
+    raise ValueError(
+        f"denoiser {denoiser_name(denoiser)} returned {_described(out)}; expected {what} of shape {want} (a "
+        "floating-point tensor)"
+    )
+
+# %% ../nbs/02_masked.ipynb #a53e5c05
+def check_pair(out, denoiser) -> tuple:
+    "Check that a joint `denoiser` returned two outputs (token logits, latent output); return them."
+    if isinstance(out, (tuple, list)) and len(out) == 2:
+        return tuple(out)
+    raise ValueError(
+        f"joint denoiser {denoiser_name(denoiser)} returned {_described(out)}; expected a pair (token "
+        "logits, latent output)"
+    )
+
+# %% ../nbs/02_masked.ipynb #222f8717
+@contextmanager
+def blame_denoiser(denoiser, logp, x_t, process, i: int, K: int, t, what: str = "logits"):
+    "Run a step drawn from `logp` at `x_t`; if it fails on NaN or +inf log-probabilities, name the denoiser."
+    try:
+        yield
+    except ValueError as e:
+        bad = ~(logp[x_t == process.mask_id] < math.inf).all(-1)  # -inf is an impossible token, not a fault
+        if not bad.any():
+            raise
+        where = f"step {i + 1} of {K}" if i < K else "the noise-removal call"
+        raise ValueError(
+            f"denoiser {denoiser_name(denoiser)} returned NaN or infinite {what} at {where} "
+            f"(t={float(t):.4g}) for {int(bad.sum())} masked positions; check its weights and inputs"
+        ) from e
 
 # %% ../nbs/02_masked.ipynb #dde7ff66
 SKIP_RULES = ("none", "batch", "sequence")
@@ -269,8 +367,9 @@ class RowDenoiser:
     """A token denoiser `f(x_t, t, *context)` with per-row `context` tensors (e.g. a fixed latent), which a
     sampler can call on a subset of rows; `time_free` declares that it ignores t."""
 
-    def __init__(self, f: Callable, *context: torch.Tensor, time_free: bool = False):
+    def __init__(self, f: Callable, *context: torch.Tensor, time_free: bool = False, name: str | None = None):
         self.f, self.context, self.time_free = f, context, time_free
+        self.denoiser_name = name or denoiser_name(f)  # errors name the network, not this wrapper
 
     def __call__(self, x_t, t):
         if any(len(c) != len(x_t) for c in self.context):
@@ -282,7 +381,9 @@ class RowDenoiser:
 
     def rows(self, idx: torch.Tensor) -> "RowDenoiser":
         "The same denoiser restricted to rows `idx` of the context."
-        return RowDenoiser(self.f, *(c[idx] for c in self.context), time_free=self.time_free)
+        return RowDenoiser(
+            self.f, *(c[idx] for c in self.context), time_free=self.time_free, name=self.denoiser_name
+        )
 
 # %% ../nbs/02_masked.ipynb #ffe773dd
 class CachedLogProbs:
@@ -326,7 +427,9 @@ def evaluate(self: CachedLogProbs, f: Callable, x: torch.Tensor, t: torch.Tensor
     "One network call on the rows `x`: their log-probabilities, counted."
     self.calls += 1
     self.evals += len(x)
-    return subs_log_probs(f(x, t), x, self.process, self.temperature)
+    V = self.process.V
+    logits = check_output(f(x, t), self.denoiser, [(*x.shape, V), (*x.shape, V + 1)])
+    return subs_log_probs(logits, x, self.process, self.temperature)
 
 # %% ../nbs/02_masked.ipynb #3243c0c7
 def sample_masked(
@@ -345,6 +448,9 @@ def sample_masked(
 ) -> SampleResult:
     "Ancestral K-step sampling of a masked diffusion model from the all-mask sequence."
     K = _validate_sampling(n, length, steps, temperature, last)
+    check_sampling_memory(
+        sampling_bytes(n, length, process.V, K, return_trajectory), n, device, return_trajectory
+    )
     ts = time_grid(K, grid)
     alpha = process.schedule.alpha(ts)
     logp_of = CachedLogProbs(denoiser, process, temperature, skip_rule(skip, denoiser))
@@ -352,10 +458,11 @@ def sample_masked(
     traj = [x] if return_trajectory else None
     for i in range(K + 1):  # K steps, then the noise-removal call at t_K
         logp = logp_of(x, ts[i].float().expand(n).to(device), final=i == K)
-        if i < K:
-            x = reveal_step(x, logp, alpha[i], alpha[i + 1], process, generator)
-        else:
-            x = final_step(x, logp, process, last, generator)
+        with blame_denoiser(denoiser, logp, x, process, i, K, ts[i]):
+            if i < K:
+                x = reveal_step(x, logp, alpha[i], alpha[i + 1], process, generator)
+            else:
+                x = final_step(x, logp, process, last, generator)
         if traj is not None:
             traj.append(x)
     traj = torch.stack(traj) if traj is not None else None
@@ -479,7 +586,7 @@ def nll_bound(self: MDLM, x0: torch.Tensor, schedule: str | None = None, generat
 @torch.no_grad()
 def sample(self: MDLM, n: int, steps: int, **kwargs) -> SampleResult:
     "Draw `n` sequences with a K-step ancestral sampler (see `sample_masked`), in evaluation mode."
-    dev = next(self.parameters()).device
+    dev = next(self.parameters(), torch.empty(0)).device  # a network without weights samples on the CPU
     was = self.training
     self.eval()  # no dropout: a time-free network is then a function of x_t alone, so answers can be reused
     try:

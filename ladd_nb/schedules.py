@@ -13,9 +13,10 @@ import matplotlib.pyplot as plt
 from .core import check_positive_int, check_steps
 
 # %% auto #0
-__all__ = ['MASK_SCHEDULES', 'VP_SCHEDULES', 'MaskSchedule', 'LinearSchedule', 'CosineSchedule', 'PolynomialSchedule',
-           'LogLinearSchedule', 'get_mask_schedule', 'plot_mask_schedules', 'VPSchedule', 'SqrtVP', 'CosineVP',
-           'LinearVP', 'get_vp_schedule', 'time_grid', 'low_discrepancy_times']
+__all__ = ['MASK_SCHEDULES', 'VP_SCHEDULES', 'MAX_STEPS', 'MaskSchedule', 'LinearSchedule', 'CosineSchedule',
+           'PolynomialSchedule', 'LogLinearSchedule', 'get_mask_schedule', 'plot_mask_schedules', 'VPSchedule',
+           'SqrtVP', 'CosineVP', 'LinearVP', 'get_vp_schedule', 'check_step_budget', 'time_grid',
+           'low_discrepancy_times']
 
 # %% ../nbs/01_schedules.ipynb #762f76da
 @dataclass(frozen=True)
@@ -199,6 +200,20 @@ def get_vp_schedule(name: str = "sqrt", **kwargs) -> VPSchedule:
         raise ValueError(f"unknown VP schedule {name!r}; choose one of {sorted(VP_SCHEDULES)}")
     return VP_SCHEDULES[name](**kwargs)
 
+# %% ../nbs/01_schedules.ipynb #a7c1bf46
+MAX_STEPS = 10**6  # the largest step budget K a sampler accepts: far above any useful one (see the text)
+
+# %% ../nbs/01_schedules.ipynb #686b9eb8
+def check_step_budget(steps, name: str = "steps") -> int:
+    "Check a sampler's step budget K: an integer in [1, `MAX_STEPS`]; return it as `int`."
+    K = check_steps(steps, name)
+    if K > MAX_STEPS:
+        raise ValueError(
+            f"{name}={K:,} is over MAX_STEPS = {MAX_STEPS:,}: its time grid alone would need "
+            f"{8 * (K + 1) / 2**30:,.1f} GiB and the sampler {K + 1:,} passes; lower {name}"
+        )
+    return K
+
 # %% ../nbs/01_schedules.ipynb #879019a6
 def time_grid(
     steps: int,  # K, the number of steps
@@ -207,7 +222,7 @@ def time_grid(
     dtype=torch.float64,
 ):
     "Decreasing sampling times t_0 = 1 > ... > t_K = `t_end` (K+1 points)."
-    K = check_steps(steps)
+    K = check_step_budget(steps)
     if not 0 < t_end < 1:
         raise ValueError(f"t_end must lie in (0, 1), got {t_end}")
     u = torch.linspace(1, t_end, K + 1, dtype=dtype)
