@@ -1,7 +1,7 @@
 """Pretrained folders (`save_pretrained` / `from_pretrained`, chapter 5a): every preset round-trips, the
 shipped folders are safetensors and small, and bad folders fail with a message that says what is wrong."""
 
-import json
+import hashlib, json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -180,13 +180,16 @@ def test_bad_folders_fail_clearly(folder, tmp_path):
         from_pretrained(folder)
     edit_config(folder, preset="toy2d-mdlm")
     (folder / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes()[:100])
-    with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+    with pytest.raises(CheckpointError, match="fails the SHA-256 in config.json"):
         from_pretrained(folder)
+    edit_config(folder, sha256=hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest())
+    with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+        from_pretrained(folder)  # its checksum matches, but it is cut short all the same
     (folder / "model.safetensors").unlink()
     with pytest.raises(FileNotFoundError, match="has no model.safetensors"):
         from_pretrained(folder)
     (folder / "config.json").write_text(json.dumps({"format": PRETRAINED_FORMAT, "dtype": "float32"}))
-    with pytest.raises(CheckpointError, match="lacks \\['preset', 'config', 'step', 'stage'\\]"):
+    with pytest.raises(CheckpointError, match="lacks \\['preset', 'config', 'step', 'stage', 'sha256'\\]"):
         from_pretrained(folder)
     (folder / "config.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="not valid JSON"):
