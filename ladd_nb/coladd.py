@@ -31,7 +31,7 @@ from ladd_nb.masked import (
     _validate_sampling,
     RowDenoiser,
     check_every_step,
-    check_output,
+    check_denoiser_output,
     check_pair,
     blame_denoiser,
     denoiser_name,
@@ -350,13 +350,15 @@ def sample_latent(
     y = torch.randn((n, *shape), generator=generator, device=device)
     traj = [y] if return_trajectory else None
     for i in range(K):
-        y0_hat = check_output(
+        y0_hat = check_denoiser_output(
             latent_net(y, ts[i].float().expand(n).to(device)), latent_net, [y.shape], "a latent"
         )
         y = gauss.reverse_step(y, y0_hat, ts[i], ts[i + 1], sampler, generator)
         if traj is not None:
             traj.append(y)
-    y = check_output(latent_net(y, ts[K].float().expand(n).to(device)), latent_net, [y.shape], "a latent")
+    y = check_denoiser_output(
+        latent_net(y, ts[K].float().expand(n).to(device)), latent_net, [y.shape], "a latent"
+    )
     check_latent(y, latent_net)  # once per run: a NaN spreads through the steps to the clean latent
     if traj is not None:
         traj.append(y)
@@ -477,8 +479,8 @@ def _joint_call(self: CoLADD, x, y, tt) -> tuple:
     "One call of the joint denoiser at time `tt`, its outputs checked: (token logits, the predicted y0)."
     net, (n, L), V = self.token_net, x.shape, self.process.V
     logits, out = check_pair(net(x, y, tt, tt), net)
-    check_output(logits, net, [(n, L, V), (n, L, V + 1)])
-    return logits, self.to_y0(check_output(out, net, [tuple(y.shape)], "a latent"), y, tt)
+    check_denoiser_output(logits, net, [(n, L, V), (n, L, V + 1)])
+    return logits, self.to_y0(check_denoiser_output(out, net, [tuple(y.shape)], "a latent"), y, tt)
 
 # %% ../nbs/06b_coladd.ipynb #db7a2eb3
 @patch

@@ -25,7 +25,7 @@ from ladd_nb.masked import (
     _validate_sampling,
     RowDenoiser,
     check_every_step,
-    check_output,
+    check_denoiser_output,
     check_pair,
     blame_denoiser,
     denoiser_name,
@@ -226,7 +226,7 @@ def sample_codes(
     ones, traj = torch.ones(n, device=device), ([y] if return_trajectory else None)
     for i in range(K + 1):
         _, logits_y = check_pair(denoise(x, y, ones, ts[min(i, K)].float().expand(n).to(device)), denoise)
-        logits_y = check_output(logits_y, denoise, _logit_shapes(y, code_process.V), "code logits")
+        logits_y = check_denoiser_output(logits_y, denoise, _logit_shapes(y, code_process.V), "code logits")
         logp = subs_log_probs(logits_y, y, code_process)  # temperature 1: only tokens are tempered
         with blame_denoiser(denoise, logp, y, code_process, i, K, ts[i], "code logits"):
             y = channel_step(y, logp, gamma, i, K, code_process, "sample", generator)
@@ -299,8 +299,8 @@ def sample_joint(
     for i in range(K + 1):
         tt = ts[min(i, K)].float().expand(n).to(device)
         logits_x, logits_y = check_pair(denoise(x, y, tt, tt), denoise)
-        check_output(logits_x, denoise, _logit_shapes(x, process.V))
-        check_output(logits_y, denoise, _logit_shapes(y, code_process.V), "code logits")
+        check_denoiser_output(logits_x, denoise, _logit_shapes(x, process.V))
+        check_denoiser_output(logits_y, denoise, _logit_shapes(y, code_process.V), "code logits")
         lx = subs_log_probs(logits_x, x, process, temperature)
         ly = subs_log_probs(logits_y, y, code_process)  # temperature 1: only tokens are tempered
         with blame_denoiser(denoise, lx, x, process, i, K, ts[i]):

@@ -29,7 +29,7 @@ from .schedules import get_mask_schedule, MaskSchedule, time_grid, low_discrepan
 from .schedules import check_step_budget
 
 # %% auto #0
-__all__ = ['SKIP_RULES', 'check_mask_id', 'MaskedProcess', 'subs_log_probs', 'masked_losses', 'token_losses', 'TableDenoiser', 'mc_nelbo', 'SampleResult', 'reveal_step', 'final_step', 'sampling_bytes', 'check_sampling_memory', 'denoiser_name', 'check_output', 'check_pair', 'blame_denoiser', 'skip_rule', 'check_every_step', 'RowDenoiser', 'CachedLogProbs', 'sample_masked', 'all_states', 'exact_sample_law', 'MDLM', 'reveal_probs', 'two_token_law', 'path_budgets', 'budget_rows', 'nfe_fields', 'sampling_defaults', 'sampling_kwargs', 'sampling_text', 'model_sampler']
+__all__ = ['SKIP_RULES', 'check_mask_id', 'MaskedProcess', 'subs_log_probs', 'masked_losses', 'token_losses', 'TableDenoiser', 'mc_nelbo', 'SampleResult', 'reveal_step', 'final_step', 'sampling_bytes', 'check_sampling_memory', 'denoiser_name', 'check_denoiser_output', 'check_pair', 'blame_denoiser', 'skip_rule', 'check_every_step', 'RowDenoiser', 'CachedLogProbs', 'sample_masked', 'all_states', 'exact_sample_law', 'MDLM', 'reveal_probs', 'two_token_law', 'path_budgets', 'budget_rows', 'nfe_fields', 'sampling_defaults', 'sampling_kwargs', 'sampling_text', 'model_sampler']
 
 # %% ../nbs/02_masked.ipynb #bf0d87cf
 def check_mask_id(mask_id, vocab_size: int) -> int:
@@ -297,7 +297,7 @@ def _described(out) -> str:
     )
 
 # %% ../nbs/02_masked.ipynb #197580e4
-def check_output(out, denoiser, shapes: list, what: str = "logits") -> torch.Tensor:
+def check_denoiser_output(out, denoiser, shapes: list, what: str = "logits") -> torch.Tensor:
     "Check that `denoiser` returned `what`: a floating-point tensor of one of `shapes`; return it."
     if isinstance(out, torch.Tensor) and out.dtype.is_floating_point and tuple(out.shape) in shapes:
         return out
@@ -428,7 +428,7 @@ def evaluate(self: CachedLogProbs, f: Callable, x: torch.Tensor, t: torch.Tensor
     self.calls += 1
     self.evals += len(x)
     V = self.process.V
-    logits = check_output(f(x, t), self.denoiser, [(*x.shape, V), (*x.shape, V + 1)])
+    logits = check_denoiser_output(f(x, t), self.denoiser, [(*x.shape, V), (*x.shape, V + 1)])
     return subs_log_probs(logits, x, self.process, self.temperature)
 
 # %% ../nbs/02_masked.ipynb #3243c0c7
