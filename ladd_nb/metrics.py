@@ -20,7 +20,7 @@ __all__ = ['ARModel', 'gen_ppl', 'unigram_entropy', 'token_kl', 'bound_draws', '
 # %% ../nbs/11_metrics.ipynb #679aa489
 from .core import check_positive_int, make_generator, check_tokens, check_steps
 from .core import sample_categorical, shard_slice
-from .masked import SampleResult, masked_losses
+from .masked import SampleResult, masked_losses, sampling_bytes, check_sampling_memory
 from .dit import DiT, attention, rotary_cos_sin
 
 # %% ../nbs/11_metrics.ipynb #086696f0
@@ -92,7 +92,11 @@ def sample(
 ) -> SampleResult:
     "Ancestral sampling, one token per network call (`steps` is ignored: an AR model always takes L)."
     dev = next(self.parameters()).device
-    x = torch.zeros(check_positive_int(n, "n"), self.L, dtype=torch.long, device=dev)
+    # the masked sampler's tensors for one position at a time (`sampling_bytes`), and the tokens
+    check_sampling_memory(
+        sampling_bytes(check_positive_int(n, "n"), 1, self.V, self.L) + 8 * n * self.L, n, dev
+    )
+    x = torch.zeros(n, self.L, dtype=torch.long, device=dev)
     for i in range(self.L):  # no KV cache: L is small here, and the code stays short
         p = (self.logits(x, at=i).double() / temperature).softmax(-1)
         x[:, i] = sample_categorical(p, generator=generator)

@@ -595,8 +595,8 @@ def lock_run_folder(folder) -> tuple[int, str]:
 
 # %% ../nbs/05_train.ipynb #461782a9
 def unlock_run_folder(folder, fd: int, note: str = ""):
-    """Let go of the lock of `lock_run_folder`: remove the lock file while still holding it, then close it. With
-    a `note` (a dead holder's, when the run that took over did nothing), the file keeps it instead."""
+    """Let go of the lock of `lock_run_folder`: remove the lock file while still holding it, then close it.
+    With a `note` (a dead holder's, when the run that took over did nothing), the file keeps it instead."""
     if note:
         os.ftruncate(fd, 0)
         os.pwrite(fd, note.encode(), 0)

@@ -1,5 +1,5 @@
-"""Issue 18's probes, rerun as written: every fault ends in one clear line on stderr with exit code 2 (or behaves
-correctly), and no file that existed before is changed (hashes of every file are compared)."""
+"""Issue 18's probes, rerun as written: every fault ends in one clear line on stderr with exit code 2 (or
+behaves correctly), and no file that existed before is changed (hashes of every file are compared)."""
 
 import errno, hashlib, json, os, signal, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -282,7 +282,7 @@ def test_disk_full_keeps_every_earlier_checkpoint_and_no_temporary_file(capsys, 
 
 
 def test_a_real_write_limit_keeps_earlier_checkpoints_and_no_temporary_file(tmp_path):
-    "The kernel refuses the write (RLIMIT_FSIZE, as a full disk would): no temporary file, earlier files intact."
+    "The kernel refuses the write (RLIMIT_FSIZE, like a full disk): no temporary file, earlier files intact."
     import resource
 
     ck = tmp_path / "run" / "ckpt_00000010.pt"
@@ -410,7 +410,7 @@ def test_probe12_unreadable_checkpoint_message_gives_no_unsafe_advice(capsys, tm
 
 
 def test_probe12_single_bit_flips_are_refused_or_harmless(run30, seed):
-    "300 single-bit flips at random places of a checkpoint: each is refused, or loads with identical contents."
+    "300 single-bit flips at random places of a checkpoint: each is refused, or loads with the same contents."
     good = (run30 / "ckpt_00000030.pt").read_bytes()
     want = payload_checksum(load_checkpoint(run30 / "ckpt_00000030.pt"))
     g = make_generator(seed)
