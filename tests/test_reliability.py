@@ -430,3 +430,32 @@ def test_probe12_single_bit_flips_are_refused_or_harmless(run30, seed):
             assert payload_checksum(ck) == want  # loaded: only bytes that carry no content were hit
             outcome["same"] += 1
     assert outcome["refused"] > 0 and sum(outcome.values()) == 300
+
+
+@pytest.mark.parametrize(
+    "name, option",
+    [
+        ("text-char-ar", "--n"),
+        ("text-char-mdlm", "--n"),
+        ("text-char-diladd", "--n"),
+        ("toy2d-mdlm-checkerboard", "--steps"),
+    ],
+)
+def test_probe8_requests_beyond_memory_are_refused_before_allocating(capsys, tmp_path, name, option):
+    "A billion samples of a text model, or a billion steps: refused at once with the memory it would need."
+    args = {"--n": 16, "--steps": 2} | {option: 10**9}
+    says = "would need" if option == "--n" else "is over MAX_STEPS"
+    pre = shipped_checkpoint(name)
+    refused(
+        capsys,
+        "sample",
+        pre,
+        "--steps",
+        args["--steps"],
+        "--n",
+        args["--n"],
+        "--out",
+        tmp_path / "s.txt",
+        says=says,
+    )
+    assert not (tmp_path / "s.txt").exists()
