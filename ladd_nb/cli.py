@@ -20,7 +20,7 @@ from .presets import PRETRAINED_DTYPES, export_pretrained, check_output
 from .studies import toy2d_study, sweep, save_samples, check_sample_path
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'shown_path', 'one_line', 'main']
+__all__ = ['USER_ERRORS', 'shown_path', 'one_line', 'out_of_memory', 'main']
 
 # %% ../nbs/90_cli.ipynb #edaea3d9
 def _add_train(sub):
@@ -274,6 +274,11 @@ def one_line(e: BaseException) -> str:
     "The message of `e` on one line (an `OSError` keeps its file name); its type if it has no message."
     return " ".join(str(e).split()) or type(e).__name__
 
+# %% ../nbs/90_cli.ipynb #34f38cec
+def out_of_memory(e: RuntimeError) -> bool:
+    "Whether `e` is an allocator's refusal (a batch or model too large for the CPU's or the GPU's memory)."
+    return isinstance(e, torch.OutOfMemoryError) or "can't allocate memory" in str(e)
+
 # %% ../nbs/90_cli.ipynb #f48cd23e
 def _parse(parser, argv):
     """Parse `argv`; `key=value` overrides may also come after the flags (`ladd-nb train P --out D lr=0.1`),
@@ -301,4 +306,8 @@ def main(argv: list[str] | None = None, progress: bool | None = None) -> int:
             _run(args)
     except USER_ERRORS as e:
         parser.exit(2, f"ladd-nb {args.command}: error: {one_line(e)}\n")
+    except RuntimeError as e:
+        if not out_of_memory(e):
+            raise  # a fault of ladd_nb itself: the traceback is for its developers
+        parser.exit(2, f"ladd-nb {args.command}: error: out of memory: {one_line(e)}; ask for less\n")
     return 0

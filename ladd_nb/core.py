@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['SEED_ENV', 'seed_everything', 'env_seed', 'make_generator', 'default_device', 'check_tokens', 'check_positive_int', 'check_steps', 'shard_slice', 'check_probs', 'sample_categorical', 'sample_categorical_gumbel_f32', 'gumbel_f32_group_race', 'peaked_groups', 'process_alive', 'clean_stale_temps', 'write_atomic', 'device_memory', 'check_memory', 'write_table', 'read_table', 'showing_progress', 'LineStream', 'with_progress', 'chi2_pvalue', 'check_exercise']
+__all__ = ['SEED_ENV', 'seed_everything', 'env_seed', 'make_generator', 'default_device', 'check_tokens', 'check_positive_int', 'check_steps', 'shard_slice', 'check_probs', 'sample_categorical', 'sample_categorical_gumbel_f32', 'gumbel_f32_group_race', 'peaked_groups', 'process_alive', 'clean_stale_temps', 'os_error_in', 'write_atomic', 'device_memory', 'check_memory', 'write_table', 'read_table', 'showing_progress', 'LineStream', 'with_progress', 'chi2_pvalue', 'check_exercise']
 
 # %% ../nbs/00_core.ipynb #63a99550
 SEED_ENV = "LADD_NB_SEED"  # environment variable that overrides the default seed of every chapter and test
@@ -194,7 +194,7 @@ def peaked_groups():
     return torch.cat([(1 - 3000 * rare.sum()).reshape(1), rare]), sizes
 
 # %% ../nbs/00_core.ipynb #9e9afcf7
-import re
+import errno, re
 from pathlib import Path
 from typing import Callable
 
@@ -223,11 +223,24 @@ def clean_stale_temps(folder) -> list[Path]:
             removed.append(f)
     return removed
 
+# %% ../nbs/00_core.ipynb #47637888
+def os_error_in(e: BaseException) -> OSError | None:
+    """The file system error behind `e`: `e` itself, or one in its chain of causes (a writer such as
+    `torch.save` may turn a full disk into a `RuntimeError` that names no file)."""
+    while e is not None:
+        if isinstance(e, OSError) and e.errno is not None:
+            return e
+        e = e.__cause__ or e.__context__
+    return None
+
 # %% ../nbs/00_core.ipynb #f1a8576d
 def write_atomic(path, write: Callable) -> Path:
     """Write the file `path` with `write(f)` (`f` a binary file) atomically: all of it or nothing. On failure
-    the temporary file is removed and an existing `path` is left as it was."""
+    the temporary file is removed, an existing `path` is left as it was, and a file system error names
+    `path`."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, a device such as /dev/null, a socket
+        raise IsADirectoryError(errno.EISDIR, "not a regular file, refusing to replace it", str(path))
     clean_stale_temps(path.parent)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
@@ -236,9 +249,12 @@ def write_atomic(path, write: Callable) -> Path:
             f.flush()
             os.fsync(f.fileno())  # on the disk before the rename: a crash cannot leave an empty file
         os.replace(tmp, path)
-    except BaseException:  # also KeyboardInterrupt: never leave the temporary file behind
+    except BaseException as e:  # also KeyboardInterrupt: never leave the temporary file behind
         tmp.unlink(missing_ok=True)
-        raise
+        cause = os_error_in(e)
+        if cause is None:
+            raise
+        raise OSError(cause.errno, cause.strerror, str(path)) from e
     return path
 
 # %% ../nbs/00_core.ipynb #b092d322

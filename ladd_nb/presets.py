@@ -6,7 +6,7 @@ Docs: https://ladd-nb.github.io/ladd_nb/presets.html.md"""
 
 # %% ../nbs/05a_presets.ipynb #7bf052aa
 from __future__ import annotations
-import hashlib, json, os, re, time
+import hashlib, json, os, re, shutil, time, warnings
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 from typing import Callable
@@ -17,7 +17,7 @@ from .train import FORMAT, TrainConfig, Trainer, CheckpointError
 from .train import save_checkpoint, load_checkpoint, load_weights
 
 # %% auto #0
-__all__ = ['PRESETS', 'RETIRED_CONFIG_KEYS', 'PRETRAINED_FORMAT', 'PRETRAINED_DTYPES', 'Preset', 'register_preset', 'get_config', 'preset_trainer', 'train_preset', 'preset_config', 'checkpoint_config', 'ema_weights', 'model_from_checkpoint', 'weights_only', 'is_checkpoint', 'check_output', 'export_weights', 'pretrained_config', 'save_pretrained', 'read_pretrained_config', 'pretrained_folder', 'from_pretrained', 'export_pretrained', 'shipped_checkpoint', 'Toy2DTrainConfig', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'BinsawCoLADDConfig', 'build_binsaw_coladd', 'Toy2DDiLADDConfig', 'build_toy2d_diladd', 'diladd_toy_laws', 'BinsawDiLADDConfig', 'build_binsaw_diladd', 'BinsawMDLMConfig', 'build_binsaw_mdlm', 'WordsMDLMConfig', 'build_words_mdlm', 'tempered_words', 'WordsStage1', 'WordsDiLADD', 'WordsDiLADDConfig', 'build_words_diladd', 'WordsCoLADD', 'WordsCoLADDConfig', 'build_words_coladd', 'TEXT_MODELS', 'NAMES', 'CHAR_STUDY', 'LM1B_DATA', 'OWT_DATA', 'GPU_TEXT_LOOP', 'GPU_DIFFUSION', 'TextConfig', 'CharMiniLM', 'build_text_model', 'data_of', 'lazy_batches', 'write_text_samples', 'text_periodic', 'text_decode', 'register_text_preset', 'REFERENCE_MATCH', 'check_reference', 'load_reference', 'heldout_baseline', 'path_bound', 'sample_measures', 'write_sample_text', 'text_eval']
+__all__ = ['PRESETS', 'RETIRED_CONFIG_KEYS', 'RUN_FILES', 'PRETRAINED_FORMAT', 'PRETRAINED_DTYPES', 'Preset', 'register_preset', 'get_config', 'preset_trainer', 'train_preset', 'preset_config', 'checkpoint_config', 'ema_weights', 'model_from_checkpoint', 'weights_only', 'is_checkpoint', 'check_output', 'export_weights', 'pretrained_config', 'save_pretrained', 'read_pretrained_config', 'pretrained_folder', 'from_pretrained', 'export_pretrained', 'shipped_checkpoint', 'Toy2DTrainConfig', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'BinsawCoLADDConfig', 'build_binsaw_coladd', 'Toy2DDiLADDConfig', 'build_toy2d_diladd', 'diladd_toy_laws', 'BinsawDiLADDConfig', 'build_binsaw_diladd', 'BinsawMDLMConfig', 'build_binsaw_mdlm', 'WordsMDLMConfig', 'build_words_mdlm', 'tempered_words', 'WordsStage1', 'WordsDiLADD', 'WordsDiLADDConfig', 'build_words_diladd', 'WordsCoLADD', 'WordsCoLADDConfig', 'build_words_coladd', 'TEXT_MODELS', 'NAMES', 'CHAR_STUDY', 'LM1B_DATA', 'OWT_DATA', 'GPU_TEXT_LOOP', 'GPU_DIFFUSION', 'TextConfig', 'CharMiniLM', 'build_text_model', 'data_of', 'lazy_batches', 'write_text_samples', 'text_periodic', 'text_decode', 'register_text_preset', 'REFERENCE_MATCH', 'check_reference', 'load_reference', 'heldout_baseline', 'path_bound', 'sample_measures', 'write_sample_text', 'text_eval']
 
 # %% ../nbs/05a_presets.ipynb #39c20eea
 @dataclass
@@ -82,7 +82,7 @@ def _convert(v, kind, key):
 # %% ../nbs/05a_presets.ipynb #461bed4f
 def get_config(name: str, overrides: dict | list[str] = ()):
     "Config of preset `name` with `overrides` (a dict, or `key=value` strings) applied and type-checked."
-    if name not in PRESETS:
+    if not isinstance(name, str) or name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)} (see `ladd-nb presets`)")
     cls = PRESETS[name].config
     kinds = {f.name: type(f.default) for f in fields(cls)}
@@ -90,7 +90,11 @@ def get_config(name: str, overrides: dict | list[str] = ()):
     bad = [k for k in overrides if k not in kinds]
     if bad:
         raise ValueError(f"unknown key {bad[0]!r} for preset {name!r}; valid keys: {', '.join(kinds)}")
-    return cls(**{k: _convert(v, kinds[k], k) for k, v in overrides.items()})
+    values = {k: _convert(v, kinds[k], k) for k, v in overrides.items()}
+    negative = [k for k, v in values.items() if kinds[k] is int and v < 0]  # sizes, counts, steps, seeds
+    if negative:
+        raise ValueError(f"{negative[0]} must be >= 0, got {values[negative[0]]}")
+    return cls(**values)
 
 # %% ../nbs/05a_presets.ipynb #be9d8b1b
 def preset_trainer(name: str, overrides=(), out_dir=None, progress: bool = True, log=print) -> Trainer:
@@ -131,7 +135,7 @@ RETIRED_CONFIG_KEYS = ("dead_threshold",)
 def preset_config(meta: dict, path="checkpoint"):
     """(config, preset) of `meta` = {preset, config} (read from `path`), without retired config keys; a config
     that lacks keys of its preset is refused (today's defaults might not be what the run used)."""
-    if not isinstance(meta, dict) or meta.get("preset") not in PRESETS:
+    if not isinstance(meta, dict) or not isinstance(meta.get("preset"), str) or meta["preset"] not in PRESETS:
         got = meta.get("preset") if isinstance(meta, dict) else None
         raise CheckpointError(f"{path} was made by preset {got!r}, which is not registered here")
     p = PRESETS[meta["preset"]]
@@ -196,31 +200,43 @@ def weights_only(ck: dict, ema: bool = True) -> dict:
 def is_checkpoint(path) -> bool:
     "Whether `path` is a pretrained folder or a ladd_nb training checkpoint (its tensors are not read)."
     path = Path(path)
+    pretrained = lambda d: (d / "config.json").is_file() and (d / "model.safetensors").is_file()
     if path.is_dir():
-        return (path / "config.json").is_file() and (path / "model.safetensors").is_file()
+        return pretrained(path)
+    if path.suffix == ".safetensors" or pretrained(path.parent):  # weights, or a file of a pretrained folder
+        return True
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception:  # not a torch zip file at all
         return False
     return isinstance(ck, dict) and ck.get("format") == FORMAT
 
+# %% ../nbs/05a_presets.ipynb #0ceab08d
+RUN_FILES = ("metrics.jsonl", "eval.jsonl", "loss.png", ".lock")  # what a run writes next to its checkpoints
+
 # %% ../nbs/05a_presets.ipynb #825f8a35
-def check_output(out, inputs: list, what: str = "output") -> Path:
-    "Refuse an output path `out` that is one of `inputs`, lies inside one, or is a checkpoint already there."
+def check_output(out, inputs: list, what: str = "output", folder: bool = False) -> Path:
+    """Refuse an output path `out` (a `folder` if it is one) that is one of `inputs` or inside one, that holds
+    one, or that is a checkpoint or a run's log already there."""
     path = Path(out).resolve()  # compared resolved; named as given
     for i in inputs:
-        if path == Path(i).resolve() or Path(i).resolve() in path.parents:
+        held = folder and path in Path(i).resolve().parents
+        if path == Path(i).resolve() or Path(i).resolve() in path.parents or held:
             raise ValueError(f"the {what} {out} would overwrite the input {i}; choose another path")
-    if path.exists() and is_checkpoint(path):
+    if path.exists() and (is_checkpoint(path) or path.name in RUN_FILES):
         raise ValueError(
-            f"the {what} {out} is a checkpoint already; this command does not write over checkpoints: choose "
-            "another path, or remove it first"
+            f"the {what} {out} is a checkpoint or a run's file already; this command does not write over "
+            "them: choose another path, or remove it first"
         )
     return path
 
 # %% ../nbs/05a_presets.ipynb #ffa258c9
 def export_weights(ckpt: str | Path, out: str | Path, ema: bool = True) -> Path:
     "Write a weights-only copy of a training checkpoint (EMA weights if present and `ema`), atomically."
+    if Path(out).suffix != ".pt":
+        raise ValueError(
+            f"a weights-only checkpoint is a .pt file, got {out}; or write a folder with --pretrained"
+        )
     check_output(out, [ckpt])
     ck = load_checkpoint(ckpt)
     out = Path(out)
@@ -268,14 +284,19 @@ def save_pretrained(model, cfg, preset, out, step: int = 0, dtype: str = "float3
     `model.safetensors`, floating tensors stored as `dtype`, and `config.json` with the weights' SHA-256;
     each file atomically."""
     name = _check_pretrained(model, cfg, preset, step, dtype)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out, created = Path(out), not Path(out).exists()
     as_stored = lambda v: v.detach().to("cpu", PRETRAINED_DTYPES[dtype] if v.is_floating_point() else v.dtype)
     state = {k: as_stored(v).clone().contiguous() for k, v in model.state_dict().items()}
     weights = safetensors.torch.save(state, metadata={"format": "pt"})
-    write_atomic(out / "model.safetensors", lambda f: f.write(weights))
     meta = pretrained_config(model, cfg, name, step, dtype) | {"sha256": hashlib.sha256(weights).hexdigest()}
-    write_atomic(out / "config.json", lambda f: f.write((json.dumps(meta, indent=1) + "\n").encode()))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomic(out / "model.safetensors", lambda f: f.write(weights))
+        write_atomic(out / "config.json", lambda f: f.write((json.dumps(meta, indent=1) + "\n").encode()))
+    except BaseException:
+        if created:  # a folder made here holds only what was written here: leave nothing half-made
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     return out
 
 # %% ../nbs/05a_presets.ipynb #6cb982ad
@@ -293,7 +314,7 @@ def read_pretrained_config(folder) -> dict:
     if not isinstance(meta, dict) or meta.get("format") != PRETRAINED_FORMAT:
         got = meta.get("format") if isinstance(meta, dict) else None
         raise CheckpointError(f"{path} has format {got!r}; this ladd_nb reads {PRETRAINED_FORMAT!r}")
-    missing = [k for k in ("preset", "config", "step", "stage", "sha256") if k not in meta]
+    missing = [k for k in ("preset", "config", "step", "stage") if k not in meta]
     if missing or not isinstance(meta["config"], dict):
         raise CheckpointError(f"{path} lacks {missing or 'a config dict'}: not written by save_pretrained")
     if meta.get("dtype") not in PRETRAINED_DTYPES:
@@ -309,7 +330,9 @@ def _pretrained_weights(folder: Path, meta: dict) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{folder} has no model.safetensors: not a complete pretrained folder")
     data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != meta["sha256"]:
+    if "sha256" not in meta:  # folders of ladd_nb before checksums
+        warnings.warn(f"{folder}/config.json has no sha256 (an older pretrained folder): loaded unverified")
+    elif hashlib.sha256(data).hexdigest() != meta["sha256"]:
         raise CheckpointError(
             f"{path} fails the SHA-256 in config.json: it changed after it was written (a damaged disk, "
             "copy or download)"
@@ -381,7 +404,7 @@ def from_pretrained(name_or_path, revision: str | None = None):
 def export_pretrained(ckpt, out, dtype: str = "float32", ema: bool = True) -> Path:
     """The pretrained folder `out` of a training checkpoint (its EMA weights if present and `ema`) or of
     another pretrained folder, weights stored as `dtype`, its training step kept."""
-    check_output(out, [ckpt])
+    check_output(out, [ckpt], folder=True)
     model, cfg, p = model_from_checkpoint(ckpt, ema)
     step = read_pretrained_config(ckpt)["step"] if Path(ckpt).is_dir() else load_checkpoint(ckpt)["step"]
     return save_pretrained(model, cfg, p, out, step, dtype)

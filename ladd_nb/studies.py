@@ -259,7 +259,7 @@ def sweep_settings(model, cfg) -> str:
 def sweep(ckpt: str | Path, steps, out: str | Path, log=None) -> list[dict]:
     """Evaluate a checkpoint at each step budget with its preset's evaluation; write results.csv, results.md,
     quality_vs_steps.png. The sampling settings (`sweep_settings`) head the table and go to `log` first."""
-    check_output(out, [ckpt], "output folder")
+    check_output(out, [ckpt], "output folder", folder=True)
     model, cfg, p = model_from_checkpoint(ckpt)
     if p.evaluate is None:
         raise ValueError(f"preset {p.name!r} has no evaluation for sweep")

@@ -14,10 +14,10 @@ from typing import Callable, Iterable, Iterator
 
 # %% auto #0
 __all__ = ['HUB_CORPORA', 'TEXT8_ALPHABET', 'HF_VOCAB', 'cpython_docs_texts', 'hub_switched_off', 'hub_allowed',
-           'load_hub_corpus', 'local_files', 'text_problem', 'has_text', 'check_text_file', 'hub_offline',
-           'datasets_quiet', 'load_local_corpus', 'load_corpus', 'is_valid_doc', 'split_documents', 'CharTokenizer',
-           'BPETokenizer', 'auto_tokenizer', 'HFTokenizer', 'get_tokenizer', 'vocab_size_of', 'Packer', 'TooShort',
-           'pack', 'too_short', 'cache_dir', 'TextData', 'rank0_first', 'text_data', 'heldout_loss']
+           'load_hub_corpus', 'local_files', 'text_problem', 'has_text', 'first_text_problem', 'check_text_file',
+           'hub_offline', 'datasets_quiet', 'load_local_corpus', 'load_corpus', 'is_valid_doc', 'split_documents',
+           'CharTokenizer', 'BPETokenizer', 'auto_tokenizer', 'HFTokenizer', 'get_tokenizer', 'vocab_size_of', 'Packer',
+           'TooShort', 'pack', 'too_short', 'cache_dir', 'TextData', 'rank0_first', 'text_data', 'heldout_loss']
 
 # %% ../nbs/10_text.ipynb #d10d6834
 import torch
@@ -106,13 +106,39 @@ def has_text(f, block: int = 2**16) -> bool:
             return True
     return False
 
+# %% ../nbs/10_text.ipynb #8a271483
+def first_text_problem(f, head: int | None = None, block: int = 2**20) -> str | None:
+    """The first reason the open binary file `f` (its first `head` bytes; None: all) is not UTF-8 text, read
+    block by block (a character cut at a block's end is carried to the next); None if it is text."""
+    decoder, at = codecs.getincrementaldecoder("utf-8")(), 0
+    while chunk := f.read(block if head is None else min(block, head - at)):
+        nul = chunk.find(b"\0")
+        if nul >= 0:
+            return f"a NUL byte at offset {at + nul}"
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as e:  # `e.start` counts from the bytes carried over from the last block
+            return f"invalid UTF-8 near byte {at + e.start}"
+        at += len(chunk)
+    whole = head is None or at < head  # the whole file was read: its last character must be complete
+    return _cut_character(decoder, at) if whole else None
+
+# %% ../nbs/10_text.ipynb #4d4bd7b0
+def _cut_character(decoder, at: int) -> str | None:
+    "Whether the file ended inside a UTF-8 character (the bytes `decoder` still holds at byte `at`)."
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return f"a UTF-8 character cut off at the end (byte {at})"
+    return None
+
 # %% ../nbs/10_text.ipynb #6a00bfd4
-def check_text_file(path: str, head: int = 2**16) -> str:
-    """`path` if it can be a corpus file: more than whitespace, and UTF-8 text without NUL bytes in its first
-    `head` bytes; otherwise a ValueError that names it and says what to fix."""
+def check_text_file(path: str, head: int | None = None) -> str:
+    """`path` if it can be a corpus file: more than whitespace, and UTF-8 text without NUL bytes (in its first
+    `head` bytes; None: all of it); otherwise a ValueError that names it and says what to fix."""
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
-        problem = text_problem(f.read(head), complete=size <= head)
+        problem = first_text_problem(f, head)
         f.seek(0)
         blank = not has_text(f)
     fix = "put text in it (documents separated by blank lines) or leave it out of the corpus"

@@ -6,7 +6,7 @@ Docs: https://ladd-nb.github.io/ladd_nb/train.html.md"""
 
 # %% ../nbs/05_train.ipynb #aa7c1d38
 from __future__ import annotations
-import hashlib, json, math, os, pickle, socket, time, warnings
+import hashlib, json, math, os, pickle, re, socket, time, warnings
 from dataclasses import dataclass, asdict, fields, field
 from pathlib import Path
 from typing import Callable
@@ -128,12 +128,15 @@ CHECKPOINT_LAYOUT = {
 # %% ../nbs/05_train.ipynb #a27737cc
 def _layout_errors(ck: dict) -> list[str]:
     "What is wrong with the entries of checkpoint `ck` (see `CHECKPOINT_LAYOUT`): missing, or a wrong type."
-    errors = [f"no {k!r}" for k in CHECKPOINT_LAYOUT if k not in ck]
+    # checkpoints of ladd_nb before checksums have none: they load unverified (`load_checkpoint` warns)
+    errors = [f"no {k!r}" for k in CHECKPOINT_LAYOUT if k not in ck and k != "checksum"]
     errors += [
         f"{k!r} is {type(ck[k]).__name__}"
         for k, types in CHECKPOINT_LAYOUT.items()
         if k in ck and not isinstance(ck[k], types)
     ]
+    if isinstance(ck.get("step"), int) and ck["step"] < 0:
+        errors.append(f"'step' is {ck['step']}")
     if isinstance(ck.get("model"), dict) and not all(torch.is_tensor(v) for v in ck["model"].values()):
         errors.append("'model' holds values that are not tensors")
     for k in ("meta", "train_config"):
@@ -173,7 +176,9 @@ def load_checkpoint(path: str | Path) -> dict:
     errors = _layout_errors(ck)
     if errors:
         raise CheckpointError(f"{path} is not a complete {FORMAT} checkpoint: {'; '.join(errors)}")
-    if payload_checksum(ck) != ck["checksum"]:
+    if "checksum" not in ck:
+        warnings.warn(f"{path} has no checksum (written by ladd_nb before checksums): loaded unverified")
+    elif payload_checksum(ck) != ck["checksum"]:
         raise CheckpointError(
             f"{path} fails its checksum: its contents changed after it was written (a damaged disk or "
             "copy); use an earlier checkpoint"
@@ -203,8 +208,9 @@ def _ckpt_name(step):
 
 # %% ../nbs/05_train.ipynb #5cddca0a
 def list_checkpoints(out_dir) -> list[Path]:
-    "Checkpoints in `out_dir`, newest first."
-    return sorted(Path(out_dir).glob("ckpt_*.pt"), reverse=True)
+    "The run's checkpoints in `out_dir` (named `ckpt_<8 digits>.pt`, as `_ckpt_name`), newest first."
+    found = [p for p in Path(out_dir).glob("ckpt_*.pt") if re.fullmatch(r"ckpt_\d{8}\.pt", p.name)]
+    return sorted(found, key=lambda p: int(p.stem[5:]), reverse=True)
 
 # %% ../nbs/05_train.ipynb #2f063391
 def latest_good_checkpoint(out_dir, log=print, resumable: bool = False):
@@ -362,6 +368,7 @@ class Trainer:
         self.net = wrap_model(model, cfg, self.device, self.world)
         self.lock, self.last_saved = None, None  # the run folder's lock (`claim_folder`), last checkpoint
         self.stale_note = ""  # the note of a dead holder whose lock `claim_folder` took over
+        self.claimed = False  # whether `claim_folder` holds the folder (on process 0) for this run
 
 # %% ../nbs/05_train.ipynb #9040bd8f
 @torch.no_grad()
@@ -497,7 +504,12 @@ def save(self: Trainer):
 # %% ../nbs/05_train.ipynb #aeaa1537
 def read_metrics(path) -> list[dict]:
     "The rows of a `metrics.jsonl` log; a last line cut off by a killed run is left out."
-    lines = Path(path).read_text().splitlines()
+    try:
+        lines = Path(path).read_text().splitlines()
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"{path} is not a text log ({e.reason} at byte {e.start}): the log is damaged"
+        ) from None
     rows = []
     for i, line in enumerate(lines):
         try:
@@ -604,13 +616,38 @@ def unlock_run_folder(folder, fd: int, note: str = ""):
         (Path(folder) / LOCK_NAME).unlink(missing_ok=True)
     os.close(fd)
 
+# %% ../nbs/05_train.ipynb #b727620d
+@patch
+def rank0_check(self: Trainer, check: Callable):
+    """Run `check` on process 0 (the one that writes); every process then raises its `RunError` (or file
+    system error), so that under torchrun none waits alone for the others."""
+    msg = None
+    if self.rank == 0:
+        try:
+            check()
+        except (RunError, OSError) as e:
+            msg = f"{type(e).__name__}: {e}" if isinstance(e, OSError) else str(e)
+    if self.world > 1:
+        box = [msg]
+        dist.broadcast_object_list(box, src=0)
+        msg = box[0]
+    if msg:
+        raise RunError(msg)
+
 # %% ../nbs/05_train.ipynb #bf5c8811
 @patch
 def claim_folder(self: Trainer):
     """Lock the output folder for this run (process 0; held until `fit` ends) and remove the temporary files
     that killed runs left there."""
-    if self.rank != 0 or self.out is None or self.lock is not None:
+    if self.out is None or self.claimed:  # every process keeps `claimed`: they all call `rank0_check` alike
         return
+    self.rank0_check(self._claim_folder)
+    self.claimed = True
+
+# %% ../nbs/05_train.ipynb #35813981
+@patch
+def _claim_folder(self: Trainer):
+    "`claim_folder` on process 0."
     if self.out.exists() and not self.out.is_dir():
         raise RunError(f"{self.out} is a file: the output folder must be a folder, or not exist yet")
     self.out.mkdir(parents=True, exist_ok=True)
@@ -628,6 +665,7 @@ def release_folder(self: Trainer):
     if self.lock is not None:
         unlock_run_folder(self.out, self.lock, self.stale_note)
         self.lock = None
+    self.claimed = False
 
 # %% ../nbs/05_train.ipynb #36a4febc
 @patch
@@ -653,11 +691,11 @@ def check_finite(self: Trainer, m: dict):
     "Stop the run (`RunError`) if step `m`'s loss or gradient norm is not finite; name the last checkpoint."
     if math.isfinite(m["loss"]) and math.isfinite(m["grad_norm"]):
         return
+    then = "continue with --resume --allow-config-change" if self.last_saved else "start again with --resume"
     last = f"the last good checkpoint is {self.last_saved.name}" if self.last_saved else "no checkpoint yet"
     raise RunError(
         f"training diverged at step {m['step']}: loss {m['loss']}, gradient norm {m['grad_norm']}; nothing "
-        f"was saved after it; {last}: lower lr ({self.cfg.lr}) or raise warmup_steps, and continue "
-        "with --resume --allow-config-change"
+        f"was saved after it; {last}: lower lr ({self.cfg.lr}) or raise warmup_steps, and {then}"
     )
 
 # %% ../nbs/05_train.ipynb #62a0525b
@@ -677,7 +715,8 @@ def train_to_end(self: Trainer):
             self.run_periodic()
         if cfg.ckpt_every and self.step % cfg.ckpt_every == 0 and self.step < cfg.train_steps:
             self.save()
-    self.save()
+    if self.last_saved is None or self.last_saved.name != _ckpt_name(self.step):  # not after a finished run
+        self.save()
     if self.rank == 0 and lp is not None and lp.exists():
         plot_metrics(lp).savefig(self.out / "loss.png")
         plt.close("all")
@@ -689,7 +728,7 @@ def fit(self: Trainer) -> nn.Module:
     weights are in `self.ema`)."""
     self.claim_folder()
     try:
-        self.check_fresh_folder()
+        self.rank0_check(self.check_fresh_folder)
         self.train_to_end()
     finally:
         self.release_folder()
@@ -702,9 +741,10 @@ def truncate_log(path: Path, step: int):
     write_atomic(path, lambda f: f.write("".join(json.dumps(r) + "\n" for r in keep).encode()))
 
 # %% ../nbs/05_train.ipynb #2982f713
-# Settings a resumed run may change without asking: how often it logs, evaluates and saves, and whether it is
-# compiled. They change nothing of what is trained. (`train_steps` too, with a constant learning rate.)
-RESUME_FREE_KEYS = ("log_every", "ckpt_every", "keep_ckpts", "eval_every", "compile")
+# Settings a resumed run may change without asking: how often it logs, evaluates and saves, whether it is
+# compiled, and how the batch is cut into micro-batches (`accumulate_grads` makes that exact). They change
+# nothing of what is trained. (`train_steps` too, with a constant learning rate.)
+RESUME_FREE_KEYS = ("log_every", "ckpt_every", "keep_ckpts", "eval_every", "compile", "grad_accum")
 
 # %% ../nbs/05_train.ipynb #f4620b05
 def checkpoint_settings(ck: dict) -> dict:
@@ -742,20 +782,43 @@ def check_settings(self: Trainer, ck: dict, path: Path, allow_config_change: boo
     if changes:
         self.log(f"continuing with changed settings: {'; '.join(changes)}")
 
+# %% ../nbs/05_train.ipynb #29959343
+@patch
+def apply_settings(self: Trainer):
+    """Put this run's optimiser settings into the optimiser and schedule restored from a checkpoint (they hold
+    the checkpoint's): base learning rate, weight decay, and the rate of the current step."""
+    self.sched.base_lrs = [self.cfg.lr] * len(self.opt.param_groups)
+    for g in self.opt.param_groups:
+        g["initial_lr"], g["weight_decay"] = self.cfg.lr, self.cfg.weight_decay
+        g["lr"] = self.cfg.lr * lr_factor(self.sched.last_epoch, self.cfg)
+
+# %% ../nbs/05_train.ipynb #180c7bf7
+@patch
+def restart_without_checkpoint(self: Trainer):
+    """Resume finds no checkpoint: a run killed before its first one left only logs, which are removed to
+    start again from step 0; checkpoints that exist but cannot be resumed are refused (the run would be
+    lost)."""
+    if list_checkpoints(self.out):
+        raise RunError(
+            f"no checkpoint in {self.out} can be resumed (see above), but it holds some; remove them to "
+            "start again, or choose another folder"
+        )
+    for lp in (self._log_path(), self.out / "eval.jsonl"):
+        if lp.exists():
+            lp.unlink()  # its rows are of steps no checkpoint holds
+            self.log(f"no checkpoint in {self.out}: {lp.name} removed, the run starts again from step 0")
+
 # %% ../nbs/05_train.ipynb #f088e7b2
 @patch
 def _resume(self: Trainer, allow_config_change: bool) -> bool:
     "`resume`, with the folder claimed."
     p, ck = latest_good_checkpoint(self.out, self.log, resumable=True)
-    if ck is None and self.rank == 0 and self.run_files():
-        raise RunError(
-            f"no checkpoint in {self.out} can be resumed, but it holds files of a run "
-            f"({', '.join(self.run_files()[:3])}); remove them to start again, or choose another folder"
-        )
     if ck is None:
+        self.rank0_check(self.restart_without_checkpoint)
         return False
     self.check_settings(ck, p, allow_config_change)
     self.load_state(ck)
+    self.apply_settings()
     for lp in (self._log_path(), self.out / "eval.jsonl"):  # drop log rows of steps after the checkpoint
         if self.rank == 0 and lp.exists():
             truncate_log(lp, self.step)

@@ -189,7 +189,7 @@ def test_bad_folders_fail_clearly(folder, tmp_path):
     with pytest.raises(FileNotFoundError, match="has no model.safetensors"):
         from_pretrained(folder)
     (folder / "config.json").write_text(json.dumps({"format": PRETRAINED_FORMAT, "dtype": "float32"}))
-    with pytest.raises(CheckpointError, match="lacks \\['preset', 'config', 'step', 'stage', 'sha256'\\]"):
+    with pytest.raises(CheckpointError, match="lacks \\['preset', 'config', 'step', 'stage'\\]"):
         from_pretrained(folder)
     (folder / "config.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="not valid JSON"):
@@ -239,3 +239,12 @@ def test_cli_exports_and_samples_a_pretrained_folder(tmp_path, capsys):
     with pytest.raises(SystemExit):  # --dtype is for pretrained folders; a .pt stays float32
         main(["export", str(pt), str(tmp_path / "x.pt"), "--dtype", "float16"])
     assert "--dtype applies to --pretrained folders only" in capsys.readouterr().err
+
+
+def test_an_older_folder_without_sha256_loads_with_a_warning(folder):
+    meta = json.loads((folder / "config.json").read_text())
+    del meta["sha256"]
+    (folder / "config.json").write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match="no sha256 .* loaded unverified"):
+        model, cfg, _ = from_pretrained(folder)
+    assert cfg.V == meta["config"]["V"]
