@@ -17,7 +17,7 @@ from .train import FORMAT, TrainConfig, Trainer, CheckpointError
 from .train import save_checkpoint, load_checkpoint, load_weights
 
 # %% auto #0
-__all__ = ['PRESETS', 'RETIRED_CONFIG_KEYS', 'RUN_FILES', 'PRETRAINED_FORMAT', 'PRETRAINED_DTYPES', 'Preset', 'register_preset', 'get_config', 'preset_trainer', 'train_preset', 'preset_config', 'checkpoint_config', 'ema_weights', 'model_from_checkpoint', 'weights_only', 'is_checkpoint', 'check_output', 'export_weights', 'pretrained_config', 'save_pretrained', 'read_pretrained_config', 'pretrained_folder', 'from_pretrained', 'export_pretrained', 'shipped_checkpoint', 'Toy2DTrainConfig', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'BinsawCoLADDConfig', 'build_binsaw_coladd', 'Toy2DDiLADDConfig', 'build_toy2d_diladd', 'diladd_toy_laws', 'BinsawDiLADDConfig', 'build_binsaw_diladd', 'BinsawMDLMConfig', 'build_binsaw_mdlm', 'WordsMDLMConfig', 'build_words_mdlm', 'tempered_words', 'WordsStage1', 'WordsDiLADD', 'WordsDiLADDConfig', 'build_words_diladd', 'WordsCoLADD', 'WordsCoLADDConfig', 'build_words_coladd', 'TEXT_MODELS', 'NAMES', 'CHAR_STUDY', 'LM1B_DATA', 'OWT_DATA', 'GPU_TEXT_LOOP', 'GPU_DIFFUSION', 'TextConfig', 'CharMiniLM', 'build_text_model', 'data_of', 'lazy_batches', 'write_text_samples', 'text_periodic', 'text_decode', 'register_text_preset', 'REFERENCE_MATCH', 'check_reference', 'load_reference', 'heldout_baseline', 'path_bound', 'sample_measures', 'write_sample_text', 'text_eval']
+__all__ = ['PRESETS', 'RETIRED_CONFIG_KEYS', 'ADDED_CONFIG_KEYS', 'RUN_FILES', 'PRETRAINED_FORMAT', 'PRETRAINED_DTYPES', 'Preset', 'register_preset', 'get_config', 'preset_trainer', 'train_preset', 'preset_config', 'checkpoint_config', 'ema_weights', 'model_from_checkpoint', 'weights_only', 'is_checkpoint', 'check_output', 'export_weights', 'pretrained_config', 'save_pretrained', 'read_pretrained_config', 'pretrained_folder', 'from_pretrained', 'export_pretrained', 'shipped_checkpoint', 'Toy2DTrainConfig', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'BinsawCoLADDConfig', 'build_binsaw_coladd', 'Toy2DDiLADDConfig', 'build_toy2d_diladd', 'diladd_toy_laws', 'BinsawDiLADDConfig', 'build_binsaw_diladd', 'BinsawMDLMConfig', 'build_binsaw_mdlm', 'WordsMDLMConfig', 'build_words_mdlm', 'tempered_words', 'WordsStage1', 'WordsDiLADD', 'WordsDiLADDConfig', 'build_words_diladd', 'WordsCoLADD', 'WordsCoLADDConfig', 'build_words_coladd', 'TEXT_MODELS', 'NAMES', 'CHAR_STUDY', 'LM1B_DATA', 'OWT_DATA', 'GPU_TEXT_LOOP', 'GPU_DIFFUSION', 'TextConfig', 'CharMiniLM', 'build_text_model', 'data_of', 'lazy_batches', 'write_text_samples', 'text_periodic', 'text_decode', 'register_text_preset', 'REFERENCE_MATCH', 'check_reference', 'load_reference', 'heldout_baseline', 'path_bound', 'sample_measures', 'write_sample_text', 'text_eval']
 
 # %% ../nbs/05a_presets.ipynb #39c20eea
 @dataclass
@@ -131,6 +131,12 @@ def train_preset(
 # without them.
 RETIRED_CONFIG_KEYS = ("dead_threshold",)
 
+# %% ../nbs/05a_presets.ipynb #0ac7c271
+# Config keys added after some checkpoints were written, with the value that reproduces what those runs did: a
+# checkpoint without one is read with it. (Any other missing key is refused: its default might not be the
+# run's value.)
+ADDED_CONFIG_KEYS = {"micro_batch": 0}
+
 # %% ../nbs/05a_presets.ipynb #a406c6c8
 def preset_config(meta: dict, path="checkpoint"):
     """(config, preset) of `meta` = {preset, config} (read from `path`), without retired config keys; a config
@@ -142,6 +148,7 @@ def preset_config(meta: dict, path="checkpoint"):
     if not isinstance(meta.get("config"), dict):
         raise CheckpointError(f"{path} has no config of preset {p.name} (its 'config' is not a dict)")
     keys = {f.name for f in fields(p.config)}
+    meta = {**meta, "config": {**ADDED_CONFIG_KEYS, **meta["config"]}}
     missing = sorted(keys - set(meta["config"]))
     if missing:
         raise CheckpointError(

@@ -7,7 +7,7 @@ Docs: https://ladd-nb.github.io/ladd_nb/train.html.md"""
 # %% ../nbs/05_train.ipynb #aa7c1d38
 from __future__ import annotations
 import hashlib, json, math, os, pickle, re, socket, time, warnings
-from dataclasses import dataclass, asdict, fields, field
+from dataclasses import dataclass, asdict, fields, field, replace
 from pathlib import Path
 from typing import Callable
 import torch
@@ -24,8 +24,8 @@ from .core import clean_stale_temps
 __all__ = ['FORMAT', 'CHECKPOINT_LAYOUT', 'LOCK_NAME', 'RESUME_FREE_KEYS', 'TrainConfig', 'lr_factor', 'CheckpointError',
            'RunError', 'save_atomic', 'payload_checksum', 'save_checkpoint', 'load_checkpoint', 'load_weights',
            'list_checkpoints', 'latest_good_checkpoint', 'dist_setup', 'dist_teardown', 'LossModule',
-           'check_train_config', 'torch_version', 'make_optimizer', 'wrap_model', 'Trainer', 'ema_update',
-           'read_metrics', 'plot_metrics', 'lock_run_folder', 'unlock_run_folder', 'truncate_log',
+           'check_train_config', 'with_micro_batch', 'torch_version', 'make_optimizer', 'wrap_model', 'Trainer',
+           'ema_update', 'read_metrics', 'plot_metrics', 'lock_run_folder', 'unlock_run_folder', 'truncate_log',
            'checkpoint_settings', 'settings_changes']
 
 # %% ../nbs/05_train.ipynb #0f80be66
@@ -36,6 +36,7 @@ class TrainConfig:
     train_steps: int = 1000  # optimiser steps
     batch_size: int = 1024  # global batch: all processes and all accumulation steps together
     grad_accum: int = 1  # micro-batches per optimiser step
+    micro_batch: int = 0  # rows per process and micro-batch (a GPU's share); >0: sets grad_accum from it
     lr: float = 3e-3
     warmup_steps: int = 100  # linear warm-up from 0
     lr_schedule: str = "constant"  # after warm-up: "constant" or "cosine" (to 0 at train_steps)
@@ -290,7 +291,7 @@ def check_train_config(cfg: TrainConfig, world: int):
     "Check the settings' ranges, and that the global batch splits into `grad_accum` x `world` micro-batches."
     for k in ("train_steps", "grad_accum", "batch_size", "log_every", "keep_ckpts"):
         check_positive_int(getattr(cfg, k), k)
-    for k in ("warmup_steps", "ckpt_every", "eval_every", "seed"):
+    for k in ("warmup_steps", "ckpt_every", "eval_every", "seed", "micro_batch"):
         _check_count(getattr(cfg, k), k)
     _check_real(cfg.lr, "lr", low=0, open_low=True)
     for k in ("weight_decay", "grad_clip"):
@@ -302,6 +303,19 @@ def check_train_config(cfg: TrainConfig, world: int):
             f"batch_size {cfg.batch_size} must be a multiple of grad_accum x processes = "
             f"{cfg.grad_accum * world}"
         )
+
+# %% ../nbs/05_train.ipynb #21062025
+def with_micro_batch(cfg: TrainConfig, world: int) -> TrainConfig:
+    "`cfg` with `grad_accum` = batch_size / (micro_batch x world) when `micro_batch` is set (else as it is)."
+    if not cfg.micro_batch:
+        return cfg
+    rows = cfg.micro_batch * world
+    if cfg.batch_size % rows:
+        raise ValueError(
+            f"batch_size {cfg.batch_size} must be a multiple of micro_batch x processes = {rows} "
+            f"(micro_batch {cfg.micro_batch}, {world} processes)"
+        )
+    return replace(cfg, grad_accum=cfg.batch_size // rows)
 
 # %% ../nbs/05_train.ipynb #ffa5b3b8
 def torch_version() -> tuple:
@@ -355,6 +369,7 @@ class Trainer:
         self.progress, self.log, self.periodic = progress, log, periodic  # `periodic`: on process 0 only
         self.out = Path(out_dir) if out_dir else None
         self.rank, self.world, self.device = dist_setup()
+        cfg = self.cfg = with_micro_batch(cfg, self.world)
         check_train_config(cfg, self.world)
         torch.manual_seed(cfg.seed)  # identical init on every process
         self.model = model.to(self.device)
@@ -744,7 +759,8 @@ def truncate_log(path: Path, step: int):
 # Settings a resumed run may change without asking: how often it logs, evaluates and saves, whether it is
 # compiled, and how the batch is cut into micro-batches (`accumulate_grads` makes that exact). They change
 # nothing of what is trained. (`train_steps` too, with a constant learning rate.)
-RESUME_FREE_KEYS = ("log_every", "ckpt_every", "keep_ckpts", "eval_every", "compile", "grad_accum")
+RESUME_FREE_KEYS = ("log_every", "ckpt_every", "keep_ckpts", "eval_every", "compile")
+RESUME_FREE_KEYS += ("grad_accum", "micro_batch")
 
 # %% ../nbs/05_train.ipynb #f4620b05
 def checkpoint_settings(ck: dict) -> dict:
