@@ -6,7 +6,7 @@ Docs: https://ladd-nb.github.io/ladd_nb/text.html.md"""
 
 # %% ../nbs/10_text.ipynb #6ca21b86
 from __future__ import annotations
-import codecs, glob, hashlib, json, os, re, time
+import codecs, glob, hashlib, json, os, re, socket, time
 from contextlib import contextmanager
 from dataclasses import dataclass, asdict, field, make_dataclass
 from pathlib import Path
@@ -17,7 +17,7 @@ __all__ = ['HUB_CORPORA', 'TEXT8_ALPHABET', 'HF_VOCAB', 'cpython_docs_texts', 'h
            'load_hub_corpus', 'local_files', 'text_problem', 'has_text', 'first_text_problem', 'check_text_file',
            'hub_offline', 'datasets_quiet', 'load_local_corpus', 'load_corpus', 'is_valid_doc', 'split_documents',
            'CharTokenizer', 'BPETokenizer', 'auto_tokenizer', 'HFTokenizer', 'get_tokenizer', 'vocab_size_of', 'Packer',
-           'TooShort', 'pack', 'too_short', 'cache_dir', 'TextData', 'rank0_first', 'text_data', 'heldout_loss']
+           'TooShort', 'pack', 'too_short', 'cache_dir', 'TextData', 'cached_everywhere', 'text_data', 'heldout_loss']
 
 # %% ../nbs/10_text.ipynb #d10d6834
 import torch
@@ -535,19 +535,24 @@ def _fingerprint(corpus: str):
     ]
 
 # %% ../nbs/10_text.ipynb #3adf7b32
-def rank0_first(build: Callable):
-    """`build()`, run by process 0 before the other processes of a process group (which then read the cache it
-    wrote); just `build()` without one."""
+def cached_everywhere(build: Callable, cached: Callable[[], bool]):
+    """`build()`; under a process group (torchrun), only once every process finds the data cache (`cached()`):
+    building it in one process while the others wait runs into the group's timeout on a large corpus, and
+    machines without a shared cache would each build their own. `ladd-nb prepare` builds it once."""
     import torch.distributed as dist
 
-    ddp = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-    if ddp and dist.get_rank() != 0:
-        dist.barrier()  # process 0 builds the cache first
-    try:
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
         return build()
-    finally:
-        if ddp and dist.get_rank() == 0:
-            dist.barrier()
+    found = [None] * dist.get_world_size()
+    dist.all_gather_object(found, (socket.gethostname(), bool(cached())))
+    missing = sorted({host for host, ok in found if not ok})
+    if missing:
+        raise ValueError(
+            f"the data cache of this run is missing on {', '.join(missing)} (in {cache_dir()}): build it "
+            "before torchrun with `ladd-nb prepare PRESET [key=value ...]` on each of these machines, or set "
+            "LADD_NB_CACHE to a folder they share"
+        )
+    return build()
 
 # %% ../nbs/10_text.ipynb #0f738420
 def text_data(
@@ -567,7 +572,9 @@ def text_data(
     )
     if key not in _MEMO:
         args = (corpus, tokenizer, length, valid_frac, seed, bpe_vocab, max_train_tokens, allow_network, log)
-        _MEMO[key] = rank0_first(lambda: _text_data(key, *args))
+        path, tok_path = _cache_paths(key)
+        cached = lambda: path.is_file() and (tokenizer != "bpe" or tok_path.is_file())
+        _MEMO[key] = cached_everywhere(lambda: _text_data(key, *args), cached)
     return _MEMO[key]
 
 # %% ../nbs/10_text.ipynb #1da0d4ba
