@@ -750,14 +750,15 @@ def rb_two_token_law(
     alpha = process.schedule.alpha(ts)
     V, m = process.V, process.mask_id
     x = torch.full((n, 2), m, dtype=torch.long)
-    y = torch.randn((n, *latent_shape), generator=generator)
+    # an estimator on the CPU, where the toy network and the law live: `generator` must be a CPU one
+    y = torch.randn((n, *latent_shape), generator=generator, device="cpu")
     law, active = torch.zeros(V, V, dtype=torch.float64), torch.ones(n, dtype=torch.bool)
     for i in range(K + 1):
         tt = ts[min(i, K)].float().expand(n)
         logits, y0_hat = token_net(x, y, tt, tt)
         p = subs_log_probs(logits, x, process).exp()  # visible positions: one-hot
         p_rev = float((alpha[i + 1] - alpha[i]) / (1 - alpha[i])) if i < K else 1.0
-        rev = (x == m) & (torch.rand(x.shape, generator=generator, dtype=torch.float64) < p_rev)
+        rev = (x == m) & (torch.rand(x.shape, generator=generator, device="cpu", dtype=torch.float64) < p_rev)
         done = active & ((x != m) | rev).all(1) & rev.any(1)  # this step completes the sequence
         law += torch.einsum("nu,nv->uv", p[done, 0], p[done, 1])
         active &= ~done

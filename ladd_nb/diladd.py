@@ -125,7 +125,7 @@ def draw_noise(self: DiLADD, x0: torch.Tensor, generator=None) -> tuple:
     t_x = low_discrepancy_times(B, eps=eps, generator=generator, device=dev)
     x_t = self.process.q_sample(x0, t_x, generator=generator)
     t_y = low_discrepancy_times(B, eps=eps, generator=generator, device=dev)
-    t_y = t_y[torch.randperm(B, generator=generator).to(dev)]  # independent of t_x
+    t_y = t_y[torch.randperm(B, generator=generator, device=dev)]  # independent of t_x
     u_y = torch.rand(
         B, self.S, generator=generator, device=dev
     )  # code masks, applied once the codes are known

@@ -261,7 +261,8 @@ def perturb_zero_init(module: nn.Module, std: float = 0.02, seed: int = 0):
         for m in module.modules():
             if isinstance(m, (AdaLN, FinalLayer)):
                 lin = m.lin
-                lin.weight.copy_(torch.randn(lin.weight.shape, generator=g) * std)
+                noise = torch.randn(lin.weight.shape, generator=g, device="cpu")  # g: a CPU generator
+                lin.weight.copy_(noise * std)
     return module
 
 # %% ../nbs/04_dit.ipynb #c4699ff5
@@ -392,7 +393,7 @@ def joint_attention_map(net: JointDiT, x_t, y_t, t_x, t_y, pad_mask=None, head: 
         blk.x.pre_attention(net.emb_x(x_t), c),
         blk.y.pre_attention(net.emb_y(y_t), c),
     )
-    cos, sin = rotary_cos_sin(x_t.shape[1] + net.S, net.cfg.dim // net.cfg.heads)
+    cos, sin = rotary_cos_sin(x_t.shape[1] + net.S, net.cfg.dim // net.cfg.heads, x_t.device)
     q, k = apply_rotary(torch.cat([qx, qy], 2), cos, sin), apply_rotary(torch.cat([kx, ky], 2), cos, sin)
     s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
     if pad_mask is not None:
