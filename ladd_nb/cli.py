@@ -12,12 +12,13 @@ from pathlib import Path
 import torch
 import matplotlib
 import matplotlib.pyplot as plt
-from .core import make_generator, seed_everything, write_table, showing_progress
+from .core import make_generator, seed_everything, write_table, showing_progress, default_device
 from .masked import sampling_defaults, sampling_text
 from .train import CheckpointError, RunError, dist_teardown
 from .presets import PRESETS, get_config, train_preset, model_from_checkpoint, export_weights
 from .presets import PRETRAINED_DTYPES, export_pretrained, check_output
 from .studies import toy2d_study, sweep, save_samples, check_sample_path
+from .metrics import sample_in_chunks
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'shown_path', 'one_line', 'out_of_memory', 'main']
@@ -191,10 +192,11 @@ def _cmd_sample(args):
     check_output(args.out, [args.ckpt], "--out")
     model, cfg, p = model_from_checkpoint(args.ckpt, ema=not args.no_ema)
     settings = _sampling_settings(model, cfg, p, args)
-    if settings:
-        print(f"sampling settings: {sampling_text(settings)}")
     kw = {k: v for k, (v, _) in settings.items()}
-    r = model.sample(args.n, steps=args.steps, generator=make_generator(args.seed), **kw)
+    dev = default_device()
+    print(f"sampling settings: {sampling_text(settings | {'device': (dev, 'default_device')})}")
+    model.to(dev)  # sampled in chunks of rows that fit its memory (`sample_in_chunks`)
+    r = sample_in_chunks(model, args.n, args.steps, make_generator(args.seed, dev), **kw)
     decode = p.decode(cfg) if p.decode is not None and not args.ids else None
     info = {"steps": args.steps, "nfe": r.nfe, "evals": r.evals, "preset": p.name, "sampling": settings}
     save_samples(r.x, args.out, info, decode)

@@ -14,13 +14,15 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['ARModel', 'gen_ppl', 'unigram_entropy', 'token_kl', 'bound_draws', 'heldout_bits', 'load_gpt2', 'gpt2_chunk_logps',
-           'gpt2_gen_ppl']
+__all__ = ['EVAL_BYTES_PER_LOGIT', 'ARModel', 'gen_ppl', 'unigram_entropy', 'token_kl', 'sequence_shape', 'rows_that_fit',
+           'merge_samples', 'sample_in_chunks', 'chunked_sampler', 'bound_draws', 'eval_rows', 'heldout_bits',
+           'load_gpt2', 'gpt2_chunk_logps', 'gpt2_gen_ppl']
 
 # %% ../nbs/11_metrics.ipynb #679aa489
 from .core import check_positive_int, make_generator, check_tokens, check_steps
-from .core import sample_categorical, shard_slice
+from .core import sample_categorical, shard_slice, device_memory, check_memory
 from .masked import SampleResult, masked_losses, sampling_bytes, check_sampling_memory
+from .masked import sampling_kwargs
 from .dit import DiT, attention, rotary_cos_sin
 
 # %% ../nbs/11_metrics.ipynb #086696f0
@@ -136,6 +138,59 @@ def token_kl(x: torch.Tensor, ref_x: torch.Tensor, vocab_size: int, prior: float
     q /= q.sum()
     return float((p * (p.clamp_min(1e-300) / q).log()).sum())
 
+# %% ../nbs/11_metrics.ipynb #f6d7cf00
+def sequence_shape(model) -> tuple[int, int]:
+    "(L, V) of a text model: its sequence length and its vocabulary (without the mask)."
+    L = getattr(model, "L", None) or model.seq_len
+    return L, model.process.V if hasattr(model, "process") else model.V
+
+# %% ../nbs/11_metrics.ipynb #3719bdcc
+def rows_that_fit(bytes_of, n: int, memory: float) -> int:
+    "The largest number of rows m in [1, n] with `bytes_of(m) <= memory` (`bytes_of` grows with m), else 1."
+    lo, hi = 1, check_positive_int(n)
+    while lo < hi:  # bisection: the estimates are monotone in the rows
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if bytes_of(mid) <= memory else (lo, mid - 1)
+    return lo
+
+# %% ../nbs/11_metrics.ipynb #9ffcb2af
+def merge_samples(parts: list) -> SampleResult:
+    """One `SampleResult` from chunks of rows: rows and trajectories concatenated, sequence evaluations added,
+    network calls those of the chunk that made the most (the calls one batch of all rows would make)."""
+    traj = None if parts[0].trajectory is None else torch.cat([p.trajectory for p in parts], 1)
+    nfe = {k: max(p.nfe[k] for p in parts) for k in parts[0].nfe}
+    evals = None if parts[0].evals is None else {k: sum(p.evals[k] for p in parts) for k in parts[0].evals}
+    return SampleResult(torch.cat([p.x for p in parts]), nfe, parts[0].times, traj, evals)
+
+# %% ../nbs/11_metrics.ipynb #75dfd5de
+@torch.no_grad()
+def sample_in_chunks(model, n: int, steps: int, generator=None, share: float = 0.25, **kw) -> SampleResult:
+    "`model.sample(n, steps, ...)` in chunks of rows whose sampling memory fits `share` of the device memory."
+    dev, (L, V) = next(model.parameters()).device, sequence_shape(model)
+    check_memory(8 * check_positive_int(n) * L, f"the tokens of {n:,} samples", "lower n", dev)
+    traj = kw.get("return_trajectory", False)
+    rows = rows_that_fit(lambda m: sampling_bytes(m, L, V, steps or L, traj), n, share * device_memory(dev))
+    if rows >= n:
+        return model.sample(n, steps, generator=generator, **kw)
+    g = generator or make_generator(None, dev)
+    seeds = torch.randint(2**62, (math.ceil(n / rows),), generator=g, device=g.device).tolist()
+    sizes = [min(rows, n - j * rows) for j in range(len(seeds))]
+    return merge_samples(
+        [model.sample(m, steps, generator=make_generator(s, dev), **kw) for m, s in zip(sizes, seeds)]
+    )
+
+# %% ../nbs/11_metrics.ipynb #596a0602
+def chunked_sampler(model, cfg=None, seed: int = 0):
+    """The sampler `(n, K, path) -> SampleResult` of `model_sampler` (chapter 3), drawing in chunks of rows
+    that fit the device's memory (`sample_in_chunks`)."""
+    dev = next(model.parameters()).device
+
+    def sample(n, K, path):
+        kw = sampling_kwargs(model, cfg, path)
+        return sample_in_chunks(model, n, K, make_generator(seed + K, dev), **kw)
+
+    return sample
+
 # %% ../nbs/11_metrics.ipynb #9daf46cf
 @torch.no_grad()
 def bound_draws(
@@ -152,23 +207,32 @@ def bound_draws(
         draws.append(torch.cat(parts).double().cpu())
     return torch.stack(draws)
 
+# %% ../nbs/11_metrics.ipynb #83fae887
+EVAL_BYTES_PER_LOGIT = 16  # an allowance: the fp32 logits, their log-softmax, and room for a float64 copy
+
+# %% ../nbs/11_metrics.ipynb #d2c4da1d
+def eval_rows(L: int, V: int, memory: float, batch: int = 256) -> int:
+    "Rows of a likelihood evaluation at once: at most `batch`, their `[rows, L, V]` logits within `memory`."
+    return rows_that_fit(lambda m: EVAL_BYTES_PER_LOGIT * m * L * V, batch, memory)
+
 # %% ../nbs/11_metrics.ipynb #16caae90
 @torch.no_grad()
 def heldout_bits(
     model,
     rows: torch.Tensor,
     repeats: int = 4,
-    batch: int = 256,
+    batch: int = 256,  # rows at once, at most: fewer where the device's memory needs it (`eval_rows`)
     seed: int = 0,
     schedule: str | None = None,  # LADD models: the sampling path whose bound is reported
 ) -> tuple[float, float]:
     """(bits per token, standard error) on held-out `rows` from the model's `nll_bound`: exact (AR) or a
-    Monte-Carlo bound."""
+    Monte-Carlo bound; on the model's device, under bf16 autocast on a GPU."""
     if not hasattr(model, "nll_bound"):
         raise ValueError(f"{type(model).__name__} has no nll_bound: no likelihood to report")
-    exact = getattr(model, "exact_likelihood", False)
-    g = make_generator(seed, next(model.parameters()).device)
-    draws = bound_draws(model, rows, 1 if exact else repeats, batch, g, schedule)
+    exact, dev = getattr(model, "exact_likelihood", False), next(model.parameters()).device
+    g, batch = make_generator(seed, dev), eval_rows(*sequence_shape(model), device_memory(dev) / 4, batch)
+    with torch.autocast("cuda", torch.bfloat16, enabled=dev.type == "cuda"):
+        draws = bound_draws(model, rows, 1 if exact else repeats, batch, g, schedule)
     # average the repeats of each row first: the standard error counts held-out rows, not Monte-Carlo draws
     v = draws.mean(0) / (rows.shape[1] * math.log(2))
     return float(v.mean()), 0.0 if exact else float(v.std() / math.sqrt(len(v)))

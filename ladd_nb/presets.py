@@ -1437,9 +1437,9 @@ register_text_preset(
 from pathlib import Path
 import time
 import torch
-from .metrics import ARModel, gen_ppl, heldout_bits, token_kl, unigram_entropy
-from .masked import budget_rows, model_sampler, nfe_fields
-from .core import make_generator
+from .metrics import ARModel, gen_ppl, heldout_bits, token_kl, unigram_entropy, chunked_sampler
+from .masked import budget_rows, nfe_fields
+from .core import make_generator, default_device
 
 # %% ../nbs/11_metrics.ipynb #63ae6280
 REFERENCE_MATCH = ("corpus", "tokenizer", "length", "bpe_vocab", "valid_frac", "max_train_tokens")
@@ -1501,15 +1501,23 @@ def write_sample_text(out_dir, s: str, K: int, x: torch.Tensor, tokenizer):
 # %% ../nbs/11_metrics.ipynb #6cee45f4
 @torch.no_grad()
 def text_eval(
-    model, c, steps, out_dir=None, n: int | None = None, ref: ARModel | None = None, log=None, seed: int = 0
+    model,
+    c,
+    steps,
+    out_dir=None,
+    n: int | None = None,
+    ref: ARModel | None = None,
+    log=None,
+    seed: int = 0,
+    device=None,  # where to evaluate; None: `default_device()` (a GPU where there is one)
 ) -> list[dict]:
     """Rows {K, schedule, gen_ppl, entropy, token_kl, nfe_*, data_*, heldout_bits, sample_s} at each K
-    (chapter 3's `budget_rows`); samples written to `out_dir`."""
+    (chapter 3's `budget_rows`); samples written to `out_dir`. The model and the reference are moved to
+    `device`; samples are drawn in chunks of rows that fit its memory (`chunked_sampler`)."""
     from ladd_nb.presets import data_of
 
-    data, ref = data_of(c), ref or load_reference(c)
-    n, dev = n or c.eval_samples, next(model.parameters()).device
-    model.eval()
+    data, dev, n = data_of(c), torch.device(device or default_device()), n or c.eval_samples
+    model, ref = model.to(dev).eval(), (ref or load_reference(c)).to(dev)
     fitted = {}
     if hasattr(model, "fit_bound"):  # Co-LADD: the bound's free settings, chosen on training rows, reported
         fitted = model.fit_bound(data.train[:512].to(dev), generator=make_generator(seed, dev))
@@ -1524,5 +1532,5 @@ def text_eval(
         measures = sample_measures(x, ref, data.valid, data.tokenizer.vocab_size)
         return dict(schedule=s) | measures | nfe_fields(r) | extra[s] | {"sample_s": round(seconds, 3)}
 
-    sampler = model_sampler(model, c, seed)  # the preset's settings (`sampling_defaults`, chapter 3)
+    sampler = chunked_sampler(model, c, seed)  # the preset's settings (`sampling_defaults`, chapter 3)
     return budget_rows(sampler, steps, score, model.sampling_paths, c.length, n, log)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 import torch
 import matplotlib.pyplot as plt
-from .core import make_generator, write_table, with_progress, write_atomic
+from .core import make_generator, write_table, with_progress, write_atomic, default_device
 from .masked import MaskedProcess, TableDenoiser, sample_masked, two_token_law
 from .masked import sampling_defaults, sampling_kwargs, sampling_text
 from .toy2d import DENSITIES, STEP_BUDGETS, Toy2DConfig, density_table, train_toy2d, kl_tv
@@ -258,14 +258,17 @@ def sweep_settings(model, cfg) -> str:
 # %% ../nbs/07c_studies.ipynb #ad9f9519
 def sweep(ckpt: str | Path, steps, out: str | Path, log=None) -> list[dict]:
     """Evaluate a checkpoint at each step budget with its preset's evaluation; write results.csv, results.md,
-    quality_vs_steps.png. The sampling settings (`sweep_settings`) head the table and go to `log` first."""
+    quality_vs_steps.png. The sampling settings (`sweep_settings`) head the table and go to `log` first, with
+    the device (`default_device`, where the model is moved)."""
     check_output(out, [ckpt], "output folder", folder=True)
     model, cfg, p = model_from_checkpoint(ckpt)
     if p.evaluate is None:
         raise ValueError(f"preset {p.name!r} has no evaluation for sweep")
+    dev = default_device()
+    model.to(dev)  # the preset's evaluation runs where the model is
     settings = sweep_settings(model, cfg)
-    if log is not None and settings:
-        log(f"sampling settings: {settings}")
+    if log is not None:
+        log(f"sampling settings: {settings + '; ' if settings else ''}device: {dev}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = p.evaluate(model, cfg, [int(k) for k in steps], out)
