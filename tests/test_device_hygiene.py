@@ -40,7 +40,7 @@ FOLLOW_INPUT = {"multinomial", "bernoulli", "poisson", "normal", "rand_like", "r
 
 
 def generator_calls(source: str, name: str = "<snippet>") -> list[tuple[str, int, str, bool]]:
-    "(file, line, function, names its device) of each `torch.<function>(..., generator=...)` call in `source`."
+    "(file, line, function, names its device) of each `torch.<f>(..., generator=...)` call in `source`."
     calls = []
     for node in ast.walk(ast.parse(source)):
         if not isinstance(node, ast.Call) or "generator" not in {k.arg for k in node.keywords}:
@@ -149,7 +149,11 @@ def _on_device(func, args, kwargs):
     if any(a.device == DEV and not isinstance(a, OnDev) for a in tensors):
         raise RuntimeError(f"{func} at {_where()}: a real meta tensor, made outside the virtual device")
     cpu = [a for a in tensors if not isinstance(a, OnDev) and a.dim() > 0]
-    if cpu and any(isinstance(a, OnDev) for a in tensors) and func not in (aten.copy_.default, aten.lift_fresh.default):
+    if (
+        cpu
+        and any(isinstance(a, OnDev) for a in tensors)
+        and func not in (aten.copy_.default, aten.lift_fresh.default)
+    ):
         raise RuntimeError(
             f"{func} at {_where()}: a CPU tensor of shape {tuple(cpu[0].shape)} meets a tensor on the device"
         )
@@ -178,7 +182,9 @@ class _Generators(TorchFunctionMode):
             REC.syncs.append(_where())
             return args[0].elem.tolist()
         if func in (torch.tensor, torch.as_tensor) and _is_dev(kwargs.get("device")):
-            if not isinstance(args[0], torch.Tensor):  # from Python data, without a dispatch: build, then wrap
+            if not isinstance(
+                args[0], torch.Tensor
+            ):  # from Python data, without a dispatch: build, then wrap
                 return OnDev(func(*args, **dict(kwargs, device="cpu")))
         out = func(*args, **kwargs)
         g = kwargs.get("generator")
@@ -211,7 +217,10 @@ def virtual_device():
     patches = [
         (m, name, new)
         for m in [m for n, m in list(sys.modules.items()) if n.startswith("ladd_nb") and m is not None]
-        for name, old, new in (("make_generator", make, make_generator), ("default_device", default, lambda: DEV))
+        for name, old, new in (
+            ("make_generator", make, make_generator),
+            ("default_device", default, lambda: DEV),
+        )
         if getattr(m, name, None) is old
     ]
     REC = Record()
@@ -263,7 +272,9 @@ def test_train_step_on_the_device(kind, monkeypatch):
     import ladd_nb.train as train
 
     monkeypatch.setattr(train, "dist_setup", lambda: (0, 1, DEV))
-    cfg = TextConfig(model=kind, length=L, batch_size=4, train_steps=2, stage1_steps=1, warmup_steps=1, ema=0.9)
+    cfg = TextConfig(
+        model=kind, length=L, batch_size=4, train_steps=2, stage1_steps=1, warmup_steps=1, ema=0.9
+    )
     model = tiny_text_model(kind)
     V = model.process.V if hasattr(model, "process") else model.V
     data = lambda g, n: torch.randint(0, V, (n, L), generator=g, device=g.device).cpu()  # noqa: E731
@@ -272,7 +283,13 @@ def test_train_step_on_the_device(kind, monkeypatch):
         ms = [tr.train_step() for _ in range(2)]
     assert all(p.device == DEV for p in model.parameters())
     assert all(math.isfinite(float(m["loss"])) for m in ms), ms
-    print(kind, "train step: host syncs at", sorted(set(rec.syncs)), "copies to the host at", sorted(set(rec.to_host)))
+    print(
+        kind,
+        "train step: host syncs at",
+        sorted(set(rec.syncs)),
+        "copies to the host at",
+        sorted(set(rec.to_host)),
+    )
 
 
 def test_samplers_on_the_device(kind):
@@ -300,9 +317,13 @@ def test_evaluation_on_the_device(kind):
     with virtual_device():
         model.to(DEV)
         path = model.sampling_paths[0]
-        if hasattr(model, "fit_bound"):  # Co-LADD: the bound's encoder noise, chosen on rows (as text_eval does)
+        if hasattr(
+            model, "fit_bound"
+        ):  # Co-LADD: the bound's encoder noise, chosen on rows (as text_eval does)
             model.fit_bound(rows.to(DEV), generator=ladd_nb.core.make_generator(2, DEV))
-        bits, se = heldout_bits(model, rows, repeats=2, batch=4, schedule=None if path in ("-", "ar") else path)
+        bits, se = heldout_bits(
+            model, rows, repeats=2, batch=4, schedule=None if path in ("-", "ar") else path
+        )
         loss = heldout_loss(model, rows, batch=4)
         share = sampling_bytes(2, L, V, 4) / ladd_nb.core.device_memory(DEV)  # room for 2 rows: 3 chunks
         r = sample_in_chunks(model, 5, 4, ladd_nb.core.make_generator(0, DEV), share=share)
@@ -328,7 +349,10 @@ def test_sweep_moves_the_model_to_the_device(tmp_path, capsys):
     from ladd_nb.presets import shipped_checkpoint
 
     with virtual_device() as rec:
-        assert main(["sweep", str(shipped_checkpoint("text-char-mdlm")), "--steps", "4", "--out", str(tmp_path)]) == 0
+        assert (
+            main(["sweep", str(shipped_checkpoint("text-char-mdlm")), "--steps", "4", "--out", str(tmp_path)])
+            == 0
+        )
     assert "device: meta" in capsys.readouterr().out
     assert rec.to_host and (tmp_path / "results.csv").exists()
 
@@ -372,3 +396,19 @@ def test_256_owt_samples_are_drawn_in_chunks_that_fit_an_h200(monkeypatch):
     assert sum(sizes) == 256 == len(r.x) and len(sizes) > 1 and all(g == DEV for _, g in model.calls)
     assert all(sampling_bytes(n, 1024, 50257, 64) <= H200 / 4 for n in sizes)
     assert r.nfe == {"token": 65} and r.evals == {"token": 256 * 65}
+
+
+def test_joint_attention_map_on_the_device():
+    "Its rotary tables are made where the inputs are (they were made on the CPU: a GPU refuses to mix them)."
+    from ladd_nb.dit import JointDiT, joint_attention_map
+
+    net = JointDiT(27, 4, latent_dim=8)
+    with virtual_device():
+        net.to(DEV)
+        g = ladd_nb.core.make_generator(0, DEV)
+        x = torch.randint(0, 27, (2, L), generator=g, device=DEV)
+        y = torch.randn(2, 4, 8, generator=g, device=DEV)
+        A = joint_attention_map(
+            net, x, y, torch.rand(2, generator=g, device=DEV), torch.rand(2, generator=g, device=DEV)
+        )
+    assert A.device == DEV and A.shape == (L + 4, L + 4)
