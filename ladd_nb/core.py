@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['SEED_ENV', 'seed_everything', 'env_seed', 'make_generator', 'default_device', 'check_tokens', 'check_positive_int', 'check_steps', 'shard_slice', 'check_probs', 'sample_categorical', 'sample_categorical_gumbel_f32', 'gumbel_f32_group_race', 'peaked_groups', 'process_alive', 'clean_stale_temps', 'os_error_in', 'write_atomic', 'device_memory', 'check_memory', 'write_table', 'read_table', 'showing_progress', 'LineStream', 'with_progress', 'chi2_pvalue', 'check_exercise']
+__all__ = ['SEED_ENV', 'seed_everything', 'env_seed', 'make_generator', 'default_device', 'value_checks', 'values_checked', 'check_tokens', 'check_positive_int', 'check_steps', 'shard_slice', 'check_probs', 'sample_categorical', 'sample_categorical_gumbel_f32', 'gumbel_f32_group_race', 'peaked_groups', 'process_alive', 'clean_stale_temps', 'os_error_in', 'write_atomic', 'device_memory', 'check_memory', 'write_table', 'read_table', 'showing_progress', 'LineStream', 'with_progress', 'chi2_pvalue', 'check_exercise']
 
 # %% ../nbs/00_core.ipynb #63a99550
 SEED_ENV = "LADD_NB_SEED"  # environment variable that overrides the default seed of every chapter and test
@@ -61,6 +61,26 @@ def default_device() -> torch.device:
         return torch.device("mps")
     return torch.device("cpu")
 
+# %% ../nbs/00_core.ipynb #b77a3203
+from contextlib import contextmanager
+
+_VALUE_CHECKS = [True]  # the `value_checks` settings in force, innermost last
+
+
+@contextmanager
+def value_checks(on: bool):
+    "Run the code inside with the checks of tensor values (token ids in range, times in [0, 1]) on or off."
+    _VALUE_CHECKS.append(bool(on))
+    try:
+        yield
+    finally:
+        _VALUE_CHECKS.pop()
+
+# %% ../nbs/00_core.ipynb #831a211a
+def values_checked() -> bool:
+    "Whether tensor values are checked here: not inside `value_checks(False)`, nor in code being compiled."
+    return not torch.compiler.is_compiling() and _VALUE_CHECKS[-1]  # compiling first: no guard on the list
+
 # %% ../nbs/00_core.ipynb #52ce117d
 def _ids_within(x: torch.Tensor, top: int) -> bool:
     "Whether every entry of the integer tensor `x` lies in `[0, top]`: one pass (min and max together)."
@@ -91,7 +111,7 @@ def check_tokens(
             f"({vocab_size})"
         )
     top = vocab_size if mask_id == vocab_size else vocab_size - 1  # the largest id allowed, if contiguous
-    if x.numel() and not _ids_within(x, top):  # the search for a bad entry runs only when there is one
+    if x.numel() and values_checked() and not _ids_within(x, top):  # the search runs only on a bad entry
         bad = (x < 0) | (x >= vocab_size)
         if mask_id is not None:
             bad &= x != mask_id

@@ -24,12 +24,13 @@ from ladd_nb.core import (
     check_probs,
     check_memory,
     device_memory,
+    values_checked,
 )
 from .schedules import get_mask_schedule, MaskSchedule, time_grid, low_discrepancy_times
 from .schedules import check_step_budget
 
 # %% auto #0
-__all__ = ['SKIP_RULES', 'check_mask_id', 'MaskedProcess', 'subs_log_probs', 'masked_losses', 'token_losses', 'TableDenoiser', 'mc_nelbo', 'SampleResult', 'reveal_step', 'final_step', 'sampling_bytes', 'check_sampling_memory', 'denoiser_name', 'check_denoiser_output', 'check_pair', 'blame_denoiser', 'skip_rule', 'check_every_step', 'RowDenoiser', 'CachedLogProbs', 'sample_masked', 'all_states', 'exact_sample_law', 'MDLM', 'reveal_probs', 'two_token_law', 'path_budgets', 'budget_rows', 'nfe_fields', 'sampling_defaults', 'sampling_kwargs', 'sampling_text', 'model_sampler']
+__all__ = ['SKIP_RULES', 'check_mask_id', 'MaskedProcess', 'subs_log_probs', 'masked_noise', 'masked_losses', 'token_losses', 'TableDenoiser', 'mc_nelbo', 'SampleResult', 'reveal_step', 'final_step', 'sampling_bytes', 'check_sampling_memory', 'denoiser_name', 'check_denoiser_output', 'check_pair', 'blame_denoiser', 'skip_rule', 'check_every_step', 'RowDenoiser', 'CachedLogProbs', 'sample_masked', 'all_states', 'exact_sample_law', 'MDLM', 'reveal_probs', 'two_token_law', 'path_budgets', 'budget_rows', 'nfe_fields', 'sampling_defaults', 'sampling_kwargs', 'sampling_text', 'model_sampler']
 
 # %% ../nbs/02_masked.ipynb #bf0d87cf
 def check_mask_id(mask_id, vocab_size: int) -> int:
@@ -65,7 +66,7 @@ def _check_times(t, B, name="t"):
         raise ValueError(
             f"{name} must be a tensor of shape ({B},), one time per sequence; got {getattr(t, 'shape', t)}"
         )
-    if ((t < 0) | (t > 1)).any() or not torch.isfinite(t).all():
+    if values_checked() and not bool(((t >= 0) & (t <= 1)).all()):  # one read of t (NaN fails too)
         raise ValueError(f"{name} must lie in [0, 1]")
     return t
 
@@ -107,6 +108,17 @@ def subs_log_probs(
     copy = torch.full_like(logp, -math.inf).scatter(-1, x_t.clamp(max=V - 1)[..., None], 0.0)
     return torch.where(visible[..., None], copy, logp)
 
+# %% ../nbs/02_masked.ipynb #c67b61a4
+def masked_noise(process: MaskedProcess, x0: torch.Tensor, t=None, generator=None) -> tuple:
+    """The randomness of `masked_losses` for the whole batch `x0[B,L]`: (times `t[B]`, low-discrepancy unless
+    given; the masked `x_t`). Drawn apart, it can stay out of compiled code, where a generator cannot go."""
+    check_tokens(x0, process.V, name="x0", ndim=2)
+    if t is None:
+        t = low_discrepancy_times(
+            x0.shape[0], eps=process.schedule.eps, generator=generator, device=x0.device
+        )
+    return t, process.q_sample(x0, t, generator=generator)
+
 # %% ../nbs/02_masked.ipynb #5fc4cce5
 def masked_losses(
     denoiser: Callable,
@@ -115,14 +127,11 @@ def masked_losses(
     t: torch.Tensor | None = None,  # times `[B]`; default: low-discrepancy
     generator=None,
     shard: tuple[int, int] | None = None,  # (rank, world): keep this process's slice of the batch
+    noise: tuple | None = None,  # (t, x_t) of `masked_noise`, drawn beforehand; default: drawn here
 ) -> dict:
     "Per-sequence `nelbo` (nats, one-sample estimate) and `masked_ce` (unweighted, nats per position)."
     check_tokens(x0, process.V, name="x0", ndim=2)
-    if t is None:
-        t = low_discrepancy_times(
-            x0.shape[0], eps=process.schedule.eps, generator=generator, device=x0.device
-        )
-    xt = process.q_sample(x0, t, generator=generator)
+    t, xt = masked_noise(process, x0, t, generator) if noise is None else noise
     # noise is drawn for the whole batch, so results do not depend on the number of processes
     if shard is not None:
         sl = shard_slice(x0.shape[0], *shard)
@@ -140,10 +149,11 @@ def token_losses(logits, x0, xt, t, process: MaskedProcess):
 
 # %% ../nbs/02_masked.ipynb #038547c0
 def _train_log_probs(logits, xt, process):
-    """Like `subs_log_probs` at masked positions, but in the logits' dtype (float64 is only needed for
-    sampling)."""
+    """Like `subs_log_probs` at masked positions, but in the logits' dtype, at least float32 (float64 is only
+    needed for sampling; bf16 logits of autocast are too coarse for a loss)."""
     _check_logits(logits, xt, process.V)
-    return logits[..., : process.V].log_softmax(-1)
+    logits = logits[..., : process.V]
+    return logits.to(torch.promote_types(logits.dtype, torch.float32)).log_softmax(-1)  # bf16 -> float32
 
 # %% ../nbs/02_masked.ipynb #da174e91
 class TableDenoiser:
@@ -548,18 +558,24 @@ class MDLM(nn.Module):
 
 # %% ../nbs/02_masked.ipynb #8e62c956
 @patch
-def loss(self: MDLM, batch: torch.Tensor, generator=None, shard=None) -> dict:
+def loss(self: MDLM, batch: torch.Tensor, generator=None, shard=None, noise=None) -> dict:
     """Training loss and metrics on a batch of clean sequences `[B,L]` (this process's `shard` of it, if
-    given)."""
+    given), with the `noise` of `loss_noise` if given (else drawn from `generator`)."""
     if batch.ndim != 2 or batch.shape[1] != self.seq_len:
         raise ValueError(f"batch must have shape [B, {self.seq_len}], got {tuple(batch.shape)}")
-    out = masked_losses(self, self.process, batch, generator=generator, shard=shard)
+    out = masked_losses(self, self.process, batch, generator=generator, shard=shard, noise=noise)
     nelbo, ce = out["nelbo"].mean(), out["masked_ce"].mean()
     return {
         "loss": nelbo / self.seq_len if self.loss_type == "nelbo" else ce,
         "nelbo": nelbo,
         "masked_ce": ce,
     }
+
+# %% ../nbs/02_masked.ipynb #eb0e36a8
+@patch
+def loss_noise(self: MDLM, batch: torch.Tensor, generator=None) -> tuple:
+    "The randomness of `loss` on all of `batch` (`masked_noise`); the trainer draws it outside compiled code."
+    return masked_noise(self.process, batch, generator=generator)
 
 # %% ../nbs/02_masked.ipynb #6c29575e
 @patch(as_prop=True)

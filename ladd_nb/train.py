@@ -6,7 +6,8 @@ Docs: https://ladd-nb.github.io/ladd_nb/train.html.md"""
 
 # %% ../nbs/05_train.ipynb #aa7c1d38
 from __future__ import annotations
-import hashlib, json, math, os, pickle, re, socket, time, warnings
+import gc, hashlib, json, math, os, pickle, re, socket, time, warnings, zipfile
+from contextlib import nullcontext
 from dataclasses import dataclass, asdict, fields, field, replace
 from pathlib import Path
 from typing import Callable
@@ -18,15 +19,15 @@ from torch.optim.swa_utils import AveragedModel
 import matplotlib.pyplot as plt
 from fastcore.basics import patch
 from .core import check_positive_int, make_generator, check_steps, write_atomic
-from .core import clean_stale_temps
+from .core import clean_stale_temps, value_checks
 
 # %% auto #0
 __all__ = ['FORMAT', 'CHECKPOINT_LAYOUT', 'LOCK_NAME', 'RESUME_FREE_KEYS', 'TrainConfig', 'lr_factor', 'CheckpointError',
            'RunError', 'save_atomic', 'payload_checksum', 'save_checkpoint', 'load_checkpoint', 'load_weights',
            'list_checkpoints', 'latest_good_checkpoint', 'dist_setup', 'dist_teardown', 'LossModule',
            'check_train_config', 'with_micro_batch', 'torch_version', 'make_optimizer', 'wrap_model', 'Trainer',
-           'ema_update', 'read_metrics', 'plot_metrics', 'lock_run_folder', 'unlock_run_folder', 'truncate_log',
-           'checkpoint_settings', 'settings_changes']
+           'ema_update', 'to_device', 'read_metrics', 'plot_metrics', 'lock_run_folder', 'unlock_run_folder',
+           'truncate_log', 'checkpoint_settings', 'settings_changes']
 
 # %% ../nbs/05_train.ipynb #0f80be66
 @dataclass
@@ -46,8 +47,8 @@ class TrainConfig:
     log_every: int = 10
     ckpt_every: int = 0  # 0: a checkpoint only at the end
     keep_ckpts: int = 2  # how many recent checkpoints to keep
-    bf16: bool = True  # bf16 autocast (CUDA only)
-    compile: bool = False  # torch.compile the model (CUDA only)
+    bf16: bool = True  # bf16 autocast (on a GPU; on the CPU when the Trainer is asked)
+    compile: bool = False  # torch.compile the loss (on a GPU; on the CPU when the Trainer is asked)
     seed: int = 0
     eval_every: int = 0  # run the preset's periodic evaluation/sampling every this many steps (0: never)
 
@@ -166,7 +167,9 @@ def load_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file at {path}")
     try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
+        # a zip file (every torch.save) is mapped, not read: pages come in as tensors are used, and
+        # processes of one machine share them
+        ck = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except Exception as e:  # truncated zip, random bytes, or a pickle that asks for code: all unusable
         raise CheckpointError(
             f"{path} is not a readable ladd_nb checkpoint ({_unreadable_reason(e)}); it may be truncated or "
@@ -259,18 +262,16 @@ class LossModule(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, batch, generator=None, shard=None):
-        return self.model.loss(batch, generator=generator, shard=shard)
+    def forward(self, batch, generator=None, shard=None, noise=None):
+        kw = {} if noise is None else {"noise": noise}  # models without `loss_noise` draw their own
+        return self.model.loss(batch, generator=generator, shard=shard, **kw)
 
 # %% ../nbs/05_train.ipynb #fa6f7a5c
-def _mean_metrics(outs: list[dict], world: int) -> dict:
-    "Average scalar metrics over micro-batches and processes."
+def _mean_metrics(outs: list[dict]) -> dict:
+    "Average scalar metrics over micro-batches, as tensors on their device (nothing waits for it)."
     keys = [k for k, v in outs[0].items() if torch.is_tensor(v) and v.numel() == 1]
     vals = torch.stack([torch.stack([o[k].detach().float() for k in keys]) for o in outs]).mean(0)
-    if world > 1:
-        dist.all_reduce(vals)
-        vals /= world
-    return dict(zip(keys, vals.tolist()))
+    return dict(zip(keys, vals.unbind()))
 
 # %% ../nbs/05_train.ipynb #0bd212cc
 def _check_count(n, name: str):
@@ -335,14 +336,17 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig):
     return opt, sched
 
 # %% ../nbs/05_train.ipynb #977e5c1b
-def wrap_model(model: nn.Module, cfg: TrainConfig, device: torch.device, world: int) -> nn.Module:
-    "`model.loss` as the forward pass: compiled if `cfg.compile` (GPU only), in DDP when `world > 1`."
+def wrap_model(
+    model: nn.Module, cfg: TrainConfig, device: torch.device, world: int, cpu_too=False
+) -> nn.Module:
+    """`model.loss` as the forward pass: compiled if `cfg.compile` (on a GPU, or anywhere with `cpu_too`), in
+    DDP when `world > 1`; DDP's buckets hold the parameters that train now (frozen ones stay out)."""
     net = LossModule(model)
-    if cfg.compile and device.type == "cuda":
+    if cfg.compile and (device.type == "cuda" or cpu_too):
         net = torch.compile(net)
     if world == 1:
         return net
-    # two-stage models (LADD) leave some parameters unused or frozen in each stage: DDP must look for them
+    # two-stage models (LADD) leave some parameters unused in a stage: DDP must look for them
     return DDP(
         net,
         device_ids=[device.index] if device.type == "cuda" else None,
@@ -364,6 +368,7 @@ class Trainer:
         progress: bool = True,
         log=print,
         periodic: Callable | None = None,  # (model, step, out_dir) -> dict, every `cfg.eval_every` steps
+        cpu_too: bool = False,  # `bf16` and `compile` on the CPU too (tests); by default GPU settings
     ):
         self.cfg, self.data, self.meta = cfg, data, meta or {}
         self.progress, self.log, self.periodic = progress, log, periodic  # `periodic`: on process 0 only
@@ -380,16 +385,22 @@ class Trainer:
         self.data_gen = make_generator(cfg.seed + 1, self.device)
         self.noise_gen = make_generator(cfg.seed + 2, self.device)
         self.step = 0
-        self.net = wrap_model(model, cfg, self.device, self.world)
+        self.cpu_too, fast = cpu_too, self.device.type == "cuda" or cpu_too
+        self.bf16, self.compiled = cfg.bf16 and fast, cfg.compile and fast
+        self.net = wrap_model(model, cfg, self.device, self.world, cpu_too)
+        self.trained = tuple(p.requires_grad for p in model.parameters())  # what DDP's buckets hold
+        self.checked_stages = set()  # the stages whose first step checked its input values
+        self.window, self.unchecked = torch.zeros(2, device=self.device), 0  # sums of loss, grad norm; steps
         self.lock, self.last_saved = None, None  # the run folder's lock (`claim_folder`), last checkpoint
         self.stale_note = ""  # the note of a dead holder whose lock `claim_folder` took over
         self.claimed = False  # whether `claim_folder` holds the folder (on process 0) for this run
 
 # %% ../nbs/05_train.ipynb #9040bd8f
 @torch.no_grad()
-def ema_update(ema: AveragedModel, model: nn.Module, decay: float):
-    "One EMA step of `ema.module` towards `model`: average trainable parameters; copy frozen ones, buffers."
-    first = int(ema.n_averaged) == 0  # the first step starts the average at the live weights
+def ema_update(ema: AveragedModel, model: nn.Module, decay: float, first: bool | None = None):
+    """One EMA step of `ema.module` towards `model`: average trainable parameters; copy frozen ones, buffers.
+    The `first` step (default: read from `ema.n_averaged`) starts the average at the live weights."""
+    first = int(ema.n_averaged) == 0 if first is None else first  # the trainer knows it without reading
     for e, p in zip(ema.module.parameters(), model.parameters()):
         if p.requires_grad and not first:
             e.lerp_(p, 1 - decay)
@@ -405,23 +416,29 @@ def accumulate_grads(self: Trainer, batch: torch.Tensor) -> list[dict]:
     "Zero the gradients, add those of each micro-batch of `batch` this process handles; returns their losses."
     cfg, outs = self.cfg, []
     noise_state = self.noise_gen.get_state()
+    # a model with `loss_noise` draws the whole batch's noise once, here: compiled code cannot use a generator
+    noise = self.model.loss_noise(batch, self.noise_gen) if hasattr(self.model, "loss_noise") else None
+    gen = self.noise_gen if noise is None else None
     self.opt.zero_grad(set_to_none=True)
     for i in range(cfg.grad_accum):
         # Every micro-batch replays the same noise draws for the whole batch and keeps its own slice, so
         # accumulation steps and processes are interchangeable: the step depends only on the global batch.
-        self.noise_gen.set_state(noise_state)
+        if noise is None:
+            self.noise_gen.set_state(noise_state)
         sync = i == cfg.grad_accum - 1 or self.world == 1
         ctx = self.net.no_sync() if not sync else torch.enable_grad()
-        with ctx, torch.autocast("cuda", torch.bfloat16, enabled=cfg.bf16 and self.device.type == "cuda"):
-            out = self.net(batch, self.noise_gen, (i * self.world + self.rank, cfg.grad_accum * self.world))
+        amp = torch.autocast(self.device.type, torch.bfloat16) if self.bf16 else nullcontext()
+        with ctx, amp:
+            out = self.net(batch, gen, (i * self.world + self.rank, cfg.grad_accum * self.world), noise)
             (out["loss"] / cfg.grad_accum).backward()
         outs.append(out)
     return outs
 
 # %% ../nbs/05_train.ipynb #1233ca36
 @patch
-def optimizer_step(self: Trainer) -> float:
-    "Clip the gradient (`grad_clip`, 0: never), step optimiser and schedule, update the EMA; return the norm."
+def optimizer_step(self: Trainer) -> torch.Tensor:
+    """Clip the gradient (`grad_clip`, 0: never), step optimiser and schedule, update the EMA; return the norm
+    (a tensor on the device: reading it would wait for the step to finish)."""
     cfg = self.cfg
     gn = torch.nn.utils.clip_grad_norm_(
         self.model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else math.inf
@@ -430,24 +447,92 @@ def optimizer_step(self: Trainer) -> float:
     self.sched.step()
     self.step += 1
     if self.ema is not None:
-        ema_update(self.ema, self.model, cfg.ema)
-    return float(gn)
+        ema_update(self.ema, self.model, cfg.ema, first=self.step == 1)
+    return gn
+
+# %% ../nbs/05_train.ipynb #47bf98c7
+@patch
+def set_stage(self: Trainer):
+    """Tell a model with stages the step (two-stage LADD switches here); under DDP, wrap the model again when
+    the parameters that train change, so that frozen ones leave DDP's buckets."""
+    if not hasattr(self.model, "set_step"):
+        return
+    self.model.set_step(self.step)
+    trained = tuple(p.requires_grad for p in self.model.parameters())
+    if self.world > 1 and trained != self.trained:
+        self.net = None
+        gc.collect()  # the old wrapper's gradient hooks go with it
+        self.net = wrap_model(self.model, self.cfg, self.device, self.world, self.cpu_too)
+    self.trained = trained
+
+# %% ../nbs/05_train.ipynb #f7fcdfd9
+def to_device(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    "`batch` on `device`; from the CPU to a GPU through pinned memory, without waiting for the copy."
+    if device.type != "cuda" or batch.device.type != "cpu":
+        return batch.to(device)
+    return (batch if batch.is_pinned() else batch.pin_memory()).to(device, non_blocking=True)
 
 # %% ../nbs/05_train.ipynb #92ccd675
 @patch
 def train_step(self: Trainer) -> dict:
-    "One optimiser step; returns the step's metrics averaged over micro-batches and processes."
-    if hasattr(self.model, "set_step"):
-        self.model.set_step(self.step)  # models with stages (two-stage LADD) switch here
-    batch = self.data(self.data_gen, self.cfg.batch_size).to(self.device)
-    outs = self.accumulate_grads(batch)
-    grad_norm = self.optimizer_step()
-    return {
-        "step": self.step,
-        "lr": self.sched.get_last_lr()[0],
-        **_mean_metrics(outs, self.world),
-        "grad_norm": grad_norm,
-    }
+    """One optimiser step; returns its metrics as tensors on the device, averaged over micro-batches (over
+    processes too, and on the host, by `sync_metrics`). The first step of each stage checks input values."""
+    self.set_stage()
+    batch = to_device(self.data(self.data_gen, self.cfg.batch_size), self.device)
+    stage = getattr(self.model, "stage", None)
+    first = stage not in self.checked_stages
+    eager = torch.compiler.set_stance("force_eager") if first and self.compiled else nullcontext()
+    with value_checks(first), eager:  # later steps read no value on the host: no wait for the device
+        m = _mean_metrics(self.accumulate_grads(batch))
+    self.checked_stages.add(stage)
+    gn = self.optimizer_step()
+    self.window += torch.stack([m["loss"], gn.float()])  # a non-finite step makes the sum non-finite
+    self.unchecked += 1
+    return {"step": self.step, "lr": self.sched.get_last_lr()[0], **m, "grad_norm": gn}
+
+# %% ../nbs/05_train.ipynb #eec59f8f
+@patch
+def check_finite(self: Trainer, loss_sum: float, norm_sum: float, row: dict | None = None):
+    """Stop the run (`RunError`, naming the last checkpoint) if a loss or gradient norm of the steps since the
+    last check is not finite: then their sums are not. Otherwise the next window of steps starts."""
+    if math.isfinite(loss_sum) and math.isfinite(norm_sum):
+        self.window.zero_()
+        self.unchecked = 0
+        return
+    first = self.step - self.unchecked + 1
+    when = f"at step {first}" if first == self.step else f"at one of steps {first}-{self.step}"
+    seen = f" (step {self.step}: loss {row['loss']}, gradient norm {row['grad_norm']})" if row else ""
+    then = "continue with --resume --allow-config-change" if self.last_saved else "start again with --resume"
+    last = f"the last good checkpoint is {self.last_saved.name}" if self.last_saved else "no checkpoint yet"
+    raise RunError(
+        f"training diverged {when}{seen}; nothing was saved after it; {last}: lower lr ({self.cfg.lr}) or "
+        f"raise warmup_steps, and {then}"
+    )
+
+# %% ../nbs/05_train.ipynb #b57ae90e
+@patch
+def sync_metrics(self: Trainer, m: dict) -> dict:
+    """Step `m`'s metrics (of `train_step`) on the host, averaged over processes, after `check_finite` of
+    every step since the last check: one wait for the device."""
+    keys = [k for k, v in m.items() if torch.is_tensor(v) and k != "grad_norm"]
+    vals = torch.cat([torch.stack([m[k] for k in keys]), self.window])
+    if self.world > 1:
+        dist.all_reduce(vals)
+        vals[: len(keys)] /= self.world
+    *means, loss_sum, norm_sum, norm = torch.cat([vals, m["grad_norm"].reshape(1).to(vals)]).tolist()
+    row = {**m, **dict(zip(keys, means)), "grad_norm": norm}
+    self.check_finite(loss_sum, norm_sum, row)
+    return row
+
+# %% ../nbs/05_train.ipynb #b90b742b
+@patch
+def check_window(self: Trainer):
+    "`check_finite` of the steps since the last check (before a checkpoint or an evaluation): one wait."
+    if self.unchecked:
+        sums = self.window.clone()
+        if self.world > 1:
+            dist.all_reduce(sums)
+        self.check_finite(*sums.tolist())
 
 # %% ../nbs/05_train.ipynb #367fd01a
 @patch
@@ -508,7 +593,9 @@ def load_state(self: Trainer, ck: dict):
 # %% ../nbs/05_train.ipynb #2d7ca50e
 @patch
 def save(self: Trainer):
-    "Write a checkpoint for the current step (process 0 only); keep the newest `keep_ckpts`."
+    """Write a checkpoint for the current step (process 0 only), after `check_window`: never one of a diverged
+    run; keep the newest `keep_ckpts`."""
+    self.check_window()
     if self.rank == 0 and self.out is not None:
         self.last_saved = save_checkpoint(self.state(), self.out / _ckpt_name(self.step))
         for old in list_checkpoints(self.out)[max(1, self.cfg.keep_ckpts) :]:
@@ -554,19 +641,25 @@ def plot_metrics(path, keys=("loss",)):
 def _log_path(self: Trainer):
     return None if self.out is None else self.out / "metrics.jsonl"
 
+# %% ../nbs/05_train.ipynb #6b89fd04
+@patch
+def log_due(self: Trainer) -> bool:
+    "Whether the step just taken is logged: every `log_every` steps, and the last."
+    return self.step % self.cfg.log_every == 0 or self.step == self.cfg.train_steps
+
 # %% ../nbs/05_train.ipynb #7396564c
 @patch
-def log_metrics(self: Trainer, m: dict, t0: float, bar=None):
-    "Append the step's metrics `m` and the time since `t0` to the log every `log_every` steps and at the end."
-    if self.rank != 0 or not (self.step % self.cfg.log_every == 0 or self.step == self.cfg.train_steps):
+def log_metrics(self: Trainer, row: dict, t0: float, bar=None):
+    "Append the metrics `row` (of `sync_metrics`) and the time since `t0` to the log (process 0)."
+    if self.rank != 0:
         return
-    m["time_s"] = round(time.perf_counter() - t0, 3)
+    row["time_s"] = round(time.perf_counter() - t0, 3)
     lp = self._log_path()
     if lp is not None:
         with open(lp, "a") as f:
-            f.write(json.dumps(m) + "\n")
+            f.write(json.dumps(row) + "\n")
     if hasattr(bar, "set_postfix"):
-        bar.set_postfix(loss=f"{m['loss']:.4f}")
+        bar.set_postfix(loss=f"{row['loss']:.4f}")
 
 # %% ../nbs/05_train.ipynb #ebc7df5c
 @patch
@@ -700,19 +793,6 @@ def check_fresh_folder(self: Trainer):
         "(`Trainer.resume`), or choose an empty folder"
     )
 
-# %% ../nbs/05_train.ipynb #eec59f8f
-@patch
-def check_finite(self: Trainer, m: dict):
-    "Stop the run (`RunError`) if step `m`'s loss or gradient norm is not finite; name the last checkpoint."
-    if math.isfinite(m["loss"]) and math.isfinite(m["grad_norm"]):
-        return
-    then = "continue with --resume --allow-config-change" if self.last_saved else "start again with --resume"
-    last = f"the last good checkpoint is {self.last_saved.name}" if self.last_saved else "no checkpoint yet"
-    raise RunError(
-        f"training diverged at step {m['step']}: loss {m['loss']}, gradient norm {m['grad_norm']}; nothing "
-        f"was saved after it; {last}: lower lr ({self.cfg.lr}) or raise warmup_steps, and {then}"
-    )
-
 # %% ../nbs/05_train.ipynb #62a0525b
 @patch
 def train_to_end(self: Trainer):
@@ -724,8 +804,8 @@ def train_to_end(self: Trainer):
     t0 = time.perf_counter()
     for _ in steps:
         m = self.train_step()
-        self.check_finite(m)
-        self.log_metrics(m, t0, steps)
+        if self.log_due():
+            self.log_metrics(self.sync_metrics(m), t0, steps)
         if cfg.eval_every and self.periodic is not None and self.step % cfg.eval_every == 0:
             self.run_periodic()
         if cfg.ckpt_every and self.step % cfg.ckpt_every == 0 and self.step < cfg.train_steps:
@@ -860,6 +940,7 @@ def resume(self: Trainer, allow_config_change: bool = False) -> bool:
 @patch
 def run_periodic(self: Trainer) -> dict | None:
     "Evaluate (and sample) with the preset's periodic function; log to `eval.jsonl` on process 0."
+    self.check_window()  # a diverged model is not evaluated
     row = None
     if self.rank == 0:
         model = self.ema.module if self.ema is not None else self.model
