@@ -17,7 +17,7 @@ from .train import FORMAT, TrainConfig, Trainer, CheckpointError
 from .train import save_checkpoint, load_checkpoint, load_weights
 
 # %% auto #0
-__all__ = ['PRESETS', 'RETIRED_CONFIG_KEYS', 'ADDED_CONFIG_KEYS', 'RUN_FILES', 'PRETRAINED_FORMAT', 'PRETRAINED_DTYPES', 'Preset', 'register_preset', 'get_config', 'preset_trainer', 'train_preset', 'preset_config', 'checkpoint_config', 'ema_weights', 'model_from_checkpoint', 'weights_only', 'is_checkpoint', 'check_output', 'export_weights', 'pretrained_config', 'save_pretrained', 'read_pretrained_config', 'pretrained_folder', 'from_pretrained', 'export_pretrained', 'shipped_checkpoint', 'Toy2DTrainConfig', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'BinsawCoLADDConfig', 'build_binsaw_coladd', 'Toy2DDiLADDConfig', 'build_toy2d_diladd', 'diladd_toy_laws', 'BinsawDiLADDConfig', 'build_binsaw_diladd', 'BinsawMDLMConfig', 'build_binsaw_mdlm', 'WordsMDLMConfig', 'build_words_mdlm', 'tempered_words', 'WordsStage1', 'WordsDiLADD', 'WordsDiLADDConfig', 'build_words_diladd', 'WordsCoLADD', 'WordsCoLADDConfig', 'build_words_coladd', 'TEXT_MODELS', 'NAMES', 'CHAR_STUDY', 'LM1B_DATA', 'OWT_DATA', 'GPU_TEXT_LOOP', 'GPU_DIFFUSION', 'TextConfig', 'CharMiniLM', 'build_text_model', 'data_of', 'lazy_batches', 'write_text_samples', 'text_periodic', 'text_decode', 'register_text_preset', 'REFERENCE_MATCH', 'check_reference', 'load_reference', 'heldout_baseline', 'path_bound', 'sample_measures', 'write_sample_text', 'text_eval']
+__all__ = ['PRESETS', 'RETIRED_CONFIG_KEYS', 'ADDED_CONFIG_KEYS', 'RUN_FILES', 'PRETRAINED_FORMAT', 'PRETRAINED_DTYPES', 'Preset', 'register_preset', 'get_config', 'preset_trainer', 'train_preset', 'preset_config', 'checkpoint_config', 'ema_weights', 'model_from_checkpoint', 'weights_only', 'is_checkpoint', 'check_output', 'export_weights', 'pretrained_config', 'save_pretrained', 'read_pretrained_config', 'pretrained_folder', 'from_pretrained', 'export_pretrained', 'shipped_checkpoint', 'Toy2DTrainConfig', 'Toy2DCoLADDConfig', 'build_toy2d_coladd', 'coladd_toy_law', 'BinsawCoLADDConfig', 'build_binsaw_coladd', 'Toy2DDiLADDConfig', 'build_toy2d_diladd', 'diladd_toy_laws', 'BinsawDiLADDConfig', 'build_binsaw_diladd', 'BinsawMDLMConfig', 'build_binsaw_mdlm', 'WordsMDLMConfig', 'build_words_mdlm', 'tempered_words', 'WordsStage1', 'WordsDiLADD', 'WordsDiLADDConfig', 'build_words_diladd', 'WordsCoLADD', 'WordsCoLADDConfig', 'build_words_coladd', 'TEXT_MODELS', 'NAMES', 'CHAR_STUDY', 'LM1B_DATA', 'OWT_DATA', 'GPU_TEXT_LOOP', 'GPU_DIFFUSION', 'GPU_MICRO_BATCH', 'TextConfig', 'CharMiniLM', 'build_text_model', 'data_of', 'lazy_batches', 'write_text_samples', 'text_periodic', 'text_decode', 'register_text_preset', 'REFERENCE_MATCH', 'check_reference', 'load_reference', 'heldout_baseline', 'path_bound', 'sample_measures', 'write_sample_text', 'text_eval']
 
 # %% ../nbs/05a_presets.ipynb #39c20eea
 @dataclass
@@ -1385,10 +1385,17 @@ GPU_TEXT_LOOP = dict(
     eval_every=10_000,
     ckpt_every=10_000,
     allow_network=True,
+    compile=True,  # torch.compile on GPUs (the CPU runs eagerly)
 )
 
 # %% ../nbs/10_text.ipynb #d7a2d5e8
 GPU_DIFFUSION = dict(train_steps=1_000_000, stage1_steps=100_000, d=64, n_codes=1024)
+
+# %% ../nbs/10_text.ipynb #37f8b0d3
+# rows per GPU and forward pass (chapter 12a measures their memory): OpenWebText, the largest power of two
+# whose step and evaluation fit an 80 GB H100 with 10 % to spare at DiT-B; LM1B (rows 8x shorter), a GPU's
+# whole share of the global batch (512) on 8 GPUs
+GPU_MICRO_BATCH = {"lm1b": 64, "owt": 32}
 
 # %% ../nbs/10_text.ipynb #1f571d4e
 for m in TEXT_MODELS[1:]:  # the GPU recipes (chapter 12)
@@ -1398,6 +1405,7 @@ for m in TEXT_MODELS[1:]:  # the GPU recipes (chapter 12)
         model=m,
         n_slots=16,
         ref="lm1b-ar",
+        micro_batch=GPU_MICRO_BATCH["lm1b"],
         **LM1B_DATA,
         **GPU_TEXT_LOOP,
         **GPU_DIFFUSION,
@@ -1408,6 +1416,7 @@ for m in TEXT_MODELS[1:]:  # the GPU recipes (chapter 12)
         model=m,
         n_slots=64,
         ref="owt-ar",
+        micro_batch=GPU_MICRO_BATCH["owt"],
         **OWT_DATA,
         **GPU_TEXT_LOOP,
         **GPU_DIFFUSION,
@@ -1419,6 +1428,7 @@ register_text_preset(
     "AR reference on LM1B (for gen PPL without the hub's GPT-2 Large)",
     model="ar",
     train_steps=200_000,
+    micro_batch=GPU_MICRO_BATCH["lm1b"],
     **LM1B_DATA,
     **GPU_TEXT_LOOP,
 )
@@ -1429,6 +1439,7 @@ register_text_preset(
     "AR reference on OpenWebText (for gen PPL without the hub's GPT-2 Large)",
     model="ar",
     train_steps=200_000,
+    micro_batch=GPU_MICRO_BATCH["owt"],
     **OWT_DATA,
     **GPU_TEXT_LOOP,
 )

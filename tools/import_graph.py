@@ -27,7 +27,7 @@ LAYERS = [
     ["toy2d", "binsaw", "words", "text"],  # data
     ["metrics"],  # metrics (and the AR reference model they score with)
     ["presets"],
-    ["studies"],
+    ["studies", "gpumem"],  # gpumem: memory of the GPU presets (imports presets)
     ["cli", "widgets"],
 ]
 SKIP = {"__init__", "_modidx"}
