@@ -18,5 +18,5 @@ if ! "$PY" -c "import fastcore, datasets, tokenizers" 2>/dev/null; then
     exit 2
 fi
 SMOKE=()
-if [ "$DEVICE" = cpu ]; then SMOKE=(--smoke --steps 4); fi
+if [ "$DEVICE" = cpu ]; then SMOKE=(--smoke --steps 4 --peak-tflops 1); fi  # MFU of a toy: a check only
 exec "$PY" bench/device_check.py --device "$DEVICE" --out "$OUT" "${SMOKE[@]}"

@@ -17,7 +17,7 @@ from ladd_nb.train import LossModule, Trainer, TrainConfig, load_checkpoint, sav
 ROOT = Path(__file__).parents[1]
 V, L = 27, 32  # characters, as the text presets
 # The two changes outside this file's chapters that the sync and graph-break tests need (see the reasons)
-TIMESTEP_SYNC = "TimestepEmbedder reads `(t == t[0]).all()` on the host in training (nbs/04_dit)"
+TIMESTEP_SYNC = "TimestepEmbedder reads `(t == t[0]).all()` on the host in eager training (nbs/04_dit)"
 ENCODE_SYNC = "CoLADD.encode reads `hide.any()` on the host every micro-batch (nbs/06b_coladd)"
 
 # Calls that read a tensor's value on the host: on a GPU each one waits for the device to catch up
@@ -152,30 +152,15 @@ def whole_step(loss_module):
     return step
 
 
-def timestep_break(reason) -> bool:
-    "Whether a graph break is the time embedding's shortcut (`TimestepEmbedder`, nbs/04_dit)."
-    return any(f.name == "forward" and "t[0]" in (f.line or "") for f in reason.user_stack)
-
-
-@pytest.mark.xfail(strict=True, reason=TIMESTEP_SYNC)
 def test_compiled_mdlm_step_has_no_graph_break_in_the_network_and_at_most_two_in_all():
     torch._dynamo.reset()
     model, batch, noise = mdlm_step_inputs()
-    xt, t = noise
+    t, xt = noise
     assert torch._dynamo.explain(model.net)(xt[:2], t[:2]).graph_break_count == 0
     torch._dynamo.reset()
     assert torch._dynamo.explain(LossModule(model))(batch, None, (0, 4), noise).graph_break_count == 0
     torch._dynamo.reset()
     assert torch._dynamo.explain(whole_step(LossModule(model)))(batch, noise).graph_break_count <= 2
-
-
-def test_every_graph_break_of_the_mdlm_step_is_the_time_embedding():
-    "Today's breaks of the whole step (forward and backward) all come from the one known place."
-    torch._dynamo.reset()
-    model, batch, noise = mdlm_step_inputs()
-    e = torch._dynamo.explain(whole_step(LossModule(model)))(batch, noise)
-    breaks = [r for r in e.break_reasons if "backward" not in str(r.reason)]  # backward: its own graph
-    assert all(timestep_break(r) for r in breaks), [(str(r.reason)[:80], r.user_stack[-1]) for r in breaks]
 
 
 # ---- bf16 autocast and torch.compile on the CPU ----------------------------------------------------------
@@ -350,7 +335,9 @@ def test_device_check_smoke_mode_runs_and_writes_its_results(tmp_path):
     res = json.loads((tmp_path / "device_check.json").read_text())
     assert res["smoke"] and [x["model"] for x in res["runs"]] == ["mdlm-tiny", "coladd-tiny"]
     for x in res["runs"]:
-        assert x["tokens_per_s"] > 0 and x["flops_per_step"] > 0 and 0 < x["mfu"] < 1
+        assert x["tokens_per_s"] > 0 and x["flops_per_step"] > 0
+        mfu = x["flops_per_step"] / x["step_s"] / (res["peak_tflops"] * 1e12)
+        assert x["mfu"] == pytest.approx(mfu, abs=1e-4, rel=0.01)  # the step's FLOPs over the peak
         assert all(map(lambda v: v == v and abs(v) < 1e3, x["losses"].values()))  # finite losses
     assert "error" not in res["benchmark"] and len(res["benchmark"]) >= 1
     assert "tokens/s, MFU" in r.stdout and "device check done" in r.stdout
