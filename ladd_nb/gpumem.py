@@ -18,9 +18,9 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_map, tree_unflatten
 from torch.utils.flop_counter import flop_registry
-from .core import check_positive_int
+from .core import check_positive_int, value_checks
 from .masked import subs_log_probs
-from .train import make_optimizer, ema_update, with_micro_batch
+from .train import LossModule, make_optimizer, ema_update, with_micro_batch
 from .presets import PRESETS, get_config
 
 # %% auto #0
@@ -259,25 +259,28 @@ def set_stage(model, c, stage: int):
 
 # %% ../nbs/12a_gpu_memory.ipynb #0e956fee
 def micro_step(model, c, world: int):
-    "Forward and backward of this process's micro-batch of a global batch, under bf16 autocast."
+    """Forward and backward of this process's micro-batch, as the trainer runs them: the noise of the whole
+    batch drawn first (`loss_noise`, where the model has it), then the loss under bf16 autocast."""
     batch = torch.zeros(c.batch_size, c.length, dtype=torch.long, device="meta")
+    noise = model.loss_noise(batch) if hasattr(model, "loss_noise") else None
     with cuda_autocast():
-        out = model.loss(batch, None, (0, c.grad_accum * world))  # the trainer's shard of the batch
+        out = LossModule(model)(batch, None, (0, c.grad_accum * world), noise)  # the trainer's shard
     (out["loss"] / c.grad_accum).backward()
 
 # %% ../nbs/12a_gpu_memory.ipynb #73bd255c
 def one_step(model, c, world: int, ema, mem: LiveBytes) -> int:
-    """Peak bytes of a step: the earlier micro-batches' gradients, one more micro-batch, clipping and the EMA
-    update (AdamW's fused kernel updates in place: it adds nothing). The gradients stay, as after a step."""
+    """Peak bytes of a step (not a stage's first): the earlier micro-batches' gradients, one more micro-batch,
+    clipping and the EMA update (AdamW's fused kernel updates in place: it adds nothing). Gradients stay."""
     model.zero_grad(set_to_none=True)
     mem.peak = mem.live
     trainable = [p for p in model.parameters() if p.requires_grad]
     for p in trainable if c.grad_accum > 1 else []:
         p.grad = torch.zeros_like(p)
-    micro_step(model, c, world)
+    with value_checks(False):  # as in every step after a stage's first: input values are not read
+        micro_step(model, c, world)
     torch.nn.utils.clip_grad_norm_(trainable, c.grad_clip if c.grad_clip > 0 else math.inf)
     if ema is not None:
-        ema_update(ema, model, c.ema)
+        ema_update(ema, model, c.ema, first=False)
     return mem.peak
 
 # %% ../nbs/12a_gpu_memory.ipynb #9b83167e
