@@ -175,7 +175,7 @@ def phase_logits(self: BinsawLaw, u: torch.Tensor) -> torch.Tensor:
 def oracle_ladd_sample(self: BinsawLaw, n: int, steps: int = 1, generator=None):
     """Oracle LADD: draw the phase exactly, then the bits with `steps` token steps of the masked sampler given
     it."""
-    u = torch.rand(n, generator=generator, dtype=torch.float64)
+    u = torch.rand(n, generator=generator, device="cpu", dtype=torch.float64)  # the law is on the CPU
     logits = self.phase_logits(u)
     return sample_masked(lambda x, t: logits, MaskedProcess(2), n, self.L, steps, generator=generator).x
 

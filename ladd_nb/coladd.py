@@ -188,7 +188,7 @@ def set_step(self: CoLADD, step: int):
 @patch
 def encode(self: CoLADD, x0: torch.Tensor, hide: torch.Tensor | None = None) -> torch.Tensor:
     "Latent mean `[B,S,d]` of `x0`; positions in `hide` are masked or zeroed (`p_r_mode`) before encoding."
-    if hide is None or not hide.any():
+    if hide is None:  # an all-False `hide` changes nothing below: no host read of it (a GPU sync) is needed
         return self.encoder(x0)
     if self.p_r_mode == "mask":
         return self.encoder(torch.where(hide, self.process.mask_id, x0))

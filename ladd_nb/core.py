@@ -201,7 +201,7 @@ def gumbel_f32_group_race(
     generator=None,
 ):
     "Winning group of `n` float32 Gumbel-max draws, simulated exactly through each group's largest uniform."
-    U = torch.rand((n, len(q)), dtype=torch.float64, generator=generator)
+    U = torch.rand((n, len(q)), dtype=torch.float64, generator=generator, device=q.device)
     j = (torch.ceil(2.0**24 * U ** (1 / sizes.double())) - 1).clamp(min=0)  # largest grid index in each group
     u = (j / 2.0**24).float()  # exact: j < 2^24
     return (q.float() / -(u + 1e-10).log()).argmax(-1)

@@ -38,9 +38,10 @@ class TimestepEmbedder(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, t):
-        # one time for the whole batch (sampling): embed it once; not under torch.compile, where reading the
-        # test on the host (a GPU sync) would break the graph
-        if t.numel() > 1 and not torch.compiler.is_compiling() and bool((t == t[0]).all()):
+        # one time for the whole batch (sampling): embed it once; not in training or under torch.compile,
+        # where reading the test on the host (a GPU sync) would cost a wait each step or break the graph
+        shortcut = t.numel() > 1 and not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+        if shortcut and bool((t == t[0]).all()):
             return self.forward(t[:1]).expand(len(t), -1)
         return self.mlp(timestep_features(t, self.freq_dim))
 

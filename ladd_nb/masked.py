@@ -198,7 +198,7 @@ def mc_nelbo(denoiser, process, x0: torch.Tensor, n_t: int = 4000, generator=Non
     "Monte-Carlo NELBO of each sequence of `x0[B,L]` with `n_t` i.i.d. uniform times: (mean, standard error)."
     B = x0.shape[0]
     t = process.schedule.eps + (1 - process.schedule.eps) * torch.rand(
-        n_t * B, generator=generator, dtype=torch.float64
+        n_t * B, generator=generator, device=x0.device, dtype=torch.float64
     )
     nelbo = masked_losses(denoiser, process, x0.repeat_interleave(n_t, 0), t, generator=generator)[
         "nelbo"

@@ -212,7 +212,7 @@ def _ckpt_name(step):
 
 # %% ../nbs/05_train.ipynb #5cddca0a
 def list_checkpoints(out_dir) -> list[Path]:
-    "The run's checkpoints in `out_dir` (named `ckpt_<8 digits>.pt`, as `_ckpt_name`), newest first."
+    "The run's checkpoints in `out_dir` (named `ckpt_<8 digits>.pt` by the trainer), newest first."
     found = [p for p in Path(out_dir).glob("ckpt_*.pt") if re.fullmatch(r"ckpt_\d{8}\.pt", p.name)]
     return sorted(found, key=lambda p: int(p.stem[5:]), reverse=True)
 
@@ -307,16 +307,17 @@ def check_train_config(cfg: TrainConfig, world: int):
 
 # %% ../nbs/05_train.ipynb #21062025
 def with_micro_batch(cfg: TrainConfig, world: int) -> TrainConfig:
-    "`cfg` with `grad_accum` = batch_size / (micro_batch x world) when `micro_batch` is set (else as it is)."
+    """`cfg` with the fewest micro-batches (`grad_accum`) that cut each process's share of the global batch
+    into equal micro-batches of at most `micro_batch` rows, when `micro_batch` is set (else `cfg` itself)."""
     if not cfg.micro_batch:
         return cfg
-    rows = cfg.micro_batch * world
-    if cfg.batch_size % rows:
-        raise ValueError(
-            f"batch_size {cfg.batch_size} must be a multiple of micro_batch x processes = {rows} "
-            f"(micro_batch {cfg.micro_batch}, {world} processes)"
-        )
-    return replace(cfg, grad_accum=cfg.batch_size // rows)
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} must be a multiple of the {world} processes")
+    share = cfg.batch_size // world
+    accum = -(-share // cfg.micro_batch)  # at least this many micro-batches of at most micro_batch rows
+    while share % accum:  # equal micro-batches: the next divisor of the share
+        accum += 1
+    return replace(cfg, grad_accum=accum)
 
 # %% ../nbs/05_train.ipynb #ffa5b3b8
 def torch_version() -> tuple:

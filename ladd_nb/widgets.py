@@ -246,7 +246,7 @@ def _oracle_latent(self: StepBudgetExplorer, n: int, generator):
     """(the oracle LADD's latents, drawn exactly, `[n]`; the token log-probabilities given them `[n, L, V]`):
     the phase (binsaw), the word's index (words), the pair's index in the flattened table (2D)."""
     if self.data == "binsaw":
-        u = torch.rand(n, generator=generator, dtype=torch.float64)
+        u = torch.rand(n, generator=generator, device="cpu", dtype=torch.float64)  # the law is on the CPU
         return u, self._law().phase_logits(u)
     if self.data == "words":
         i = sample_categorical(self._law().probs, n, generator=generator)

@@ -106,13 +106,11 @@ def check_reads(counts: list, log_every: int, first_steps: set, allowed=lambda w
             assert not rest, (step, c)
 
 
-@pytest.mark.xfail(strict=True, reason=TIMESTEP_SYNC)
 def test_mdlm_steps_do_not_wait_for_the_device():
     "20 steps of a tiny MDLM, logged every 10: nothing read on the host but the first step's checks and logs."
     check_reads(syncs_per_step(trainer("mdlm"), 20), 10, first_steps={1})
 
 
-@pytest.mark.xfail(strict=True, reason=f"{TIMESTEP_SYNC}; {ENCODE_SYNC}")
 def test_coladd_steps_do_not_wait_for_the_device():
     "The same for Co-LADD across its stage switch: the first step of each stage (1 and 4) checks its inputs."
     check_reads(syncs_per_step(trainer("coladd"), 20), 10, first_steps={1, 4})

@@ -114,7 +114,7 @@ def test_utf8_character_cut_at_the_block_end_is_text(tmp_path):
         check_text_file(str(f))
     f.write_bytes(b"text \xff\xfe here")  # invalid inside the block, whatever its size
     for head in (8, 2**16):
-        with pytest.raises(ValueError, match="invalid UTF-8 at byte 5"):
+        with pytest.raises(ValueError, match="invalid UTF-8 near byte 5"):
             check_text_file(str(f), head=head)
 
 

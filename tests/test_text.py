@@ -165,9 +165,11 @@ def metrics(d):
 )
 def test_torchrun_text_preset_matches_one_process(preset, keys, offline_env, tmp_path):
     """Two processes (gloo, CPU) with the same global batch give the single-process losses; the data cache is
-    built by process 0 under DDP."""
+    built before torchrun, as chapter 12 says (`ladd-nb prepare`)."""
     args = [preset, "train_steps=6", "batch_size=16", "log_every=1", "eval_every=3", "--no-progress"]
     env = offline_env | {"LADD_NB_CACHE": str(tmp_path / "cache2")}
+    prep = ladd("prepare", *[a for a in args if not a.startswith("--")], env=env)
+    assert prep.returncode == 0, prep.stderr[-2000:]
     two = subprocess.run(
         [
             sys.executable,
