@@ -309,21 +309,22 @@ def eval_bytes(model, ema, c, rows: int, mem: LiveBytes) -> int:
 # %% ../nbs/12a_gpu_memory.ipynb #ac866c90
 def run_bytes(name: str, overrides: dict | None = None, world: int = 1) -> dict:
     """Bytes of a run of preset `name` (with `overrides`) on each of `world` GPUs: `weights`, the `state`
-    after a step, the peak of a `step` at each stage ({1: ..., 2: ...} for LADD) and of an `eval` call."""
+    after a step, the peak of a `step` at each stage ({1: ..., 2: ...} for LADD) and of an `eval` call; and
+    who read values on the host (`reads`, per stage and in the evaluation)."""
     c, model = meta_model(name, overrides)
     c = with_micro_batch(c, check_positive_int(world, "world"))
     with LiveBytes(*model.parameters(), *model.buffers()) as mem:
         weights = mem.live
         opt, ema = run_state(model, c, mem)
-        state, step = mem.live, {}
+        state, step, reads = mem.live, {}, {}
         for stage in (1, 2) if hasattr(model, "set_step") else (1,):
             set_stage(model, c, stage)
+            mem.host_reads = reads[stage] = []
             step[stage] = one_step(model, c, world, ema, mem)
             if stage == 1:  # the largest state: every part trains
+                mem.host_reads = reads["eval"] = []
                 ev = eval_bytes(model, ema, c, c.micro_batch or c.batch_size // world, mem)
-    return dict(
-        weights=weights, state=state, step=step, eval=ev, grad_accum=c.grad_accum, reads=mem.host_reads
-    )
+    return dict(weights=weights, state=state, step=step, eval=ev, grad_accum=c.grad_accum, reads=reads)
 
 # %% ../nbs/12a_gpu_memory.ipynb #9ee46d23
 GPU_MEMORY = {"H100": 81_559 * 2**20, "H200": 143_771 * 2**20}  # bytes, the totals `nvidia-smi` reports
@@ -331,7 +332,7 @@ GPU_MEMORY = {"H100": 81_559 * 2**20, "H200": 143_771 * 2**20}  # bytes, the tot
 # %% ../nbs/12a_gpu_memory.ipynb #88fade87
 HEADROOM = 0.9  # the share of a GPU's memory a step may use
 
-# %% ../nbs/12a_gpu_memory.ipynb #a4c08f5a
+# %% ../nbs/12a_gpu_memory.ipynb #a7d71f91
 def memory_rows(name: str, size: str, gpus: int) -> list[dict]:
     "The memory table's rows of preset `name` at DiT `size` on `gpus` GPUs: one per stage, fits per GPU type."
     c, r = get_config(name, {"size": size}), run_bytes(name, {"size": size}, gpus)
@@ -342,7 +343,7 @@ def memory_rows(name: str, size: str, gpus: int) -> list[dict]:
         rows.append(row | {gpu: max(peak, r["eval"]) < HEADROOM * b for gpu, b in GPU_MEMORY.items()})
     return rows
 
-# %% ../nbs/12a_gpu_memory.ipynb #3fdcb2c0
+# %% ../nbs/12a_gpu_memory.ipynb #0e933d0a
 class OpCosts(LiveBytes):
     "`LiveBytes` that also notes each op's name, FLOPs and bytes read and written, in `ops`."
 
@@ -352,7 +353,7 @@ class OpCosts(LiveBytes):
         super().__init__(*tensors)
         self.ops = []
 
-# %% ../nbs/12a_gpu_memory.ipynb #0e933d0a
+# %% ../nbs/12a_gpu_memory.ipynb #098670bc
 @patch
 def __torch_dispatch__(self: OpCosts, func, types, args=(), kwargs=None):
     "Run one op as `LiveBytes` does; note its costs (a view moves no data)."
@@ -368,7 +369,7 @@ def __torch_dispatch__(self: OpCosts, func, types, args=(), kwargs=None):
     self.ops.append((func.overloadpacket.__name__, flops, moved))
     return out
 
-# %% ../nbs/12a_gpu_memory.ipynb #098670bc
+# %% ../nbs/12a_gpu_memory.ipynb #89941751
 def roofline_seconds(ops: list, flops_per_s: float, bytes_per_s: float) -> float:
     "The sum over `ops` (name, FLOPs, bytes) of the larger of FLOPs / peak rate and bytes / bandwidth."
     return sum(max(f / flops_per_s, b / bytes_per_s) for _, f, b in ops)
