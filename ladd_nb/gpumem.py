@@ -142,14 +142,14 @@ def __torch_dispatch__(self: LiveBytes, func, types, args=(), kwargs=None):
             self.track(t)
     return out
 
-# %% ../nbs/12a_gpu_memory.ipynb #30d6472f
+# %% ../nbs/12a_gpu_memory.ipynb #58db8bf6
 # the functions CUDA's autocast runs in bf16 (PyTorch's autocast op reference, CUDA; checked below)
 CUDA_BF16 = ("linear", "matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "baddbmm", "addmm", "addbmm")
 CUDA_BF16 += ("addmv", "addr", "mv", "einsum", "chain_matmul", "multi_dot", "prelu", "conv1d", "conv2d")
 CUDA_BF16 += ("conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
 CUDA_BF16 += ("scaled_dot_product_attention",)
 
-# %% ../nbs/12a_gpu_memory.ipynb #dd5efa66
+# %% ../nbs/12a_gpu_memory.ipynb #555710f4
 # the functions it runs in fp32, casting half inputs
 CUDA_FP32 = ("acos", "asin", "cosh", "erfinv", "exp", "expm1", "log", "log10", "log2", "log1p", "reciprocal")
 CUDA_FP32 += ("rsqrt", "sinh", "tan", "pow", "softplus", "layer_norm", "group_norm", "norm", "normalize")
@@ -157,15 +157,15 @@ CUDA_FP32 += ("cosine_similarity", "nll_loss", "kl_div", "l1_loss", "smooth_l1_l
 CUDA_FP32 += ("mse_loss", "binary_cross_entropy_with_logits", "dist", "pdist", "cdist", "renorm")
 CUDA_FP32 += ("logsumexp", "cross_entropy")
 
-# %% ../nbs/12a_gpu_memory.ipynb #31aeb5a0
+# %% ../nbs/12a_gpu_memory.ipynb #f9c551da
 # the functions it runs in fp32 through their `dtype` argument (no fp32 copy of the input)
 CUDA_FP32_DTYPE = ("softmax", "log_softmax", "cumsum", "cumprod", "sum", "prod")
 
-# %% ../nbs/12a_gpu_memory.ipynb #77e721c3
+# %% ../nbs/12a_gpu_memory.ipynb #2d5a342f
 def _half(t) -> bool:
     return isinstance(t, torch.Tensor) and t.dtype in (torch.bfloat16, torch.float16)
 
-# %% ../nbs/12a_gpu_memory.ipynb #0b778fd4
+# %% ../nbs/12a_gpu_memory.ipynb #747c8a4b
 class CudaAutocast(TorchFunctionMode):
     """CUDA's bf16 autocast on any device: `CUDA_BF16` functions cast their float inputs to bf16 (a weight
     once per region: autocast caches it), `CUDA_FP32` ones cast half inputs to fp32, `CUDA_FP32_DTYPE` ones
@@ -175,7 +175,7 @@ class CudaAutocast(TorchFunctionMode):
         super().__init__()
         self.cache = {}
 
-# %% ../nbs/12a_gpu_memory.ipynb #4e54becf
+# %% ../nbs/12a_gpu_memory.ipynb #8d244caa
 @patch
 def to_bf16(self: CudaAutocast, t):
     "`t` in bf16 if it is a float32/16 tensor; a weight (a leaf needing a gradient) is cast once and cached."
@@ -187,7 +187,7 @@ def to_bf16(self: CudaAutocast, t):
         self.cache[id(t)] = t.to(torch.bfloat16)
     return self.cache[id(t)]
 
-# %% ../nbs/12a_gpu_memory.ipynb #58db8bf6
+# %% ../nbs/12a_gpu_memory.ipynb #e4eef157
 @patch
 def __torch_function__(self: CudaAutocast, func, types, args=(), kwargs=None):
     "Apply CUDA's casting rule for `func`, then run it."
@@ -203,7 +203,7 @@ def __torch_function__(self: CudaAutocast, func, types, args=(), kwargs=None):
             args, kwargs = tree_map(lambda t: t.float() if _half(t) else t, (args, kwargs))
     return func(*args, **kwargs)
 
-# %% ../nbs/12a_gpu_memory.ipynb #f9c551da
+# %% ../nbs/12a_gpu_memory.ipynb #f480808c
 def flash_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
     "SDPA as the flash kernel (the memory-efficient one with a mask, a bool mask as an additive bias)."
     if attn_mask is None:
@@ -218,7 +218,7 @@ def flash_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, sca
         0
     ]
 
-# %% ../nbs/12a_gpu_memory.ipynb #2d5a342f
+# %% ../nbs/12a_gpu_memory.ipynb #90ddd0ac
 @contextmanager
 def cuda_autocast():
     "Run the code inside as under `torch.autocast('cuda', torch.bfloat16)` on a GPU (`CudaAutocast`)."
@@ -226,14 +226,14 @@ def cuda_autocast():
         yield mode
     mode.cache.clear()  # autocast drops its cached casts when its region ends
 
-# %% ../nbs/12a_gpu_memory.ipynb #28386e0f
+# %% ../nbs/12a_gpu_memory.ipynb #9b83167e
 def meta_model(name: str, overrides: dict | None = None):
     "(config, model) of preset `name` with `overrides`, built on the `meta` device: shapes, no memory."
     c = get_config(name, overrides or {})
     with torch.device("meta"):
         return c, PRESETS[name].build(c)
 
-# %% ../nbs/12a_gpu_memory.ipynb #60bc40d7
+# %% ../nbs/12a_gpu_memory.ipynb #9cc5bfda
 def run_state(model, c, mem: LiveBytes):
     """(optimiser, EMA copy) as they stand after the first step: AdamW's moments (one step on zero gradients
     makes them) and the EMA copy of every weight; the count's peak restarts here."""
@@ -249,7 +249,7 @@ def run_state(model, c, mem: LiveBytes):
     mem.host_reads.clear()  # AdamW's own reads of its step counters, here in the multi-tensor version
     return opt, ema
 
-# %% ../nbs/12a_gpu_memory.ipynb #51e1ece6
+# %% ../nbs/12a_gpu_memory.ipynb #61797543
 def set_stage(model, c, stage: int):
     "Put a two-stage (LADD) model in `stage` as the trainer does at that step; other models have one stage."
     if hasattr(model, "set_step"):
@@ -257,7 +257,7 @@ def set_stage(model, c, stage: int):
     elif stage != 1:
         raise ValueError(f"{type(model).__name__} has one stage; got stage={stage}")
 
-# %% ../nbs/12a_gpu_memory.ipynb #0e956fee
+# %% ../nbs/12a_gpu_memory.ipynb #ac866c90
 def micro_step(model, c, world: int):
     """Forward and backward of this process's micro-batch, as the trainer runs them: the noise of the whole
     batch drawn first (`loss_noise`, where the model has it), then the loss under bf16 autocast."""
@@ -267,7 +267,7 @@ def micro_step(model, c, world: int):
         out = LossModule(model)(batch, None, (0, c.grad_accum * world), noise)  # the trainer's shard
     (out["loss"] / c.grad_accum).backward()
 
-# %% ../nbs/12a_gpu_memory.ipynb #73bd255c
+# %% ../nbs/12a_gpu_memory.ipynb #83d498e5
 def one_step(model, c, world: int, ema, mem: LiveBytes) -> int:
     """Peak bytes of a step (not a stage's first): the earlier micro-batches' gradients, one more micro-batch,
     clipping and the EMA update (AdamW's fused kernel updates in place: it adds nothing). Gradients stay."""
@@ -283,7 +283,7 @@ def one_step(model, c, world: int, ema, mem: LiveBytes) -> int:
         ema_update(ema, model, c.ema, first=False)
     return mem.peak
 
-# %% ../nbs/12a_gpu_memory.ipynb #9b83167e
+# %% ../nbs/12a_gpu_memory.ipynb #3709f0a9
 def sampler_step(model, rows: int) -> torch.Tensor:
     """One sampler step at `rows` sequences: float64 log-probabilities of every position from bf16 logits,
     all masked (masked models), or of the next token (AR)."""
@@ -295,7 +295,7 @@ def sampler_step(model, rows: int) -> torch.Tensor:
     x = torch.zeros(rows, model.L, dtype=torch.long, device="meta")
     return model.logits(x, at=model.L - 1).double().softmax(-1)
 
-# %% ../nbs/12a_gpu_memory.ipynb #9cc5bfda
+# %% ../nbs/12a_gpu_memory.ipynb #0a2a101e
 def eval_bytes(model, ema, c, rows: int, mem: LiveBytes) -> int:
     "Peak bytes of the EMA model's held-out loss and one sampler step at `rows` sequences, after a step."
     net = (ema.module if ema is not None else model).eval()
@@ -306,7 +306,7 @@ def eval_bytes(model, ema, c, rows: int, mem: LiveBytes) -> int:
     net.train()
     return mem.peak
 
-# %% ../nbs/12a_gpu_memory.ipynb #ac866c90
+# %% ../nbs/12a_gpu_memory.ipynb #3ff56744
 def run_bytes(name: str, overrides: dict | None = None, world: int = 1) -> dict:
     """Bytes of a run of preset `name` (with `overrides`) on each of `world` GPUs: `weights`, the `state`
     after a step, the peak of a `step` at each stage ({1: ..., 2: ...} for LADD) and of an `eval` call; and
@@ -326,13 +326,13 @@ def run_bytes(name: str, overrides: dict | None = None, world: int = 1) -> dict:
                 ev = eval_bytes(model, ema, c, c.micro_batch or c.batch_size // world, mem)
     return dict(weights=weights, state=state, step=step, eval=ev, grad_accum=c.grad_accum, reads=reads)
 
-# %% ../nbs/12a_gpu_memory.ipynb #9ee46d23
+# %% ../nbs/12a_gpu_memory.ipynb #efc9edfa
 GPU_MEMORY = {"H100": 81_559 * 2**20, "H200": 143_771 * 2**20}  # bytes, the totals `nvidia-smi` reports
 
-# %% ../nbs/12a_gpu_memory.ipynb #88fade87
+# %% ../nbs/12a_gpu_memory.ipynb #5249cfd1
 HEADROOM = 0.9  # the share of a GPU's memory a step may use
 
-# %% ../nbs/12a_gpu_memory.ipynb #a7d71f91
+# %% ../nbs/12a_gpu_memory.ipynb #61d131ab
 def memory_rows(name: str, size: str, gpus: int) -> list[dict]:
     "The memory table's rows of preset `name` at DiT `size` on `gpus` GPUs: one per stage, fits per GPU type."
     c, r = get_config(name, {"size": size}), run_bytes(name, {"size": size}, gpus)
@@ -343,7 +343,7 @@ def memory_rows(name: str, size: str, gpus: int) -> list[dict]:
         rows.append(row | {gpu: max(peak, r["eval"]) < HEADROOM * b for gpu, b in GPU_MEMORY.items()})
     return rows
 
-# %% ../nbs/12a_gpu_memory.ipynb #0e933d0a
+# %% ../nbs/12a_gpu_memory.ipynb #d4dc32a9
 class OpCosts(LiveBytes):
     "`LiveBytes` that also notes each op's name, FLOPs and bytes read and written, in `ops`."
 
@@ -353,7 +353,7 @@ class OpCosts(LiveBytes):
         super().__init__(*tensors)
         self.ops = []
 
-# %% ../nbs/12a_gpu_memory.ipynb #098670bc
+# %% ../nbs/12a_gpu_memory.ipynb #0f09e51b
 @patch
 def __torch_dispatch__(self: OpCosts, func, types, args=(), kwargs=None):
     "Run one op as `LiveBytes` does; note its costs (a view moves no data)."
@@ -369,7 +369,7 @@ def __torch_dispatch__(self: OpCosts, func, types, args=(), kwargs=None):
     self.ops.append((func.overloadpacket.__name__, flops, moved))
     return out
 
-# %% ../nbs/12a_gpu_memory.ipynb #89941751
+# %% ../nbs/12a_gpu_memory.ipynb #e598e61f
 def roofline_seconds(ops: list, flops_per_s: float, bytes_per_s: float) -> float:
     "The sum over `ops` (name, FLOPs, bytes) of the larger of FLOPs / peak rate and bytes / bandwidth."
     return sum(max(f / flops_per_s, b / bytes_per_s) for _, f, b in ops)

@@ -2,6 +2,7 @@
 CUDA's bf16 autocast against CUDA's own rules, and every GPU preset's training step and evaluation call under
 90 % of an 80 GB H100 at the documented GPU counts, measured on shape-only (`meta`) tensors."""
 
+import ctypes
 import pytest
 import torch
 import torch.nn.functional as F
@@ -45,6 +46,7 @@ def _mlp_step(device, rows=1024, d=16, V=512):
     )
     x, y = torch.zeros(rows, d, device=device), torch.zeros(rows, dtype=torch.long, device=device)
     with LiveBytes(*net.parameters(), x, y) as mem:
+        mem.start = mem.live
         F.cross_entropy(net(x), y).backward()
     return mem
 
@@ -59,6 +61,43 @@ def test_counter_tiny_step_by_hand():
     assert abs(meta.peak / by_hand - 1) < 0.1, (meta.peak, by_hand)
     cpu = _mlp_step("cpu", rows, d, V)
     assert (cpu.peak, cpu.live) == (meta.peak, meta.live)
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(k, ctypes.c_size_t) for k in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks")]
+    _fields_ += [(k, ctypes.c_size_t) for k in ("fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+_mallinfo2 = getattr(ctypes.CDLL(None), "mallinfo2", None)  # glibc 2.33 and later
+
+
+@pytest.mark.skipif(_mallinfo2 is None, reason="needs glibc's mallinfo2 (Linux)")
+def test_counter_agrees_with_glibc():
+    "The C library's own bytes in use, read after every op of a real CPU step, peak where `LiveBytes` does."
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    _mallinfo2.restype = _MallInfo2
+    in_use = lambda: _mallinfo2().uordblks + _mallinfo2().hblkhd
+
+    class Peak(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            self.peak = max(self.peak, in_use() - self.start)
+            return out
+
+    def glibc_peak(rows, d=16, V=512):
+        net = torch.nn.Sequential(torch.nn.Linear(d, 4 * d), torch.nn.ReLU(), torch.nn.Linear(4 * d, V))
+        x, y = torch.zeros(rows, d), torch.zeros(rows, dtype=torch.long)
+        mode = Peak()
+        mode.start, mode.peak = in_use(), 0
+        with mode:
+            F.cross_entropy(net(x), y).backward()
+        return mode.peak
+
+    glibc_peak(1024)  # the first step sets up autograd's own buffers
+    for rows in (1024, 4096):
+        counted = _mlp_step("cpu", rows)
+        assert abs(glibc_peak(rows) / (counted.peak - counted.start) - 1) < 0.01, rows
 
 
 def test_run_state_by_hand():
