@@ -381,9 +381,9 @@ class Trainer:
         self.model = model.to(self.device)
         self.opt, self.sched = make_optimizer(model, cfg)
         # AveragedModel only holds the copy: its state (`module.*`, `n_averaged`) is the checkpoints' format.
-        # `ema_update` does the averaging.
+        # `ema_update` does the averaging. Batches are drawn on the CPU: no wait for a GPU (see `to_device`).
         self.ema = AveragedModel(model) if cfg.ema > 0 else None
-        self.data_gen = make_generator(cfg.seed + 1, self.device)
+        self.data_gen = make_generator(cfg.seed + 1, "cpu")
         self.noise_gen = make_generator(cfg.seed + 2, self.device)
         self.step = 0
         self.cpu_too, fast = cpu_too, self.device.type == "cuda" or cpu_too
