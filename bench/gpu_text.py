@@ -28,8 +28,10 @@ its FLOPs, `OpCosts` the bytes each operation reads and writes (bf16 where autoc
 EMA update are counted the same way, fused AdamW as 28 bytes per trained parameter (it reads weight, gradient
 and both moments, and writes weight and moments). Each operation takes max(FLOPs / peak rate, bytes /
 bandwidth) (`--peak-tflops`, `--hbm-tbs`: an H200's 989.4 TFLOP/s and 4.8 TB/s by default); their sum is the
-estimated step time, and MFU = FLOPs / time / peak rate. A roofline assumes every kernel runs at one of the
-two limits, so the estimate is an upper bound on what a real run reaches.
+estimated step time, and MFU = FLOPs / time / peak rate. It is an estimate of eager, op-by-op execution: every
+kernel at one of the two limits (optimistic), but no fusion (pessimistic: torch.compile fuses the elementwise
+chains, whose traffic is a large part of the bytes), broadcast inputs counted at their expanded size, and the
+datasheet peak rate (real bf16 GEMMs reach less). Neither bound holds: a measured run on a GPU decides.
 """
 
 import argparse, json, math, sys, time

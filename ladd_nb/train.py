@@ -19,7 +19,7 @@ from torch.optim.swa_utils import AveragedModel
 import matplotlib.pyplot as plt
 from fastcore.basics import patch
 from .core import check_positive_int, make_generator, check_steps, write_atomic
-from .core import clean_stale_temps, value_checks
+from .core import clean_stale_temps, shard_slice, value_checks
 
 # %% auto #0
 __all__ = ['FORMAT', 'CHECKPOINT_LAYOUT', 'LOCK_NAME', 'RESUME_FREE_KEYS', 'TrainConfig', 'lr_factor', 'CheckpointError',
@@ -311,6 +311,12 @@ def with_micro_batch(cfg: TrainConfig, world: int) -> TrainConfig:
     into equal micro-batches of at most `micro_batch` rows, when `micro_batch` is set (else `cfg` itself)."""
     if not cfg.micro_batch:
         return cfg
+    check_positive_int(cfg.micro_batch, "micro_batch")
+    if cfg.grad_accum != 1:
+        raise ValueError(
+            f"give micro_batch ({cfg.micro_batch}) or grad_accum ({cfg.grad_accum}), not both: micro_batch "
+            "sets the accumulation (micro_batch=0 to set grad_accum yourself)"
+        )
     if cfg.batch_size % world:
         raise ValueError(f"batch_size {cfg.batch_size} must be a multiple of the {world} processes")
     share = cfg.batch_size // world
@@ -352,6 +358,7 @@ def wrap_model(
         net,
         device_ids=[device.index] if device.type == "cuda" else None,
         find_unused_parameters=hasattr(model, "set_step"),
+        gradient_as_bucket_view=True,  # gradients live in DDP's buckets: no second fp32 copy of them
     )
 
 # %% ../nbs/05_train.ipynb #4fa67b9b
@@ -411,6 +418,16 @@ def ema_update(ema: AveragedModel, model: nn.Module, decay: float, first: bool |
         e.copy_(b)
     ema.n_averaged += 1
 
+# %% ../nbs/05_train.ipynb #2d290dc5
+def _micro_batch_args(batch, generator, shard, noise) -> tuple:
+    """The forward's arguments for one micro-batch: with the noise drawn beforehand, the micro-batch's rows of
+    batch and noise, cut here (outside compiled code, whose guards would otherwise see each shard as a new
+    program and compile again); else the whole batch, the generator and the shard, cut by the loss."""
+    if noise is None:
+        return batch, generator, shard, None
+    rows = shard_slice(len(batch), *shard)
+    return batch[rows], None, None, tuple(n[rows] for n in noise)
+
 # %% ../nbs/05_train.ipynb #c945eec6
 @patch
 def accumulate_grads(self: Trainer, batch: torch.Tensor) -> list[dict]:
@@ -429,8 +446,9 @@ def accumulate_grads(self: Trainer, batch: torch.Tensor) -> list[dict]:
         sync = i == cfg.grad_accum - 1 or self.world == 1
         ctx = self.net.no_sync() if not sync else torch.enable_grad()
         amp = torch.autocast(self.device.type, torch.bfloat16) if self.bf16 else nullcontext()
+        shard = (i * self.world + self.rank, cfg.grad_accum * self.world)
         with ctx, amp:
-            out = self.net(batch, gen, (i * self.world + self.rank, cfg.grad_accum * self.world), noise)
+            out = self.net(*_micro_batch_args(batch, gen, shard, noise))
             (out["loss"] / cfg.grad_accum).backward()
         outs.append(out)
     return outs
@@ -949,7 +967,8 @@ def run_periodic(self: Trainer) -> dict | None:
             model.set_step(self.step)  # the EMA copy's stage follows the run's
         was = model.training
         model.eval()
-        with torch.no_grad():
+        amp = torch.autocast(self.device.type, torch.bfloat16) if self.bf16 else nullcontext()
+        with torch.no_grad(), amp:  # evaluated in the run's precision (bf16 autocast on a GPU)
             row = {"step": self.step, **self.periodic(model, self.step, self.out)}
         model.train(was)
         if self.out is not None:
