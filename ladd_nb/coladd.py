@@ -278,6 +278,13 @@ def _loss_noise(self: CoLADD, x0: torch.Tensor, generator=None, shard=None) -> t
     noise = (x0, t, xt, corrupt, xi, t_y, eps, drop)
     return noise if shard is None else tuple(z[shard_slice(B, *shard)] for z in noise)
 
+# %% ../nbs/06b_coladd.ipynb #3e712921
+@patch
+def loss_noise(self: CoLADD, batch: torch.Tensor, generator=None) -> tuple:
+    """The randomness of `loss` on all of `batch` (`_loss_noise` without x0): the trainer draws it outside
+    compiled code, where a generator cannot go, and gives each micro-batch its rows."""
+    return self._loss_noise(batch, generator)[1:]
+
 # %% ../nbs/06b_coladd.ipynb #22cf7bd6
 @patch
 def _token_term(self: CoLADD, x0, xt, t, y0, t_y, eps, drop) -> tuple:
@@ -307,12 +314,16 @@ def _latent_term(self: CoLADD, y0, t_y, eps, lat_out, drop) -> dict:
 
 # %% ../nbs/06b_coladd.ipynb #e8efc22e
 @patch
-def loss(self: CoLADD, batch: torch.Tensor, generator=None, shard=None) -> dict:
-    "Loss and named metrics on a batch `[B, L]` of clean sequences."
+def loss(self: CoLADD, batch: torch.Tensor, generator=None, shard=None, noise=None) -> dict:
+    """Loss and named metrics on a batch `[B, L]` of clean sequences (its randomness drawn here, or given as
+    `noise` for these rows: `loss_noise`)."""
     x0 = check_tokens(batch, self.process.V, name="batch", ndim=2)
     if x0.shape[1] != self.L:
         raise ValueError(f"batch must have shape [B, {self.L}], got {tuple(x0.shape)}")
-    x0, t, xt, corrupt, xi, t_y, eps, drop = self._loss_noise(x0, generator, shard)
+    if noise is None:
+        x0, t, xt, corrupt, xi, t_y, eps, drop = self._loss_noise(x0, generator, shard)
+    else:
+        t, xt, corrupt, xi, t_y, eps, drop = noise
     # p_r and p_tau are training knobs: evaluation sees the clean encoder input and every latent
     corrupt = corrupt & (self.p_r and self.training)
     drop = drop & (self.training and self.stage == 2)

@@ -132,6 +132,13 @@ def draw_noise(self: DiLADD, x0: torch.Tensor, generator=None) -> tuple:
     enc_mask = torch.rand(B, self.L, generator=generator, device=dev) < self.p_enc_mask
     return t_x, x_t, t_y, u_y, enc_mask
 
+# %% ../nbs/07b_diladd.ipynb #406f473d
+@patch
+def loss_noise(self: DiLADD, batch: torch.Tensor, generator=None) -> tuple:
+    """`draw_noise` on all of `batch`: the trainer draws it outside compiled code, where a generator cannot
+    go, and gives each micro-batch its rows."""
+    return self.draw_noise(batch, generator)
+
 # %% ../nbs/07b_diladd.ipynb #571d7307
 @patch
 def stage1_loss(self: DiLADD, x0, x_t, t_x, t_y, code_masked, vq) -> dict:
@@ -161,12 +168,14 @@ def stage2_loss(self: DiLADD, x0, x_t, t_x, t_y, code_masked, vq) -> dict:
 
 # %% ../nbs/07b_diladd.ipynb #773ac93e
 @patch
-def loss(self: DiLADD, batch: torch.Tensor, generator=None, shard=None) -> dict:
-    "Loss and named metrics on a batch `[B, L]` of clean sequences."
+def loss(self: DiLADD, batch: torch.Tensor, generator=None, shard=None, noise=None) -> dict:
+    """Loss and named metrics on a batch `[B, L]` of clean sequences (its randomness drawn here, or given as
+    `noise` for these rows: `loss_noise`)."""
     x0 = check_tokens(batch, self.process.V, name="batch", ndim=2)
     if x0.shape[1] != self.L:
         raise ValueError(f"batch must have shape [B, {self.L}], got {tuple(x0.shape)}")
-    noise = self.draw_noise(x0, generator)  # all randomness for the whole batch, then this process's shard
+    if noise is None:
+        noise = self.draw_noise(x0, generator)  # all randomness for the whole batch, then this shard
     if shard is not None:
         sl = shard_slice(len(x0), *shard)
         x0, noise = x0[sl], [z[sl] for z in noise]

@@ -17,7 +17,8 @@ __all__ = ['HUB_CORPORA', 'TEXT8_ALPHABET', 'HF_VOCAB', 'cpython_docs_texts', 'h
            'load_hub_corpus', 'local_files', 'text_problem', 'has_text', 'first_text_problem', 'check_text_file',
            'hub_offline', 'datasets_quiet', 'load_local_corpus', 'load_corpus', 'is_valid_doc', 'split_documents',
            'CharTokenizer', 'BPETokenizer', 'auto_tokenizer', 'HFTokenizer', 'get_tokenizer', 'vocab_size_of', 'Packer',
-           'TooShort', 'pack', 'too_short', 'cache_dir', 'TextData', 'cached_everywhere', 'text_data', 'heldout_loss']
+           'TooShort', 'pack', 'too_short', 'cache_dir', 'TextData', 'cached_everywhere', 'cache_digest', 'text_data',
+           'heldout_loss']
 
 # %% ../nbs/10_text.ipynb #d10d6834
 import torch
@@ -535,24 +536,42 @@ def _fingerprint(corpus: str):
     ]
 
 # %% ../nbs/10_text.ipynb #3adf7b32
-def cached_everywhere(build: Callable, cached: Callable[[], bool]):
-    """`build()`; under a process group (torchrun), only once every process finds the data cache (`cached()`):
-    building it in one process while the others wait runs into the group's timeout on a large corpus, and
-    machines without a shared cache would each build their own. `ladd-nb prepare` builds it once."""
+def cached_everywhere(build: Callable, digest: Callable[[], str | None]):
+    """`build()`; under a process group (torchrun), only once every process finds the same data cache
+    (`digest()`: None when missing): building it in one process while the others wait runs into the group's
+    timeout on a large corpus, and machines without a shared cache would each build their own, perhaps not
+    the same. `ladd-nb prepare` builds it once."""
     import torch.distributed as dist
 
     if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
         return build()
     found = [None] * dist.get_world_size()
-    dist.all_gather_object(found, (socket.gethostname(), bool(cached())))
-    missing = sorted({host for host, ok in found if not ok})
+    dist.all_gather_object(found, (socket.gethostname(), digest()))
+    missing = sorted({host for host, d in found if d is None})
     if missing:
         raise ValueError(
             f"the data cache of this run is missing on {', '.join(missing)} (in {cache_dir()}): build it "
             "before torchrun with `ladd-nb prepare PRESET [key=value ...]` on each of these machines, or set "
             "LADD_NB_CACHE to a folder they share"
         )
+    if len({d for _, d in found}) > 1:
+        raise ValueError(
+            f"the data caches of this run differ between {', '.join(sorted({h for h, _ in found}))}: build "
+            "it once and share it (LADD_NB_CACHE), so that every process trains on the same token ids"
+        )
     return build()
+
+# %% ../nbs/10_text.ipynb #aefb2204
+def cache_digest(path: Path, tok_path: Path, tokenizer: str) -> str | None:
+    """What identifies a built data cache: the SHA-256 of its description (rows, vocabulary, leftovers; not
+    its build time) and of its BPE tokenizer; None if it is missing."""
+    if not (path.is_file() and (tokenizer != "bpe" or tok_path.is_file())):
+        return None
+    info = json.loads(torch.load(path, weights_only=True, mmap=True)["info"])
+    h = hashlib.sha256(json.dumps({k: v for k, v in info.items() if k != "seconds"}, sort_keys=True).encode())
+    if tokenizer == "bpe":
+        h.update(tok_path.read_bytes())
+    return h.hexdigest()
 
 # %% ../nbs/10_text.ipynb #0f738420
 def text_data(
@@ -572,9 +591,8 @@ def text_data(
     )
     if key not in _MEMO:
         args = (corpus, tokenizer, length, valid_frac, seed, bpe_vocab, max_train_tokens, allow_network, log)
-        path, tok_path = _cache_paths(key)
-        cached = lambda: path.is_file() and (tokenizer != "bpe" or tok_path.is_file())
-        _MEMO[key] = cached_everywhere(lambda: _text_data(key, *args), cached)
+        digest = lambda: cache_digest(*_cache_paths(key), tokenizer)
+        _MEMO[key] = cached_everywhere(lambda: _text_data(key, *args), digest)
     return _MEMO[key]
 
 # %% ../nbs/10_text.ipynb #1da0d4ba

@@ -7,6 +7,7 @@ Docs: https://ladd-nb.github.io/ladd_nb/train.html.md"""
 # %% ../nbs/05_train.ipynb #aa7c1d38
 from __future__ import annotations
 import gc, hashlib, json, math, os, pickle, re, socket, time, warnings, zipfile
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, asdict, fields, field, replace
 from pathlib import Path
@@ -391,6 +392,7 @@ class Trainer:
         # `ema_update` does the averaging. Batches are drawn on the CPU: no wait for a GPU (see `to_device`).
         self.ema = AveragedModel(model) if cfg.ema > 0 else None
         self.data_gen = make_generator(cfg.seed + 1, "cpu")
+        self.ahead, self.prefetcher = None, ThreadPoolExecutor(1)  # the next batch, drawn ahead
         self.noise_gen = make_generator(cfg.seed + 2, self.device)
         self.step = 0
         self.cpu_too, fast = cpu_too, self.device.type == "cuda" or cpu_too
@@ -491,13 +493,31 @@ def to_device(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
         return batch.to(device)
     return (batch if batch.is_pinned() else batch.pin_memory()).to(device, non_blocking=True)
 
+# %% ../nbs/05_train.ipynb #6cd2616d
+@patch
+def _draw(self: Trainer) -> torch.Tensor:
+    "The next global batch of the data source; pinned when the run is on a GPU (a copy that need not wait)."
+    batch = self.data(self.data_gen, self.cfg.batch_size)
+    return batch.pin_memory() if self.device.type == "cuda" and batch.device.type == "cpu" else batch
+
+# %% ../nbs/05_train.ipynb #e793e2e3
+@patch
+def next_batch(self: Trainer) -> torch.Tensor:
+    """This step's global batch on the device; the batch after it is drawn meanwhile in the background. The
+    first is drawn here, in the main thread, where a data source may set itself up (text, under torchrun:
+    collectives)."""
+    batch = self._draw() if self.ahead is None else self.ahead[1].result()
+    state = self.data_gen.get_state()  # before the next draw: what a checkpoint stores (`rng_state`)
+    self.ahead = (state, self.prefetcher.submit(self._draw))
+    return to_device(batch, self.device)
+
 # %% ../nbs/05_train.ipynb #92ccd675
 @patch
 def train_step(self: Trainer) -> dict:
     """One optimiser step; returns its metrics as tensors on the device, averaged over micro-batches (over
     processes too, and on the host, by `sync_metrics`). The first step of each stage checks input values."""
     self.set_stage()
-    batch = to_device(self.data(self.data_gen, self.cfg.batch_size), self.device)
+    batch = self.next_batch()
     stage = getattr(self.model, "stage", None)
     first = stage not in self.checked_stages
     eager = torch.compiler.set_stance("force_eager") if first and self.compiled else nullcontext()
@@ -560,7 +580,7 @@ def rng_state(self: Trainer) -> dict:
     cuda = self.device.type == "cuda"
     return {
         "torch": torch.get_rng_state(),
-        "data": self.data_gen.get_state(),
+        "data": self.data_gen.get_state() if self.ahead is None else self.ahead[0],  # before the batch ahead
         "noise": self.noise_gen.get_state(),
         "cuda": torch.cuda.get_rng_state(self.device) if cuda else torch.zeros(0, dtype=torch.uint8),
     }
@@ -586,6 +606,9 @@ def state(self: Trainer) -> dict:
 def set_rng_state(self: Trainer, rng: dict):
     "Restore the generators from `rng_state`."
     torch.set_rng_state(rng["torch"])
+    if self.ahead is not None:  # a batch drawn ahead with the old state is dropped
+        wait([self.ahead[1]])
+        self.ahead = None
     self.data_gen.set_state(rng["data"])
     self.noise_gen.set_state(rng["noise"])
     if self.device.type == "cuda" and rng["cuda"].numel():

@@ -14,7 +14,7 @@ import torch.distributed as dist
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['VQOutput', 'VectorQuantizer']
+__all__ = ['VQOutput', 'VectorQuantizer', 'code_counts']
 
 # %% ../nbs/07a_vq.ipynb #bcffbc0b
 class VQOutput(NamedTuple):
@@ -137,6 +137,15 @@ def kmeans_pp_seeds(self: VectorQuantizer, flat: torch.Tensor, generator=None) -
         means = torch.cat([means, flat[torch.multinomial(w, 1, generator=generator)]])
     return means
 
+# %% ../nbs/07a_vq.ipynb #49b8abfe
+def code_counts(codes: torch.Tensor, n_codes: int) -> torch.Tensor:
+    """How often each of the `n_codes` codes occurs in `codes` (int64): `bincount` with a size known in
+    advance, which `torch.compile` can trace (bincount's size depends on the values)."""
+    flat = codes.reshape(-1)
+    return torch.zeros(n_codes, dtype=torch.long, device=codes.device).index_add_(
+        0, flat, torch.ones_like(flat)
+    )
+
 # %% ../nbs/07a_vq.ipynb #57ffabdf
 @patch
 @torch.no_grad()
@@ -145,7 +154,7 @@ def lloyd(self: VectorQuantizer, flat: torch.Tensor, means: torch.Tensor) -> tup
     counts = torch.zeros(self.n_codes, device=flat.device)
     for _ in range(self.kmeans_iters):
         codes = self.distances(flat, means).argmin(-1)
-        counts = torch.bincount(codes, minlength=self.n_codes).to(flat.dtype)
+        counts = code_counts(codes, self.n_codes).to(flat.dtype)
         new = torch.zeros_like(means).index_add_(0, codes, flat) / counts.clamp(min=1)[:, None]
         new = F.normalize(new, dim=-1) if self.cosine else new
         means = torch.where(counts[:, None] > 0, new, means)  # an empty cluster keeps its point
@@ -177,7 +186,7 @@ def smoothed_counts(self: VectorQuantizer) -> torch.Tensor:
 def ema_update_(self: VectorQuantizer, flat: torch.Tensor, codes: torch.Tensor):
     """One EMA step of the counts and sums with the assignments `codes` of `flat[N, d]`, then e_k = m_k /
     smoothed N_k."""
-    counts = _all_reduce(torch.bincount(codes, minlength=self.n_codes).to(flat.dtype))
+    counts = _all_reduce(code_counts(codes, self.n_codes).to(flat.dtype))
     sums = _all_reduce(torch.zeros_like(self.embed_sum).index_add_(0, codes, flat))
     self.cluster_size.lerp_(counts, 1 - self.decay)
     self.embed_sum.lerp_(sums, 1 - self.decay)
@@ -212,7 +221,7 @@ def restart_dead_(self: VectorQuantizer, flat: torch.Tensor, generator=None) -> 
 @patch
 def code_stats(self: VectorQuantizer, codes: torch.Tensor) -> tuple:
     "(perplexity, usage) of a batch's `codes`: exp(entropy of the code frequencies), the share of codes used."
-    freq = torch.bincount(codes, minlength=self.n_codes).float() / len(codes)
+    freq = code_counts(codes, self.n_codes).float() / len(codes)
     perplexity = torch.exp(-(freq * freq.clamp_min(1e-12).log()).sum())
     return perplexity, (freq > 0).float().mean()
 

@@ -351,3 +351,59 @@ def test_the_micro_batches_of_a_step_share_one_compiled_graph():
 
     assert compiles_of(lambda b, n, shard: _micro_batch_args(b, None, shard, n)) == 1
     assert compiles_of(lambda b, n, shard: (b, None, shard, n)) > 1
+
+
+def ladd_model(kind: str):
+    "A tiny Co-LADD (sequential) or Di-LADD of the text presets, as `tiny`."
+    if kind == "coladd":
+        return tiny("coladd")
+    torch.manual_seed(0)
+    c = get_config("text-char-diladd", dict(size="tiny", length=L, n_slots=2, d=4, n_codes=8, stage1_steps=3))
+    return build_text_model(c)
+
+
+@pytest.mark.parametrize("kind, stage", [("coladd", 1), ("coladd", 2), ("diladd", 2)])
+def test_ladd_losses_compile_without_graph_breaks(kind, stage):
+    """Co-LADD (both stages) and Di-LADD's stage 2 (nine tenths of its run) trace whole: their noise is drawn
+    beforehand (`loss_noise`), and the code counts have a fixed size (`code_counts`)."""
+    from ladd_nb.train import _micro_batch_args
+
+    model = ladd_model(kind)
+    model.set_step(0 if stage == 1 else 10**6)
+    batch = tokens(make_generator(0), 8)
+    noise = model.loss_noise(batch, make_generator(1))
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(LossModule(model))(*_micro_batch_args(batch, None, (0, 2), noise))
+    assert model.stage == stage and explained.graph_count >= 1
+    assert explained.graph_break_count == 0, [str(b.reason)[:200] for b in explained.break_reasons]
+
+
+def test_the_next_batch_is_drawn_in_the_background_and_resumes_exactly(tmp_path):
+    """After the first (drawn in line, where a data source sets itself up), each batch is drawn in a
+    background thread while the step before it runs; a checkpoint stores the data state from before the
+    batch drawn ahead, so a resumed run draws the same batches."""
+    import threading
+
+    where, drawn = [], []
+
+    def data(g, n):
+        where.append(threading.current_thread() is threading.main_thread())
+        drawn.append(tokens(g, n))
+        return drawn[-1]
+
+    def run(out, steps, resume=False):
+        cfg = TrainConfig(train_steps=steps, batch_size=8, lr=1e-3, warmup_steps=1, ckpt_every=3, log_every=1)
+        tr = Trainer(tiny("mdlm"), cfg, data, out, progress=False, log=lambda *a: None)
+        if resume:
+            tr.resume()
+        tr.fit()
+        return tr
+
+    run(tmp_path / "a", 6)
+    assert where[0] and not any(where[1:6])  # the first in line, the next ones in the background
+    straight = [b.clone() for b in drawn[:6]]
+    drawn.clear()
+    run(tmp_path / "b", 3)
+    drawn.clear()
+    run(tmp_path / "b", 6, resume=True)
+    assert all(torch.equal(a, b) for a, b in zip(straight[3:6], drawn[:3]))  # steps 4-6 see the same batches
