@@ -322,8 +322,9 @@ def loss(self: CoLADD, batch: torch.Tensor, generator=None, shard=None, noise=No
         raise ValueError(f"batch must have shape [B, {self.L}], got {tuple(x0.shape)}")
     if noise is None:
         x0, t, xt, corrupt, xi, t_y, eps, drop = self._loss_noise(x0, generator, shard)
-    else:
-        t, xt, corrupt, xi, t_y, eps, drop = noise
+    else:  # drawn beforehand for the whole batch (or for these rows, `shard` None): this shard's rows
+        rows = slice(None) if shard is None else shard_slice(len(x0), *shard)
+        x0, t, xt, corrupt, xi, t_y, eps, drop = (z[rows] for z in (x0, *noise))
     # p_r and p_tau are training knobs: evaluation sees the clean encoder input and every latent
     corrupt = corrupt & (self.p_r and self.training)
     drop = drop & (self.training and self.stage == 2)
