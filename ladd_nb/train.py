@@ -787,8 +787,8 @@ def rank0_check(self: Trainer, check: Callable):
 # %% ../nbs/05_train.ipynb #bf5c8811
 @patch
 def claim_folder(self: Trainer):
-    """Lock the output folder for this run (process 0; held until `fit` ends) and remove the temporary files
-    that killed runs left there."""
+    """Lock the output folder for this run (process 0; held until `fit` ends); the temporary files that
+    killed runs left there are removed once the run goes on (`clean_folder`)."""
     if self.out is None or self.claimed:  # every process keeps `claimed`: they all call `rank0_check` alike
         return
     self.rank0_check(self._claim_folder)
@@ -804,8 +804,6 @@ def _claim_folder(self: Trainer):
     self.lock, self.stale_note = lock_run_folder(self.out)
     if self.stale_note:
         self.log(f"took over the lock of a run that ended without letting go of it ({self.stale_note})")
-    for f in clean_stale_temps(self.out):
-        self.log(f"removed {f.name}, left by a killed run")
 
 # %% ../nbs/05_train.ipynb #48fe692a
 @patch
@@ -816,6 +814,14 @@ def release_folder(self: Trainer):
         unlock_run_folder(self.out, self.lock, self.stale_note)
         self.lock = None
     self.claimed = False
+
+# %% ../nbs/05_train.ipynb #8ca4300a
+@patch
+def clean_folder(self: Trainer):
+    """Remove the temporary files that killed runs left in the output folder (process 0), and say so; called
+    once the run goes on, so that a refused run changes no file."""
+    for f in clean_stale_temps(self.out) if self.rank == 0 and self.out is not None else []:
+        self.log(f"removed {f.name}, left by a killed run")
 
 # %% ../nbs/05_train.ipynb #36a4febc
 @patch
@@ -841,6 +847,7 @@ def train_to_end(self: Trainer):
     "The steps to `train_steps`: log, evaluate and checkpoint as configured; a final checkpoint and plot."
     cfg, lp = self.cfg, self._log_path()
     self.stale_note = ""  # the run goes on here: the dead holder's note has done its work
+    self.clean_folder()
     self.model.train()
     steps = self._steps_left()
     t0 = time.perf_counter()
@@ -955,6 +962,7 @@ def _resume(self: Trainer, allow_config_change: bool) -> bool:
         self.rank0_check(self.restart_without_checkpoint)
         return False
     self.check_settings(ck, p, allow_config_change)
+    self.clean_folder()
     self.load_state(ck)
     self.apply_settings()
     for lp in (self._log_path(), self.out / "eval.jsonl"):  # drop log rows of steps after the checkpoint

@@ -76,7 +76,9 @@ def test_probe1_second_run_into_a_used_folder_is_refused_and_a_killed_holder_tak
     finally:
         os.kill(a.pid, signal.SIGKILL)
         a.wait()
-    before = hashes(d)
+    stale = d / f".ckpt_00099999.pt.tmp{2**22 + 9}"  # as if it died in a save (no process has this id)
+    stale.write_bytes(b"half a checkpoint")
+    before = hashes(d)  # the temporary file too: a refused run changes nothing, not even the garbage
     # the killed run's lock is free again, but a new run must not mix with its files
     refused(capsys, "train", *RUN, "seed=1", "--out", d, says="already holds a run (ckpt_")
     assert hashes(d) == before
@@ -84,6 +86,7 @@ def test_probe1_second_run_into_a_used_folder_is_refused_and_a_killed_holder_tak
     code, out, err = cli(capsys, "train", *RUN, f"train_steps={newest + 5}", "--out", d, "--resume")
     assert code == 0, err
     assert "took over the lock of a run that ended without letting go of it (process" in out
+    assert f"removed {stale.name}, left by a killed run" in out and not stale.exists()
     assert not (d / ".lock").exists()  # let go at the end
     steps = [r["step"] for r in map(json.loads, (d / "metrics.jsonl").read_text().splitlines())]
     assert steps == list(range(1, newest + 6))  # one run's log, no mix
